@@ -1,0 +1,81 @@
+# Glueflow. `make synth` and `make test` work on a fresh clone: each installs what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(abspath $(VENV)/bin)
+CONSTRAINTS ?= ../shared/mwaa/airflow-3.0.6.txt
+ENV ?= dev
+JOBS_DIR ?=
+STAMP := $(VENV)/.installed
+
+# The venv comes first, so its Node (when the system one is too old) and its Python are the ones
+# jsii and the cdk CLI use. Everything runs offline and without AWS credentials.
+export PATH := $(BIN):$(abspath node_modules/.bin):$(PATH)
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_DISABLE_CLI_TELEMETRY := true
+export AWS_EC2_METADATA_DISABLED := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+CDK := npx --no-install cdk
+CDK_CONTEXT := -c env=$(ENV) $(if $(JOBS_DIR),-c jobs_dir=$(JOBS_DIR))
+
+.PHONY: help install synth test lint format validate schema new-job bench diff deploy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Build .venv (Python deps under MWAA's constraints, Node 22+ if needed, aws-cdk CLI)
+
+$(STAMP): requirements.txt requirements-dev.txt requirements-node.txt package.json package-lock.json
+	@test -f "$(CONSTRAINTS)" || { echo "error: MWAA constraints file '$(CONSTRAINTS)' not found; check out shared/ beside this repo or pass CONSTRAINTS=PATH" >&2; exit 1; }
+	@test -n "$(PYTHON)" || { echo "error: python3.11 not found" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c "$(CONSTRAINTS)" -r requirements-dev.txt
+	@if ! node -e 'process.exit(+process.versions.node.split(".")[0] < 22)' 2>/dev/null; then \
+		echo "system Node is missing or older than 22: installing Node from PyPI into $(VENV)"; \
+		$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-node.txt; \
+	fi
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+synth: $(STAMP) ## Validate configs, synthesize ENV (default dev) into cdk.out, print the summary
+	@$(BIN)/python -m configs validate --env $(ENV) $(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR))
+	$(CDK) synth $(CDK_CONTEXT) --quiet
+	@$(BIN)/python -m stacks.summary --assembly cdk.out --env $(ENV)
+
+test: $(STAMP) lint ## Lint, validate the example configs, run every test
+	$(BIN)/python -m configs validate
+	$(BIN)/python -m configs schema --check
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## Apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+validate: $(STAMP) ## Validate every job against every environment
+	$(BIN)/python -m configs validate $(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR))
+
+schema: $(STAMP) ## Regenerate configs/*.schema.json from the models
+	$(BIN)/python -m configs schema
+
+new-job: $(STAMP) ## Scaffold a job: make new-job NAME=my_job
+	@test -n "$(NAME)" || { echo "usage: make new-job NAME=my_job" >&2; exit 2; }
+	$(BIN)/python -m configs new-job $(NAME)
+
+bench: $(STAMP) ## Benchmarks (see benchmarks/)
+	$(BIN)/python -m benchmarks
+
+diff: $(STAMP) ## cdk diff for ENV (needs AWS credentials)
+	$(CDK) diff $(CDK_CONTEXT)
+
+deploy: $(STAMP) ## cdk deploy every stack of ENV (needs AWS credentials)
+	$(CDK) deploy $(CDK_CONTEXT) --all
+
+clean: ## Remove build output (keeps .venv)
+	rm -rf cdk.out build .pytest_cache .ruff_cache

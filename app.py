@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""The CDK app: one Stage for the environment picked with `-c env=NAME` (default dev).
+
+    npx cdk synth -c env=prod                       # configs/environments/prod.yaml
+    npx cdk synth -c env=dev -c jobs_dir=PATH       # jobs from another folder
+
+Configs are validated before anything is built; a bad config prints one line per problem
+and exits 1, without a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import aws_cdk as cdk
+
+from configs.loader import JOBS_DIR, REPO_ROOT, load_platform
+from configs.manifest import compile_manifest, write_manifest
+from configs.problems import ConfigError
+from stacks.stage import GlueflowStage
+
+
+def build_app(app: cdk.App) -> GlueflowStage:
+    """Validate the chosen environment, compile its manifest and add its Stage to `app`."""
+    env_name = app.node.try_get_context("env") or "dev"
+    jobs_dir = Path(app.node.try_get_context("jobs_dir") or JOBS_DIR)
+    platform = load_platform(env_name, jobs_dir=jobs_dir)
+    write_manifest(compile_manifest(platform), REPO_ROOT / "build" / env_name / "manifest.json")
+    return GlueflowStage(app, env_name, platform=platform)
+
+
+def main() -> None:
+    app = cdk.App()
+    try:
+        build_app(app)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(1)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

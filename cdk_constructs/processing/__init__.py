@@ -1,0 +1,1 @@
+"""Processing constructs: Glue jobs."""

@@ -1,0 +1,384 @@
+"""Read and validate the config folders; apply environment overrides; check cross-references.
+
+Every problem in every file is collected before anything is raised, so one run of
+`python -m configs validate` shows all of them.
+"""
+
+from __future__ import annotations
+
+import copy
+import graphlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from configs.models import EnvironmentConfig, JobConfig, check_environment_name
+from configs.problems import (
+    ConfigError,
+    ConfigProblem,
+    field_path,
+    problems_from_validation,
+    validation_items,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS_DIR = REPO_ROOT / "configs" / "environments"
+JOBS_DIR = REPO_ROOT / "configs" / "jobs"
+
+
+@dataclass(frozen=True)
+class JobSource:
+    """A validated job and the file it came from."""
+
+    config: JobConfig
+    file: str
+
+
+@dataclass(frozen=True)
+class EnvironmentSource:
+    """A validated environment and the file it came from."""
+
+    name: str
+    config: EnvironmentConfig
+    file: str
+
+
+@dataclass(frozen=True)
+class Platform:
+    """Everything one environment deploys: the environment and its jobs, overrides applied."""
+
+    environment: EnvironmentSource
+    jobs: Mapping[str, JobConfig]
+    job_files: Mapping[str, str]
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects duplicate keys, which PyYAML would silently overwrite."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.MarkedYAMLError(
+                problem=f"duplicate key {key!r} (first at line {seen[key] + 1})",
+                problem_mark=key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def display_path(path: Path) -> str:
+    """Paths in messages are relative to the current directory when they can be."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def read_yaml(path: Path) -> tuple[dict[str, Any] | None, list[ConfigProblem]]:
+    """Parse one YAML file into a mapping, or say why it cannot be."""
+    file = display_path(path)
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        return None, [ConfigProblem(file, f"({where})", f"invalid YAML: {exc.problem}")]
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        return None, [ConfigProblem(file, "(file)", f"cannot be read as YAML: {exc}")]
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        return None, [ConfigProblem(file, "(top level)", f"must be a mapping of keys, got {kind}")]
+    return data, []
+
+
+def _yaml_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def load_environments(
+    folder: Path = ENVIRONMENTS_DIR, only: str | None = None
+) -> tuple[dict[str, EnvironmentSource], list[ConfigProblem]]:
+    """Validate every environment file (or only the one named), keyed by file stem."""
+    problems: list[ConfigProblem] = []
+    found: dict[str, EnvironmentSource] = {}
+    files = _yaml_files(folder)
+    available = sorted(p.stem for p in files)
+    if only is not None:
+        files = [p for p in files if p.stem == only]
+        if not files:
+            accepted = ", ".join(available) or "none found"
+            problems.append(
+                ConfigProblem(
+                    display_path(folder), "env", f"no environment {only!r}; accepted: {accepted}"
+                )
+            )
+    for path in files:
+        file = display_path(path)
+        name_problem = check_environment_name(path.stem)
+        if name_problem:
+            problems.append(ConfigProblem(file, "(file name)", name_problem))
+            continue
+        raw, read_problems = read_yaml(path)
+        problems += read_problems
+        if raw is None:
+            continue
+        try:
+            found[path.stem] = EnvironmentSource(
+                path.stem, EnvironmentConfig.model_validate(raw), file
+            )
+        except ValidationError as exc:
+            problems += problems_from_validation(exc, file, EnvironmentConfig)
+    return found, problems
+
+
+def load_jobs(
+    folder: Path = JOBS_DIR, root: Path = REPO_ROOT
+) -> tuple[dict[str, JobSource], dict[str, tuple[dict[str, Any], str]], list[ConfigProblem]]:
+    """Validate every job file. Returns valid jobs, every parsed raw job, and problems."""
+    problems: list[ConfigProblem] = []
+    jobs: dict[str, JobSource] = {}
+    raw_jobs: dict[str, tuple[dict[str, Any], str]] = {}
+    first_file: dict[str, str] = {}
+    if not folder.is_dir():
+        return {}, {}, [ConfigProblem(display_path(folder), "jobs_dir", "is not a folder")]
+    for path in _yaml_files(folder):
+        file = display_path(path)
+        raw, read_problems = read_yaml(path)
+        problems += read_problems
+        if raw is None:
+            continue
+        name = raw.get("name")
+        if isinstance(name, str):
+            if name in first_file:
+                problems.append(
+                    ConfigProblem(
+                        file,
+                        "name",
+                        f"duplicate job name {name!r}: already defined in {first_file[name]}; "
+                        "job names must be unique",
+                    )
+                )
+                continue
+            first_file[name] = file
+            raw_jobs[name] = (raw, file)
+        try:
+            job = JobConfig.model_validate(raw)
+        except ValidationError as exc:
+            problems += problems_from_validation(exc, file, JobConfig)
+            continue
+        if not (root / job.script).is_file():
+            problems.append(
+                ConfigProblem(
+                    file,
+                    "script",
+                    f"{job.script!r} does not exist (paths are relative to {display_path(root)}/); "
+                    f"create it or run 'python -m configs new-job {job.name}'",
+                )
+            )
+        jobs[job.name] = JobSource(job, file)
+    return jobs, raw_jobs, problems
+
+
+def check_job_graph(jobs: Mapping[str, JobSource]) -> list[ConfigProblem]:
+    """Unknown `depends_on` or `trigger_job` targets, and dependency cycles."""
+    problems = []
+    known = ", ".join(sorted(jobs)) or "none"
+    for name, source in sorted(jobs.items()):
+        for i, upstream in enumerate(source.config.depends_on):
+            if upstream not in jobs:
+                problems.append(
+                    ConfigProblem(
+                        source.file, f"depends_on[{i}]", f"unknown job {upstream!r}; known: {known}"
+                    )
+                )
+            elif upstream == name:
+                problems.append(
+                    ConfigProblem(source.file, f"depends_on[{i}]", "a job cannot depend on itself")
+                )
+        for i, step in enumerate(source.config.downstream):
+            target = getattr(step, "job", None)
+            if target is not None and target not in jobs:
+                problems.append(
+                    ConfigProblem(
+                        source.file,
+                        f"downstream[{i}].job",
+                        f"unknown job {target!r}; known: {known}",
+                    )
+                )
+    graph = {
+        name: [u for u in s.config.depends_on if u in jobs and u != name]
+        for name, s in jobs.items()
+    }
+    sorter = graphlib.TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except graphlib.CycleError as exc:
+        cycle = exc.args[1]
+        start = min(cycle[:-1])  # report it once, from a stable place
+        i = cycle.index(start)
+        ordered = cycle[i:-1] + cycle[:i] + [start]
+        problems.append(
+            ConfigProblem(
+                jobs[start].file,
+                "depends_on",
+                f"dependency cycle {' -> '.join(ordered)}; remove one of these depends_on entries",
+            )
+        )
+    return problems
+
+
+def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _touches(override: Mapping[str, Any], loc: tuple[Any, ...]) -> bool:
+    node: Any = override
+    for part in loc:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+        if not isinstance(node, Mapping):
+            return True
+    return True
+
+
+def apply_environment(
+    env: EnvironmentSource,
+    jobs: Mapping[str, JobSource],
+    raw_jobs: Mapping[str, tuple[dict[str, Any], str]],
+    *,
+    overrides_must_match: bool = True,
+) -> tuple[dict[str, JobConfig], list[ConfigProblem]]:
+    """The jobs as this environment runs them, and what is wrong with them there.
+
+    An override for a job that does not exist is a stale entry and an error, except when
+    another jobs folder stands in for the project's (scale tests, benchmarks).
+    """
+    problems: list[ConfigProblem] = []
+    resolved: dict[str, JobConfig] = {}
+    known = ", ".join(sorted(raw_jobs)) or "none"
+    for job_name, override in sorted(env.config.job_overrides.items()):
+        if job_name not in raw_jobs and overrides_must_match:
+            problems.append(
+                ConfigProblem(
+                    env.file,
+                    f"job_overrides.{job_name}",
+                    f"unknown job {job_name!r}; known: {known}",
+                )
+            )
+        elif "name" in override:
+            problems.append(
+                ConfigProblem(
+                    env.file,
+                    f"job_overrides.{job_name}.name",
+                    "a job's name cannot be overridden: it is its identity in every environment",
+                )
+            )
+    for name, source in sorted(jobs.items()):
+        override = env.config.job_overrides.get(name)
+        job = source.config
+        if override:
+            try:
+                job = JobConfig.model_validate(_deep_merge(raw_jobs[name][0], override))
+            except ValidationError as exc:
+                # Blame the environment file for what its override set, the job file otherwise.
+                for loc, message in validation_items(exc, JobConfig):
+                    if _touches(override, loc):
+                        where = (env.file, field_path(("job_overrides", name, *loc)))
+                    else:
+                        where = (source.file, field_path(loc))
+                    problems.append(ConfigProblem(*where, message))
+                continue
+        problems += _check_buckets(job, env, source.file)
+        resolved[name] = job
+    return resolved, problems
+
+
+def _check_buckets(job: JobConfig, env: EnvironmentSource, file: str) -> list[ConfigProblem]:
+    declared = env.config.buckets
+    accepted = ", ".join(sorted(declared))
+    places: list[tuple[str, str]] = [
+        (f"inputs[{i}].bucket", loc.bucket) for i, loc in enumerate(job.inputs)
+    ]
+    places += [(f"outputs[{i}].bucket", loc.bucket) for i, loc in enumerate(job.outputs)]
+    if job.trigger.s3 is not None:
+        places.append(("trigger.s3.bucket", job.trigger.s3.bucket))
+    return [
+        ConfigProblem(
+            file,
+            field,
+            f"bucket {bucket!r} is not declared by environment {env.name!r} ({env.file}); "
+            f"declared: {accepted}",
+        )
+        for field, bucket in places
+        if bucket not in declared
+    ]
+
+
+def _is_project_jobs(jobs_dir: Path) -> bool:
+    return jobs_dir.resolve() == JOBS_DIR.resolve()
+
+
+def load_platform(
+    env_name: str,
+    *,
+    jobs_dir: Path = JOBS_DIR,
+    environments_dir: Path = ENVIRONMENTS_DIR,
+    root: Path = REPO_ROOT,
+) -> Platform:
+    """Validate one environment and every job for it. Raises ConfigError with all problems."""
+    envs, problems = load_environments(environments_dir, only=env_name)
+    jobs, raw_jobs, job_problems = load_jobs(jobs_dir, root)
+    problems += job_problems + check_job_graph(jobs)
+    resolved: dict[str, JobConfig] = {}
+    if env_name in envs:
+        resolved, env_problems = apply_environment(
+            envs[env_name], jobs, raw_jobs, overrides_must_match=_is_project_jobs(jobs_dir)
+        )
+        problems += env_problems
+    if problems:
+        raise ConfigError(problems)
+    return Platform(envs[env_name], resolved, {n: s.file for n, s in jobs.items()})
+
+
+def validate_all(
+    *,
+    jobs_dir: Path = JOBS_DIR,
+    environments_dir: Path = ENVIRONMENTS_DIR,
+    root: Path = REPO_ROOT,
+    env_names: Iterable[str] | None = None,
+) -> list[ConfigProblem]:
+    """Every problem in every job, checked against every environment (or those named)."""
+    problems: list[ConfigProblem] = []
+    envs: dict[str, EnvironmentSource] = {}
+    for name in env_names or [None]:
+        found, env_problems = load_environments(environments_dir, only=name)
+        envs.update(found)
+        problems += env_problems
+    if not envs and not problems:
+        problems.append(
+            ConfigProblem(display_path(environments_dir), "(folder)", "no environment files found")
+        )
+    jobs, raw_jobs, job_problems = load_jobs(jobs_dir, root)
+    problems += job_problems + check_job_graph(jobs)
+    for env in envs.values():
+        problems += apply_environment(
+            env, jobs, raw_jobs, overrides_must_match=_is_project_jobs(jobs_dir)
+        )[1]
+    return sorted(set(problems))

@@ -1,0 +1,119 @@
+"""Compile validated configs into `manifest.json`: what the DAGs and the trigger Lambda need.
+
+The runtime reads this JSON with the standard library only (DESIGN.md decision 1), so every
+name, ARN-free address and price it needs is resolved here, at synth. The output is
+deterministic: same configs, same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from configs import glue_limits, naming
+from configs.loader import Platform
+from configs.models import JobConfig, S3Location
+
+MANIFEST_SCHEMA_VERSION = 1
+
+
+def compile_manifest(platform: Platform) -> dict[str, Any]:
+    """The manifest for one environment."""
+    env = platform.environment
+    cfg = env.config
+    artifacts = naming.platform_bucket_name(cfg, env.name, "artifacts")
+    return {
+        "schema_version": MANIFEST_SCHEMA_VERSION,
+        "environment": {
+            "name": env.name,
+            "account": cfg.account,
+            "region": cfg.region,
+            "name_prefix": cfg.name_prefix,
+            "mwaa_environment": naming.mwaa_environment_name(cfg.name_prefix, env.name),
+            "artifacts_bucket": artifacts,
+            "buckets": {
+                key: naming.data_bucket_name(cfg, env.name, key) for key in sorted(cfg.buckets)
+            },
+            "glue_dpu_hour_usd": cfg.pricing.glue_dpu_hour_usd.model_dump(),
+            "alert_channels": sorted({channel.type for channel in cfg.alerts}),
+        },
+        "jobs": {
+            name: _job_entry(platform, job, artifacts)
+            for name, job in sorted(platform.jobs.items())
+        },
+    }
+
+
+def _location(platform: Platform, location: S3Location) -> dict[str, str]:
+    env = platform.environment
+    bucket = naming.data_bucket_name(env.config, env.name, location.bucket)
+    return {"bucket": bucket, "prefix": location.prefix, "uri": f"s3://{bucket}/{location.prefix}"}
+
+
+def _trigger(platform: Platform, job: JobConfig) -> dict[str, Any]:
+    trigger = job.trigger
+    if trigger.s3 is not None:
+        env = platform.environment
+        return {
+            "type": "s3",
+            "bucket": naming.data_bucket_name(env.config, env.name, trigger.s3.bucket),
+            "prefix": trigger.s3.prefix or "",
+            "suffix": trigger.s3.suffix or "",
+        }
+    if trigger.schedule is not None:
+        return {"type": "schedule", "cron": trigger.schedule}
+    return {"type": "manual"}
+
+
+def _job_entry(platform: Platform, job: JobConfig, artifacts_bucket: str) -> dict[str, Any]:
+    env = platform.environment
+    prefix = env.config.name_prefix
+    glue = job.glue
+    price = env.config.pricing.glue_dpu_hour_usd
+    return {
+        "dag_id": job.name,
+        "glue_job_name": naming.glue_job_name(prefix, env.name, job.name),
+        "description": job.description,
+        "owner": job.owner,
+        "tags": dict(sorted({**env.config.tags, **job.tags}.items())),
+        "script": job.script,
+        "glue": {
+            "version": glue.version,
+            "worker_type": glue.worker_type,
+            "workers": glue.workers,
+            "dpu_per_worker": glue_limits.DPU_PER_WORKER[glue.worker_type],
+            "execution_class": glue.execution_class,
+            "dpu_hour_usd": price.flex if glue.execution_class == "FLEX" else price.standard,
+            "timeout_minutes": glue.timeout_minutes,
+            "max_retries": glue.max_retries,
+            "arguments": dict(sorted(glue.arguments.items())),
+        },
+        "inputs": [_location(platform, loc) for loc in job.inputs],
+        "outputs": [_location(platform, loc) for loc in job.outputs],
+        "trigger": _trigger(platform, job),
+        "depends_on": sorted(job.depends_on),
+        "validation": (
+            {
+                "max_invalid_ratio": job.validation.max_invalid_ratio,
+                "report_prefix": f"s3://{artifacts_bucket}/validation/{job.name}/",
+            }
+            if job.validation
+            else None
+        ),
+        "cost_budget_usd": job.cost_budget_usd,
+        "airflow": job.airflow.model_dump(),
+        "downstream": [step.model_dump() for step in job.downstream],
+    }
+
+
+def manifest_json(manifest: dict[str, Any]) -> str:
+    """Canonical text: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+
+
+def write_manifest(manifest: dict[str, Any], path: Path) -> Path:
+    """Write the manifest where the DAG and Lambda bundles pick it up."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(manifest_json(manifest), encoding="utf-8")
+    return path

@@ -1,0 +1,530 @@
+"""The config models: one source of truth for validation, the JSON schema and the manifest.
+
+Every model forbids unknown keys and is strict about types, so a typo or a quoted number fails
+validation instead of silently becoming a default.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from croniter import croniter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from configs import glue_limits
+
+# --- names -------------------------------------------------------------------------------------
+
+JOB_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
+ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,11}$")
+PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
+BUCKET_KEY_RE = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
+STEP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+S3_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def _matching(pattern: re.Pattern[str], what: str, accepted: str):
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"{value!r} is not a valid {what}: use {accepted}")
+        return value
+
+    return AfterValidator(check)
+
+
+JobName = Annotated[
+    str,
+    _matching(
+        JOB_NAME_RE,
+        "job name",
+        "3-64 characters of lowercase letters, digits and '_', starting with a letter "
+        "(it becomes the Airflow DAG id and part of the Glue job name, S3 prefixes and "
+        "CloudFormation ids)",
+    ),
+]
+StepName = Annotated[
+    str,
+    _matching(
+        STEP_NAME_RE,
+        "step name",
+        "1-64 lowercase letters, digits and '_', starting with a letter (an Airflow task id)",
+    ),
+]
+BucketKey = Annotated[
+    str,
+    _matching(
+        BUCKET_KEY_RE,
+        "bucket key",
+        "2-20 lowercase letters, digits and '-', starting with a letter",
+    ),
+]
+
+
+def _s3_prefix(value: str) -> str:
+    if value.startswith("/") or value.startswith("s3://"):
+        raise ValueError(
+            f"{value!r} is not a valid S3 key prefix: give the key prefix only, "
+            "without 's3://', the bucket or a leading '/' (e.g. 'sales/raw/')"
+        )
+    if "*" in value or "?" in value:
+        raise ValueError(f"{value!r} is not a valid S3 key prefix: wildcards are not accepted")
+    return value
+
+
+S3Prefix = Annotated[str, AfterValidator(_s3_prefix)]
+
+
+def _cron(value: str) -> str:
+    fields = value.split()
+    if value.startswith("@"):
+        presets = ("@hourly", "@daily", "@weekly", "@monthly", "@yearly")
+        if value not in presets:
+            raise ValueError(f"{value!r} is not a cron preset; accepted: {', '.join(presets)}")
+        return value
+    if len(fields) != 5 or not croniter.is_valid(value):
+        raise ValueError(
+            f"{value!r} is not a valid cron expression: use five fields "
+            "'minute hour day-of-month month day-of-week' (e.g. '0 6 * * *') or a preset "
+            "such as '@daily'"
+        )
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+
+
+def _number_as_version(value: Any) -> Any:
+    # YAML reads `version: 5.1` as a float; accept it as the string "5.1".
+    if isinstance(value, float | int) and not isinstance(value, bool):
+        return f"{float(value):.1f}"
+    return value
+
+
+GlueVersion = Annotated[
+    Literal[glue_limits.GLUE_VERSIONS],  # type: ignore[valid-type]
+    BeforeValidator(_number_as_version),
+]
+
+Tags = dict[
+    Annotated[str, Field(min_length=1, max_length=128)],
+    Annotated[str, Field(max_length=256)],
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+class S3Location(_Model):
+    """An S3 location in one of the environment's declared buckets."""
+
+    bucket: BucketKey = Field(description="Key of a bucket the environment declares, e.g. 'raw'.")
+    prefix: S3Prefix = Field(description="Key prefix within the bucket, e.g. 'sales/incoming/'.")
+
+
+class S3EventTrigger(_Model):
+    """Start the job when an object lands in a declared bucket under a prefix and/or suffix."""
+
+    bucket: BucketKey = Field(description="Key of a bucket the environment declares.")
+    prefix: S3Prefix | None = Field(default=None, description="Object key prefix to match.")
+    suffix: str | None = Field(default=None, min_length=1, description="Key suffix, e.g. '.csv'.")
+
+    @model_validator(mode="after")
+    def _narrowed(self) -> S3EventTrigger:
+        if not self.prefix and not self.suffix:
+            raise ValueError(
+                "an S3 trigger needs a prefix and/or a suffix, so that it does not fire on "
+                "every object in the bucket"
+            )
+        return self
+
+
+class Trigger(_Model):
+    """How a run starts: an S3 event, a cron schedule, or (neither set) manually."""
+
+    s3: S3EventTrigger | None = Field(default=None, description="Event trigger.")
+    schedule: Cron | None = Field(default=None, description="Cron expression (UTC).")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Trigger:
+        if self.s3 is not None and self.schedule is not None:
+            raise ValueError(
+                "a job has either an S3 event trigger or a schedule, not both; "
+                "keep 's3' for event-driven runs or 'schedule' for timed runs"
+            )
+        return self
+
+    @property
+    def kind(self) -> Literal["s3", "schedule", "manual"]:
+        if self.s3 is not None:
+            return "s3"
+        return "schedule" if self.schedule is not None else "manual"
+
+
+class GlueSettings(_Model):
+    """How Glue runs the job."""
+
+    version: GlueVersion = Field(default=glue_limits.DEFAULT_GLUE_VERSION)  # type: ignore[assignment]
+    worker_type: str = Field(default="G.1X", description="Glue worker type, e.g. G.1X.")
+    workers: int = Field(default=2, ge=glue_limits.MIN_WORKERS, le=glue_limits.MAX_WORKERS)
+    timeout_minutes: int = Field(default=60, ge=1, le=glue_limits.MAX_TIMEOUT_MINUTES)
+    max_retries: int = Field(default=0, ge=0, le=glue_limits.MAX_GLUE_RETRIES)
+    execution_class: Literal["STANDARD", "FLEX"] = "STANDARD"
+    max_concurrent_runs: int = Field(default=1, ge=1, le=1000)
+    job_bookmarks: bool = False
+    arguments: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra job arguments; keys start with '--'.",
+    )
+
+    @model_validator(mode="after")
+    def _worker_type_for_version(self) -> GlueSettings:
+        allowed = glue_limits.WORKER_TYPES_BY_VERSION[self.version]
+        if self.worker_type not in allowed:
+            raise ValueError(
+                f"worker_type {self.worker_type!r} is not allowed on Glue {self.version} "
+                f"Spark jobs; accepted: {', '.join(allowed)}"
+            )
+        if self.execution_class == "FLEX" and self.worker_type not in glue_limits.FLEX_WORKER_TYPES:
+            raise ValueError(
+                f"execution_class 'FLEX' does not run on worker_type {self.worker_type!r}; "
+                f"Flex accepts: {', '.join(glue_limits.FLEX_WORKER_TYPES)}"
+            )
+        return self
+
+    @field_validator("arguments")
+    @classmethod
+    def _argument_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not key.startswith("--"):
+                raise ValueError(f"argument {key!r} must start with '--' (e.g. '--{key}')")
+            if key in RESERVED_ARGUMENTS:
+                raise ValueError(
+                    f"argument {key!r} is set by Glueflow from the job config; "
+                    f"reserved: {', '.join(sorted(RESERVED_ARGUMENTS))}"
+                )
+        return value
+
+
+# Arguments Glueflow derives from other fields; setting them by hand would fight the config.
+RESERVED_ARGUMENTS = frozenset(
+    {
+        "--TempDir",
+        "--extra-py-files",
+        "--job-bookmark-option",
+        "--enable-metrics",
+        "--enable-observability-metrics",
+        "--enable-continuous-cloudwatch-log",
+        "--job-language",
+        "--glueflow-job",
+        "--glueflow-env",
+        "--validation-report-uri",
+    }
+)
+
+
+class Validation(_Model):
+    """The validation gate: stop and alert when too many records are invalid."""
+
+    max_invalid_ratio: float = Field(
+        ge=0.0, le=1.0, description="Largest accepted invalid/read ratio, 0.0 to 1.0."
+    )
+
+
+class AirflowSettings(_Model):
+    """How Airflow treats the job's tasks."""
+
+    retries: int = Field(default=1, ge=0, le=10)
+    retry_delay_minutes: int = Field(default=5, ge=1, le=1440)
+    alert_on_failure: bool = True
+
+
+class RedshiftSqlStep(_Model):
+    """Run SQL through the Redshift Data API after the job succeeds."""
+
+    type: Literal["redshift_sql"]
+    name: StepName
+    sql: str = Field(min_length=1)
+    database: str = Field(min_length=1)
+    workgroup: str | None = Field(default=None, description="Redshift Serverless workgroup.")
+    cluster_identifier: str | None = Field(default=None, description="Provisioned cluster.")
+    secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RedshiftSqlStep:
+        if (self.workgroup is None) == (self.cluster_identifier is None):
+            raise ValueError("set exactly one of 'workgroup' or 'cluster_identifier'")
+        return self
+
+
+class TriggerJobStep(_Model):
+    """Start another job's DAG, passing conf."""
+
+    type: Literal["trigger_job"]
+    name: StepName
+    job: JobName
+    conf: dict[str, Any] = Field(default_factory=dict)
+
+
+DownstreamStep = Annotated[RedshiftSqlStep | TriggerJobStep, Field(discriminator="type")]
+
+
+class JobConfig(_Model):
+    """One Glue job and how it is orchestrated. One file under configs/jobs/ per job."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        title="Glueflow job",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    name: JobName
+    description: str = Field(min_length=1, max_length=2048)
+    owner: str = Field(min_length=1, max_length=256, description="Team or e-mail that owns it.")
+    tags: Tags = Field(default_factory=dict)
+    script: str = Field(
+        min_length=1, description="PySpark script, relative to the repository root."
+    )
+    glue: GlueSettings = Field(default_factory=GlueSettings)
+    inputs: list[S3Location] = Field(default_factory=list)
+    outputs: list[S3Location] = Field(default_factory=list)
+    trigger: Trigger = Field(default_factory=Trigger)
+    depends_on: list[JobName] = Field(default_factory=list)
+    validation: Validation | None = None
+    cost_budget_usd: float | None = Field(default=None, gt=0, description="Per-run budget.")
+    airflow: AirflowSettings = Field(default_factory=AirflowSettings)
+    downstream: list[DownstreamStep] = Field(default_factory=list)
+
+    @field_validator("script")
+    @classmethod
+    def _script_path(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/") or not value.endswith(".py"):
+            raise ValueError(
+                f"{value!r} is not accepted: give a '.py' path relative to the repository "
+                "root, e.g. 'glue_scripts/jobs/sales_ingest.py'"
+            )
+        return value
+
+    @field_validator("depends_on")
+    @classmethod
+    def _unique_dependencies(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"{value!r} lists a job more than once")
+        return value
+
+    @field_validator("downstream")
+    @classmethod
+    def _unique_steps(cls, value: list[Any]) -> list[Any]:
+        names = [step.name for step in value]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"step names must be unique; repeated: {', '.join(duplicates)}")
+        return value
+
+
+# --- environments ------------------------------------------------------------------------------
+
+
+class NewVpc(_Model):
+    """Create a VPC: two private isolated subnets, no NAT and no internet gateway."""
+
+    cidr: str = Field(default="10.40.0.0/16", description="IPv4 CIDR, /16 to /24.")
+
+    @field_validator("cidr")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        import ipaddress
+
+        try:
+            network = ipaddress.IPv4Network(value)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an IPv4 CIDR ({exc}); e.g. '10.40.0.0/16'") from exc
+        if not 16 <= network.prefixlen <= 24:
+            raise ValueError(f"{value!r}: the VPC CIDR must be /16 to /24")
+        return value
+
+
+class ExistingVpc(_Model):
+    """Use a VPC that exists already, given by ids (no lookups: synth stays offline)."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    availability_zones: list[str] = Field(min_length=2, max_length=2)
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        min_length=2, max_length=2, description="Two private subnets, one per AZ, in AZ order."
+    )
+    route_table_ids: list[Annotated[str, Field(pattern=r"^rtb-[0-9a-f]{8,17}$")]] = Field(
+        min_length=2, max_length=2, description="The subnets' route tables, in the same order."
+    )
+
+
+class Network(_Model):
+    """The environment's private network."""
+
+    new_vpc: NewVpc | None = None
+    existing_vpc: ExistingVpc | None = None
+    egress: bool = Field(
+        default=False,
+        description="Opt in to internet egress (NAT) for steps that call SaaS APIs.",
+    )
+
+    @model_validator(mode="after")
+    def _one_vpc(self) -> Network:
+        if (self.new_vpc is None) == (self.existing_vpc is None):
+            raise ValueError("set exactly one of 'new_vpc' or 'existing_vpc'")
+        return self
+
+
+LogLevel = Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
+MwaaClass = Literal[
+    "mw1.micro", "mw1.small", "mw1.medium", "mw1.large", "mw1.xlarge", "mw1.2xlarge"
+]
+
+
+class MwaaLogLevels(_Model):
+    """Level per MWAA log module; every module is always on."""
+
+    dag_processing: LogLevel = "WARNING"
+    scheduler: LogLevel = "WARNING"
+    task: LogLevel = "INFO"
+    webserver: LogLevel = "WARNING"
+    worker: LogLevel = "WARNING"
+
+
+class Mwaa(_Model):
+    """The MWAA environment's size."""
+
+    environment_class: MwaaClass = "mw1.small"
+    min_workers: int = Field(default=1, ge=1, le=25)
+    max_workers: int = Field(default=5, ge=1, le=25)
+    schedulers: int = Field(default=2, ge=1, le=5)
+    min_webservers: int = Field(default=2, ge=1, le=5)
+    max_webservers: int = Field(default=2, ge=1, le=5)
+    log_levels: MwaaLogLevels = Field(default_factory=MwaaLogLevels)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> Mwaa:
+        if self.min_workers > self.max_workers:
+            raise ValueError(
+                f"min_workers {self.min_workers} exceeds max_workers {self.max_workers}"
+            )
+        if self.min_webservers > self.max_webservers:
+            raise ValueError(
+                f"min_webservers {self.min_webservers} exceeds max_webservers {self.max_webservers}"
+            )
+        if self.environment_class == "mw1.micro":
+            if (self.schedulers, self.max_workers, self.max_webservers) != (1, 1, 1):
+                raise ValueError(
+                    "mw1.micro runs exactly 1 scheduler, 1 worker and 1 webserver; set "
+                    "schedulers, min/max_workers and min/max_webservers to 1"
+                )
+        elif self.schedulers < 2 or self.min_webservers < 2:
+            raise ValueError(f"{self.environment_class} needs 2-5 schedulers and 2-5 webservers")
+        return self
+
+
+class AlertChannel(_Model):
+    """Where failure alerts go. The webhook URL is read from Secrets Manager at run time."""
+
+    type: Literal["slack", "teams"]
+    secret_name: str = Field(
+        pattern=r"^glueflow/[A-Za-z0-9/_+=.@-]{1,200}$",
+        description="Secrets Manager secret holding the webhook URL, under 'glueflow/'.",
+    )
+
+
+class DataBucket(_Model):
+    """A data bucket the environment declares; jobs refer to it by its key."""
+
+    description: str = ""
+    name: str | None = Field(
+        default=None, description="Physical bucket name; derived from prefix, env and key if unset."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _bucket_name(cls, value: str | None) -> str | None:
+        if value is not None and not S3_BUCKET_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid S3 bucket name: 3-63 lowercase letters, digits, "
+                "'.' and '-', starting and ending with a letter or digit"
+            )
+        return value
+
+
+class GluePricing(_Model):
+    """USD per DPU-hour in this environment's region, by execution class."""
+
+    standard: float = Field(default=0.44, gt=0)
+    flex: float = Field(default=0.29, gt=0)
+
+
+class Pricing(_Model):
+    """Prices used for run cost and the synth summary. Check them against your region."""
+
+    glue_dpu_hour_usd: GluePricing = Field(default_factory=GluePricing)
+
+
+AWS_REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
+
+
+class EnvironmentConfig(_Model):
+    """One deployment environment. One file under configs/environments/ per environment."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        frozen=True,
+        title="Glueflow environment",
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
+    )
+
+    account: str = Field(pattern=r"^\d{12}$", description="12-digit AWS account id, quoted.")
+    region: str = Field(pattern=AWS_REGION_RE, description="AWS region, e.g. eu-west-1.")
+    name_prefix: str = Field(
+        default="glueflow", description="Prefix of every physical name: 2-16 lowercase a-z0-9."
+    )
+    network: Network = Field(default_factory=lambda: Network(new_vpc=NewVpc()))
+    mwaa: Mwaa = Field(default_factory=Mwaa)
+    buckets: dict[BucketKey, DataBucket] = Field(min_length=1)
+    alerts: list[AlertChannel] = Field(default_factory=list)
+    removal_policy: Literal["retain", "destroy"] = "retain"
+    pricing: Pricing = Field(default_factory=Pricing)
+    tags: Tags = Field(default_factory=dict)
+    job_overrides: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Per job name, any job fields to replace in this environment.",
+    )
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not PREFIX_RE.match(value):
+            raise ValueError(
+                f"{value!r} is not a valid name_prefix: use 2-16 lowercase letters and digits, "
+                "starting with a letter"
+            )
+        return value
+
+
+def check_environment_name(name: str) -> str | None:
+    """Return a message when `name` (the file stem) cannot name an environment."""
+    if ENV_NAME_RE.match(name):
+        return None
+    return (
+        f"{name!r} is not a valid environment name: use 2-12 lowercase letters and digits, "
+        "starting with a letter (it is part of every physical name)"
+    )

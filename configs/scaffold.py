@@ -1,0 +1,120 @@
+"""`python -m configs new-job NAME`: a valid job file and a script stub to start from."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from configs.loader import JOBS_DIR, REPO_ROOT, display_path
+from configs.models import JOB_NAME_RE
+from configs.problems import ConfigError, ConfigProblem
+
+JOB_TEMPLATE = """\
+# yaml-language-server: $schema=../job.schema.json
+# Field reference: configs/job.schema.json (generated from configs/models.py).
+name: {name}
+description: {description}
+owner: {owner}
+script: {script}
+glue:
+  version: "5.1"
+  worker_type: G.1X
+  workers: 2
+  timeout_minutes: 60
+# Buckets are the keys an environment declares under `buckets:` (see configs/environments/).
+# inputs:
+#   - bucket: raw
+#     prefix: {name}/incoming/
+# outputs:
+#   - bucket: curated
+#     prefix: {name}/
+# Start on a file landing, on a schedule, or (no trigger) manually:
+# trigger:
+#   s3: {{bucket: raw, prefix: {name}/incoming/, suffix: .csv}}
+#   schedule: "0 6 * * *"
+# validation:
+#   max_invalid_ratio: 0.05
+# cost_budget_usd: 5.0
+"""
+
+SCRIPT_TEMPLATE = '''\
+"""{name}.
+
+{wrapped_description}
+
+The transform is a plain function on DataFrames, so tests run it on a local SparkSession.
+Only main() touches Glue.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pyspark.sql import DataFrame
+
+
+def transform(frame: DataFrame) -> DataFrame:
+    """The job's transformation. Replace the pass-through with the real logic."""
+    return frame
+
+
+def main() -> None:
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+    from awsglue.utils import getResolvedOptions
+    from pyspark.context import SparkContext
+
+    args = getResolvedOptions(sys.argv, ["JOB_NAME"])
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    job = Job(glue_context)
+    job.init(args["JOB_NAME"], args)
+    job.commit()
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def script_docstring(description: str) -> str:
+    """The job's description, wrapped for the script's docstring."""
+    return textwrap.fill(description, width=96)
+
+
+def new_job(
+    name: str,
+    *,
+    owner: str = "data-platform@example.com",
+    description: str | None = None,
+    jobs_dir: Path = JOBS_DIR,
+    root: Path = REPO_ROOT,
+) -> tuple[Path, Path]:
+    """Write `<jobs_dir>/<name>.yaml` and `glue_scripts/jobs/<name>.py`; never overwrite."""
+    job_file = jobs_dir / f"{name}.yaml"
+    script_rel = f"glue_scripts/jobs/{name}.py"
+    script_file = root / script_rel
+    problems = []
+    if not JOB_NAME_RE.match(name):
+        problems.append(
+            ConfigProblem(
+                display_path(job_file),
+                "name",
+                f"{name!r} is not a valid job name: use 3-64 characters of lowercase letters, "
+                "digits and '_', starting with a letter",
+            )
+        )
+    for path in (job_file, script_file):
+        if path.exists():
+            problems.append(
+                ConfigProblem(display_path(path), "(file)", "exists already; not overwritten")
+            )
+    if problems:
+        raise ConfigError(problems)
+    text = {"name": name, "owner": owner, "script": script_rel}
+    text["description"] = description or f"TODO: what {name} does"
+    text["wrapped_description"] = script_docstring(text["description"])
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    script_file.parent.mkdir(parents=True, exist_ok=True)
+    job_file.write_text(JOB_TEMPLATE.format(**text), encoding="utf-8")
+    script_file.write_text(SCRIPT_TEMPLATE.format(**text), encoding="utf-8")
+    return job_file, script_file

@@ -1,0 +1,1 @@
+"""Stacks compose constructs from validated config; one module per stack."""
