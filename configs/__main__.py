@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     for command in (validate, compile_):
         command.add_argument("--jobs-dir", type=Path, default=JOBS_DIR)
         command.add_argument("--environments-dir", type=Path, default=ENVIRONMENTS_DIR)
+        command.add_argument(
+            "--root", type=Path, default=REPO_ROOT, help="where job script paths start"
+        )
 
     schema = sub.add_parser("schema", help="regenerate configs/*.schema.json from the models")
     schema.add_argument("--check", action="store_true", help="fail if a schema file is stale")
@@ -55,7 +58,10 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command == "validate":
         problems = validate_all(
-            jobs_dir=args.jobs_dir, environments_dir=args.environments_dir, env_names=args.env
+            jobs_dir=args.jobs_dir,
+            environments_dir=args.environments_dir,
+            root=args.root,
+            env_names=args.env,
         )
         if problems:
             raise ConfigError(problems)
@@ -63,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "compile":
         platform = load_platform(
-            args.env, jobs_dir=args.jobs_dir, environments_dir=args.environments_dir
+            args.env, jobs_dir=args.jobs_dir, environments_dir=args.environments_dir, root=args.root
         )
         manifest = compile_manifest(platform)
         if args.out == "-":

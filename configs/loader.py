@@ -189,13 +189,20 @@ def load_jobs(
     return jobs, raw_jobs, problems
 
 
-def check_job_graph(jobs: Mapping[str, JobSource]) -> list[ConfigProblem]:
-    """Unknown `depends_on` or `trigger_job` targets, and dependency cycles."""
+def check_job_graph(
+    jobs: Mapping[str, JobSource], all_names: Iterable[str] = ()
+) -> list[ConfigProblem]:
+    """Unknown `depends_on` or `trigger_job` targets, and dependency cycles.
+
+    `all_names` adds jobs that exist but failed validation: they are not unknown, and their
+    own problems are reported already.
+    """
     problems = []
-    known = ", ".join(sorted(jobs)) or "none"
+    names = set(jobs) | set(all_names)
+    known = ", ".join(sorted(names)) or "none"
     for name, source in sorted(jobs.items()):
         for i, upstream in enumerate(source.config.depends_on):
-            if upstream not in jobs:
+            if upstream not in names:
                 problems.append(
                     ConfigProblem(
                         source.file, f"depends_on[{i}]", f"unknown job {upstream!r}; known: {known}"
@@ -207,7 +214,7 @@ def check_job_graph(jobs: Mapping[str, JobSource]) -> list[ConfigProblem]:
                 )
         for i, step in enumerate(source.config.downstream):
             target = getattr(step, "job", None)
-            if target is not None and target not in jobs:
+            if target is not None and target not in names:
                 problems.append(
                     ConfigProblem(
                         source.file,
@@ -223,15 +230,17 @@ def check_job_graph(jobs: Mapping[str, JobSource]) -> list[ConfigProblem]:
     try:
         sorter.prepare()
     except graphlib.CycleError as exc:
-        cycle = exc.args[1]
-        start = min(cycle[:-1])  # report it once, from a stable place
-        i = cycle.index(start)
-        ordered = cycle[i:-1] + cycle[:i] + [start]
+        # graphlib lists each node before the nodes that need it; reverse it to read
+        # "a -> b: a depends on b", and start from the smallest name so the line is stable.
+        cycle = list(reversed(exc.args[1][:-1]))
+        i = cycle.index(min(cycle))
+        ordered = cycle[i:] + cycle[:i] + [cycle[i]]
         problems.append(
             ConfigProblem(
-                jobs[start].file,
+                jobs[ordered[0]].file,
                 "depends_on",
-                f"dependency cycle {' -> '.join(ordered)}; remove one of these depends_on entries",
+                f"dependency cycle {' -> '.join(ordered)} (each depends on the next); "
+                "remove one of these depends_on entries",
             )
         )
     return problems
@@ -331,7 +340,9 @@ def _check_buckets(job: JobConfig, env: EnvironmentSource, file: str) -> list[Co
     ]
 
 
-def _is_project_jobs(jobs_dir: Path) -> bool:
+def _strict(strict_overrides: bool | None, jobs_dir: Path) -> bool:
+    if strict_overrides is not None:
+        return strict_overrides
     return jobs_dir.resolve() == JOBS_DIR.resolve()
 
 
@@ -341,15 +352,20 @@ def load_platform(
     jobs_dir: Path = JOBS_DIR,
     environments_dir: Path = ENVIRONMENTS_DIR,
     root: Path = REPO_ROOT,
+    strict_overrides: bool | None = None,
 ) -> Platform:
-    """Validate one environment and every job for it. Raises ConfigError with all problems."""
+    """Validate one environment and every job for it. Raises ConfigError with all problems.
+
+    `strict_overrides` (default: only for the project's own jobs folder) makes an environment
+    override naming an unknown job an error.
+    """
     envs, problems = load_environments(environments_dir, only=env_name)
     jobs, raw_jobs, job_problems = load_jobs(jobs_dir, root)
-    problems += job_problems + check_job_graph(jobs)
+    problems += job_problems + check_job_graph(jobs, raw_jobs)
     resolved: dict[str, JobConfig] = {}
     if env_name in envs:
         resolved, env_problems = apply_environment(
-            envs[env_name], jobs, raw_jobs, overrides_must_match=_is_project_jobs(jobs_dir)
+            envs[env_name], jobs, raw_jobs, overrides_must_match=_strict(strict_overrides, jobs_dir)
         )
         problems += env_problems
     if problems:
@@ -363,6 +379,7 @@ def validate_all(
     environments_dir: Path = ENVIRONMENTS_DIR,
     root: Path = REPO_ROOT,
     env_names: Iterable[str] | None = None,
+    strict_overrides: bool | None = None,
 ) -> list[ConfigProblem]:
     """Every problem in every job, checked against every environment (or those named)."""
     problems: list[ConfigProblem] = []
@@ -376,9 +393,9 @@ def validate_all(
             ConfigProblem(display_path(environments_dir), "(folder)", "no environment files found")
         )
     jobs, raw_jobs, job_problems = load_jobs(jobs_dir, root)
-    problems += job_problems + check_job_graph(jobs)
+    problems += job_problems + check_job_graph(jobs, raw_jobs)
     for env in envs.values():
         problems += apply_environment(
-            env, jobs, raw_jobs, overrides_must_match=_is_project_jobs(jobs_dir)
+            env, jobs, raw_jobs, overrides_must_match=_strict(strict_overrides, jobs_dir)
         )[1]
     return sorted(set(problems))

@@ -178,12 +178,23 @@ class GlueSettings(_Model):
 
     version: GlueVersion = Field(default=glue_limits.DEFAULT_GLUE_VERSION)  # type: ignore[assignment]
     worker_type: str = Field(default="G.1X", description="Glue worker type, e.g. G.1X.")
-    workers: int = Field(default=2, ge=glue_limits.MIN_WORKERS, le=glue_limits.MAX_WORKERS)
-    timeout_minutes: int = Field(default=60, ge=1, le=glue_limits.MAX_TIMEOUT_MINUTES)
-    max_retries: int = Field(default=0, ge=0, le=glue_limits.MAX_GLUE_RETRIES)
-    execution_class: Literal["STANDARD", "FLEX"] = "STANDARD"
-    max_concurrent_runs: int = Field(default=1, ge=1, le=1000)
-    job_bookmarks: bool = False
+    workers: int = Field(
+        default=2,
+        ge=glue_limits.MIN_WORKERS,
+        le=glue_limits.MAX_WORKERS,
+        description="Number of workers.",
+    )
+    timeout_minutes: int = Field(
+        default=60, ge=1, le=glue_limits.MAX_TIMEOUT_MINUTES, description="Run timeout."
+    )
+    max_retries: int = Field(
+        default=0, ge=0, le=glue_limits.MAX_GLUE_RETRIES, description="Glue-level retries."
+    )
+    execution_class: Literal["STANDARD", "FLEX"] = Field(
+        default="STANDARD", description="FLEX runs on spare capacity, cheaper, may start later."
+    )
+    max_concurrent_runs: int = Field(default=1, ge=1, le=1000, description="Parallel runs.")
+    job_bookmarks: bool = Field(default=False, description="Glue job bookmarks on or off.")
     arguments: dict[str, str] = Field(
         default_factory=dict,
         description="Extra job arguments; keys start with '--'.",
@@ -246,21 +257,25 @@ class Validation(_Model):
 class AirflowSettings(_Model):
     """How Airflow treats the job's tasks."""
 
-    retries: int = Field(default=1, ge=0, le=10)
-    retry_delay_minutes: int = Field(default=5, ge=1, le=1440)
-    alert_on_failure: bool = True
+    retries: int = Field(default=1, ge=0, le=10, description="Airflow task retries.")
+    retry_delay_minutes: int = Field(default=5, ge=1, le=1440, description="Between retries.")
+    alert_on_failure: bool = Field(default=True, description="Send failures to the alerts.")
 
 
 class RedshiftSqlStep(_Model):
     """Run SQL through the Redshift Data API after the job succeeds."""
 
     type: Literal["redshift_sql"]
-    name: StepName
-    sql: str = Field(min_length=1)
-    database: str = Field(min_length=1)
+    name: StepName = Field(description="Airflow task id of the step.")
+    sql: str = Field(min_length=1, description="SQL to run.")
+    database: str = Field(min_length=1, description="Redshift database.")
     workgroup: str | None = Field(default=None, description="Redshift Serverless workgroup.")
     cluster_identifier: str | None = Field(default=None, description="Provisioned cluster.")
-    secret_arn: str | None = Field(default=None, pattern=r"^arn:aws[a-z-]*:secretsmanager:")
+    secret_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:secretsmanager:",
+        description="Database credentials secret (provisioned clusters).",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> RedshiftSqlStep:
@@ -273,9 +288,9 @@ class TriggerJobStep(_Model):
     """Start another job's DAG, passing conf."""
 
     type: Literal["trigger_job"]
-    name: StepName
-    job: JobName
-    conf: dict[str, Any] = Field(default_factory=dict)
+    name: StepName = Field(description="Airflow task id of the step.")
+    job: JobName = Field(description="The job whose DAG to start.")
+    conf: dict[str, Any] = Field(default_factory=dict, description="conf for that DAG run.")
 
 
 DownstreamStep = Annotated[RedshiftSqlStep | TriggerJobStep, Field(discriminator="type")]
@@ -292,22 +307,34 @@ class JobConfig(_Model):
         json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema"},
     )
 
-    name: JobName
-    description: str = Field(min_length=1, max_length=2048)
+    name: JobName = Field(description="Unique job name: the DAG id and part of the Glue job name.")
+    description: str = Field(min_length=1, max_length=2048, description="What the job does.")
     owner: str = Field(min_length=1, max_length=256, description="Team or e-mail that owns it.")
-    tags: Tags = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict, description="Tags for the Glue job and its role.")
     script: str = Field(
         min_length=1, description="PySpark script, relative to the repository root."
     )
-    glue: GlueSettings = Field(default_factory=GlueSettings)
-    inputs: list[S3Location] = Field(default_factory=list)
-    outputs: list[S3Location] = Field(default_factory=list)
-    trigger: Trigger = Field(default_factory=Trigger)
-    depends_on: list[JobName] = Field(default_factory=list)
-    validation: Validation | None = None
+    glue: GlueSettings = Field(default_factory=GlueSettings, description="How Glue runs it.")
+    inputs: list[S3Location] = Field(
+        default_factory=list, description="What it reads; its role may read only these."
+    )
+    outputs: list[S3Location] = Field(
+        default_factory=list, description="What it writes; its role may write only these."
+    )
+    trigger: Trigger = Field(
+        default_factory=Trigger, description="S3 event, schedule, or neither (manual)."
+    )
+    depends_on: list[JobName] = Field(
+        default_factory=list, description="Jobs whose successful runs start this one."
+    )
+    validation: Validation | None = Field(
+        default=None, description="Validation gate; no gate when unset."
+    )
     cost_budget_usd: float | None = Field(default=None, gt=0, description="Per-run budget.")
-    airflow: AirflowSettings = Field(default_factory=AirflowSettings)
-    downstream: list[DownstreamStep] = Field(default_factory=list)
+    airflow: AirflowSettings = Field(default_factory=AirflowSettings, description="Task retries.")
+    downstream: list[DownstreamStep] = Field(
+        default_factory=list, description="Steps after a successful, valid run, in order."
+    )
 
     @field_validator("script")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -110,9 +111,15 @@ def new_job(
             )
     if problems:
         raise ConfigError(problems)
-    text = {"name": name, "owner": owner, "script": script_rel}
-    text["description"] = description or f"TODO: what {name} does"
-    text["wrapped_description"] = script_docstring(text["description"])
+    summary = description or f"TODO: what {name} does"
+    text = {
+        "name": name,
+        "script": script_rel,
+        # JSON strings are valid YAML scalars, so any text survives quoting.
+        "owner": json.dumps(owner),
+        "description": json.dumps(summary),
+        "wrapped_description": script_docstring(summary),
+    }
     jobs_dir.mkdir(parents=True, exist_ok=True)
     script_file.parent.mkdir(parents=True, exist_ok=True)
     job_file.write_text(JOB_TEMPLATE.format(**text), encoding="utf-8")

@@ -1,0 +1,97 @@
+"""The manifest: what the runtime gets, per environment, built deterministically."""
+
+from __future__ import annotations
+
+import pytest
+
+from configs.loader import load_platform
+from configs.manifest import compile_manifest, manifest_json
+from tests.conftest import Project, valid_environment, valid_job
+
+
+@pytest.fixture(scope="module")
+def dev() -> dict:
+    return compile_manifest(load_platform("dev"))
+
+
+@pytest.fixture(scope="module")
+def prod() -> dict:
+    return compile_manifest(load_platform("prod"))
+
+
+def test_examples_cover_every_trigger_kind(dev: dict) -> None:
+    triggers = {name: job["trigger"]["type"] for name, job in dev["jobs"].items()}
+    assert triggers == {
+        "customer_ltv": "manual",
+        "marketing_events_ingest": "s3",
+        "sales_daily_aggregate": "schedule",
+        "sales_ingest": "s3",
+    }
+    assert dev["jobs"]["customer_ltv"]["depends_on"] == ["sales_daily_aggregate"]
+
+
+def test_event_ingest_entry(dev: dict) -> None:
+    job = dev["jobs"]["sales_ingest"]
+    assert job["dag_id"] == "sales_ingest"
+    assert job["glue_job_name"] == "glueflow-dev-sales_ingest"
+    assert job["trigger"] == {
+        "type": "s3",
+        "bucket": "glueflow-dev-raw-111111111111",
+        "prefix": "sales/incoming/",
+        "suffix": ".csv",
+    }
+    assert job["validation"] == {
+        "max_invalid_ratio": 0.05,
+        "report_prefix": "s3://glueflow-dev-artifacts-111111111111/validation/sales_ingest/",
+    }
+    assert job["outputs"] == [
+        {
+            "bucket": "glueflow-dev-curated-111111111111",
+            "prefix": "sales/orders/",
+            "uri": "s3://glueflow-dev-curated-111111111111/sales/orders/",
+        }
+    ]
+    assert job["glue"]["dpu_per_worker"] == 1
+    assert job["glue"]["dpu_hour_usd"] == 0.44
+    assert job["tags"] == {"cost-center": "data-platform", "domain": "sales", "environment": "dev"}
+
+
+def test_downstream_steps(dev: dict) -> None:
+    assert dev["jobs"]["sales_daily_aggregate"]["downstream"] == [
+        {
+            "type": "redshift_sql",
+            "name": "refresh_sales_mart",
+            "sql": "REFRESH MATERIALIZED VIEW mart.daily_sales;",
+            "database": "sales",
+            "workgroup": "analytics",
+            "cluster_identifier": None,
+            "secret_arn": None,
+        }
+    ]
+    step = dev["jobs"]["marketing_events_ingest"]["downstream"][0]
+    assert step["type"] == "trigger_job"
+    assert step["job"] == "customer_ltv"
+
+
+def test_environment_overrides_apply_per_environment(dev: dict, prod: dict) -> None:
+    assert dev["jobs"]["customer_ltv"]["glue"]["execution_class"] == "FLEX"
+    assert dev["jobs"]["customer_ltv"]["glue"]["dpu_hour_usd"] == 0.29
+    assert prod["jobs"]["customer_ltv"]["glue"]["execution_class"] == "STANDARD"
+    assert prod["jobs"]["sales_daily_aggregate"]["glue"]["worker_type"] == "G.2X"
+    assert prod["jobs"]["sales_daily_aggregate"]["cost_budget_usd"] == 25.0
+    assert prod["environment"]["alert_channels"] == ["slack", "teams"]
+
+
+def test_manifest_is_byte_identical_whatever_the_file_order(project: Project) -> None:
+    project.write_env("dev", valid_environment())
+    names = [f"job_{i:02d}" for i in range(12)]
+    texts = []
+    for order in (names, names[5:] + names[:5]):
+        for stale in project.jobs_dir.glob("*.yaml"):
+            stale.unlink()
+        for i, name in enumerate(order):  # file names differ from job names, in another order
+            project.write_job(f"f{i}", valid_job(name))
+        platform = load_platform("dev", root=project.root, **project.paths())
+        texts.append(manifest_json(compile_manifest(platform)))
+    assert texts[0] == texts[1]
+    assert list(compile_manifest(platform)["jobs"]) == sorted(names)

@@ -1,0 +1,389 @@
+"""Every config error class yields one clear `file: field: message` line.
+
+Each case starts from a valid project, breaks one thing, and names the line it expects: the
+file it blames, the field, and fragments of the message (the bad value and what is accepted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from configs.loader import load_platform, validate_all
+from configs.problems import ConfigError
+from tests.conftest import Project, valid_environment, valid_job
+
+
+@dataclass
+class Case:
+    id: str
+    breaks: Callable[[Project], Any]
+    file: str  # the blamed file, relative to the project root
+    field: str
+    says: tuple[str, ...]  # fragments the message must contain
+
+
+def job_with(**fields: Any) -> Callable[[Project], Any]:
+    return lambda p: p.write_job("ingest", valid_job("ingest", **fields))
+
+
+def job_glue(**glue: Any) -> Callable[[Project], Any]:
+    return job_with(glue=glue)
+
+
+def env_with(**fields: Any) -> Callable[[Project], Any]:
+    return lambda p: p.write_env("dev", {**valid_environment(), **fields})
+
+
+def two_jobs(second: dict[str, Any], first: dict[str, Any] | None = None):
+    def write(p: Project) -> None:
+        p.write_job("ingest", first or valid_job("ingest"))
+        p.write_job("second", second)
+
+    return write
+
+
+def cycle(p: Project) -> None:
+    p.write_job("ingest", valid_job("ingest", depends_on=["c_job"]))
+    p.write_job("b", valid_job("b_job", depends_on=["ingest"]))
+    p.write_job("c", valid_job("c_job", depends_on=["b_job"]))
+
+
+CASES = [
+    # unknown keys
+    Case(
+        "unknown-top-level-key",
+        job_with(colour="blue"),
+        "configs/jobs/ingest.yaml",
+        "colour",
+        ("unknown key 'colour'", "accepted:", "description", "glue"),
+    ),
+    Case(
+        "unknown-nested-key",
+        job_glue(wokers=3),
+        "configs/jobs/ingest.yaml",
+        "glue.wokers",
+        ("unknown key 'wokers'", "workers"),
+    ),
+    Case(
+        "unknown-key-in-step-lists-that-step-type",
+        job_with(
+            downstream=[
+                {"type": "trigger_job", "name": "next", "job": "ingest", "confg": {}},
+            ]
+        ),
+        "configs/jobs/ingest.yaml",
+        "downstream[0].confg",
+        ("unknown key 'confg'", "accepted: conf, job, name, type"),
+    ),
+    Case(
+        "unknown-environment-key",
+        env_with(vpc="vpc-123"),
+        "configs/environments/dev.yaml",
+        "vpc",
+        ("unknown key 'vpc'", "network"),
+    ),
+    # wrong types
+    Case(
+        "string-for-integer",
+        job_glue(workers="ten"),
+        "configs/jobs/ingest.yaml",
+        "glue.workers",
+        ("valid integer", "'ten'"),
+    ),
+    Case(
+        "quoted-number-is-not-coerced",
+        job_glue(timeout_minutes="60"),
+        "configs/jobs/ingest.yaml",
+        "glue.timeout_minutes",
+        ("valid integer", "'60'"),
+    ),
+    Case(
+        "list-for-mapping",
+        job_with(tags=["a", "b"]),
+        "configs/jobs/ingest.yaml",
+        "tags",
+        ("valid dictionary", "got a list"),
+    ),
+    Case(
+        "unknown-enum-value",
+        job_glue(execution_class="CHEAP"),
+        "configs/jobs/ingest.yaml",
+        "glue.execution_class",
+        ("'STANDARD' or 'FLEX'", "'CHEAP'"),
+    ),
+    Case(
+        "unknown-step-type",
+        job_with(downstream=[{"type": "dbt_cloud", "name": "x"}]),
+        "configs/jobs/ingest.yaml",
+        "downstream[0]",
+        ("type 'dbt_cloud' is not accepted", "'redshift_sql', 'trigger_job'"),
+    ),
+    Case(
+        "missing-required-field",
+        lambda p: p.write_job(
+            "ingest", {k: v for k, v in valid_job("ingest").items() if k != "owner"}
+        ),
+        "configs/jobs/ingest.yaml",
+        "owner",
+        ("required field is missing",),
+    ),
+    # duplicate names
+    Case(
+        "duplicate-job-name",
+        two_jobs(valid_job("ingest")),
+        "configs/jobs/second.yaml",
+        "name",
+        ("duplicate job name 'ingest'", "configs/jobs/ingest.yaml"),
+    ),
+    # depends_on
+    Case(
+        "unknown-dependency",
+        job_with(depends_on=["ghost"]),
+        "configs/jobs/ingest.yaml",
+        "depends_on[0]",
+        ("unknown job 'ghost'", "known: ingest"),
+    ),
+    Case(
+        "self-dependency",
+        job_with(depends_on=["ingest"]),
+        "configs/jobs/ingest.yaml",
+        "depends_on[0]",
+        ("cannot depend on itself",),
+    ),
+    Case(
+        "dependency-cycle",
+        cycle,
+        "configs/jobs/b.yaml",
+        "depends_on",
+        ("dependency cycle b_job -> ingest -> c_job -> b_job (each depends on the next)",),
+    ),
+    Case(
+        "unknown-trigger-job-step",
+        job_with(downstream=[{"type": "trigger_job", "name": "next", "job": "nope"}]),
+        "configs/jobs/ingest.yaml",
+        "downstream[0].job",
+        ("unknown job 'nope'",),
+    ),
+    # buckets the environment does not declare
+    Case(
+        "event-trigger-on-undeclared-bucket",
+        job_with(trigger={"s3": {"bucket": "landing", "prefix": "in/"}}),
+        "configs/jobs/ingest.yaml",
+        "trigger.s3.bucket",
+        ("bucket 'landing' is not declared by environment 'dev'", "declared: curated, raw"),
+    ),
+    Case(
+        "input-on-undeclared-bucket",
+        job_with(inputs=[{"bucket": "archive", "prefix": "x/"}]),
+        "configs/jobs/ingest.yaml",
+        "inputs[0].bucket",
+        ("bucket 'archive' is not declared",),
+    ),
+    # trigger shape
+    Case(
+        "schedule-and-event-trigger",
+        job_with(trigger={"schedule": "0 6 * * *", "s3": {"bucket": "raw", "prefix": "in/"}}),
+        "configs/jobs/ingest.yaml",
+        "trigger",
+        ("either an S3 event trigger or a schedule, not both",),
+    ),
+    Case(
+        "event-trigger-without-prefix-or-suffix",
+        job_with(trigger={"s3": {"bucket": "raw"}}),
+        "configs/jobs/ingest.yaml",
+        "trigger.s3",
+        ("needs a prefix and/or a suffix",),
+    ),
+    # scripts
+    Case(
+        "missing-script",
+        job_with(script="glue_scripts/jobs/missing.py"),
+        "configs/jobs/ingest.yaml",
+        "script",
+        ("'glue_scripts/jobs/missing.py' does not exist", "new-job ingest"),
+    ),
+    Case(
+        "script-outside-repo",
+        job_with(script="../elsewhere.py"),
+        "configs/jobs/ingest.yaml",
+        "script",
+        ("'../elsewhere.py' is not accepted", "relative to the repository root"),
+    ),
+    # worker types per Glue version
+    Case(
+        "streaming-worker-type-on-batch-job",
+        job_glue(version="5.1", worker_type="G.025X"),
+        "configs/jobs/ingest.yaml",
+        "glue",
+        ("worker_type 'G.025X' is not allowed on Glue 5.1", "accepted: G.1X, G.2X"),
+    ),
+    Case(
+        "legacy-worker-type-on-glue-6",
+        job_glue(version=6.0, worker_type="Standard"),
+        "configs/jobs/ingest.yaml",
+        "glue",
+        ("worker_type 'Standard' is not allowed on Glue 6.0",),
+    ),
+    Case(
+        "flex-on-large-workers",
+        job_glue(worker_type="G.8X", execution_class="FLEX"),
+        "configs/jobs/ingest.yaml",
+        "glue",
+        ("'FLEX' does not run on worker_type 'G.8X'", "G.1X, G.2X"),
+    ),
+    Case(
+        "unknown-glue-version",
+        job_glue(version="3.0"),
+        "configs/jobs/ingest.yaml",
+        "glue.version",
+        ("'4.0', '5.0', '5.1' or '6.0'", "'3.0'"),
+    ),
+    # names
+    Case(
+        "name-with-uppercase-and-hyphen",
+        lambda p: p.write_job("ingest", {**valid_job("ingest"), "name": "Sales-Daily"}),
+        "configs/jobs/ingest.yaml",
+        "name",
+        ("'Sales-Daily' is not a valid job name", "lowercase letters, digits and '_'"),
+    ),
+    Case(
+        "name-too-long",
+        lambda p: p.write_job("ingest", {**valid_job("ingest"), "name": "a" * 65}),
+        "configs/jobs/ingest.yaml",
+        "name",
+        ("is not a valid job name", "3-64 characters"),
+    ),
+    Case(
+        "name-prefix-with-capitals",
+        env_with(name_prefix="GlueFlow"),
+        "configs/environments/dev.yaml",
+        "name_prefix",
+        ("'GlueFlow' is not a valid name_prefix",),
+    ),
+    # cron
+    Case(
+        "cron-with-four-fields",
+        job_with(trigger={"schedule": "0 6 * *"}),
+        "configs/jobs/ingest.yaml",
+        "trigger.schedule",
+        ("'0 6 * *' is not a valid cron expression", "five fields"),
+    ),
+    Case(
+        "cron-out-of-range",
+        job_with(trigger={"schedule": "61 * * * *"}),
+        "configs/jobs/ingest.yaml",
+        "trigger.schedule",
+        ("'61 * * * *' is not a valid cron expression",),
+    ),
+    Case(
+        "unknown-cron-preset",
+        job_with(trigger={"schedule": "@often"}),
+        "configs/jobs/ingest.yaml",
+        "trigger.schedule",
+        ("'@often' is not a cron preset", "@daily"),
+    ),
+    # environment overrides
+    Case(
+        "bad-override-blames-the-environment",
+        env_with(job_overrides={"ingest": {"glue": {"workers": 1}}}),
+        "configs/environments/dev.yaml",
+        "job_overrides.ingest.glue.workers",
+        ("greater than or equal to 2", "1"),
+    ),
+    Case(
+        "override-for-unknown-job",
+        env_with(job_overrides={"ingets": {"glue": {"workers": 4}}}),
+        "configs/environments/dev.yaml",
+        "job_overrides.ingets",
+        ("unknown job 'ingets'", "known: ingest"),
+    ),
+    # YAML itself
+    Case(
+        "duplicate-yaml-key",
+        lambda p: p.write_job("ingest", "name: ingest\nowner: a\nowner: b\n"),
+        "configs/jobs/ingest.yaml",
+        "(line 3, column 1)",
+        ("duplicate key 'owner' (first at line 2)",),
+    ),
+    Case(
+        "invalid-yaml",
+        lambda p: p.write_job("ingest", "name: [unclosed\n"),
+        "configs/jobs/ingest.yaml",
+        "(line 2, column 1)",
+        ("invalid YAML",),
+    ),
+    Case(
+        "empty-file",
+        lambda p: p.write_job("ingest", "# nothing yet\n"),
+        "configs/jobs/ingest.yaml",
+        "(top level)",
+        ("must be a mapping", "empty"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_error_class_yields_one_clear_line(valid_project: Project, case: Case) -> None:
+    case.breaks(valid_project)
+
+    problems = validate_all(root=valid_project.root, strict_overrides=True, **valid_project.paths())
+
+    blamed = str(valid_project.root / case.file)
+    matching = [p for p in problems if p.file == blamed and p.field == case.field]
+    assert matching, f"no problem for {case.file}: {case.field}; got:\n" + "\n".join(
+        map(str, problems)
+    )
+    message = matching[0].message
+    for fragment in case.says:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    assert str(matching[0]) == f"{blamed}: {case.field}: {message}"
+    assert "\n" not in str(matching[0])
+
+
+def test_valid_project_has_no_problems(valid_project: Project) -> None:
+    assert validate_all(root=valid_project.root, **valid_project.paths()) == []
+
+
+def test_every_problem_in_every_file_is_reported_at_once(valid_project: Project) -> None:
+    valid_project.write_job("ingest", valid_job("ingest", colour="blue"))
+    valid_project.write_job("b", valid_job("b_job", glue={"workers": "many"}))
+    valid_project.write_job("c", valid_job("c_job", trigger={"schedule": "every day"}))
+    valid_project.write_env("prod", {**valid_environment(), "region": "moon-1"})
+
+    problems = validate_all(root=valid_project.root, **valid_project.paths())
+
+    assert [(p.file.rsplit("/", 1)[-1], p.field) for p in problems] == [
+        ("prod.yaml", "region"),
+        ("b.yaml", "glue.workers"),
+        ("c.yaml", "trigger.schedule"),
+        ("ingest.yaml", "colour"),
+    ]
+
+
+def test_load_platform_raises_with_all_problems_and_unknown_environment(
+    valid_project: Project,
+) -> None:
+    valid_project.write_job("b", valid_job("b_job", depends_on=["ghost"]))
+
+    with pytest.raises(ConfigError) as raised:
+        load_platform("qa", root=valid_project.root, **valid_project.paths())
+
+    text = str(raised.value)
+    assert "env: no environment 'qa'; accepted: dev" in text
+    assert "depends_on[0]: unknown job 'ghost'" in text
+    assert len(raised.value.problems) == 2
+
+
+def test_override_for_job_missing_from_another_jobs_folder_is_not_an_error(
+    valid_project: Project,
+) -> None:
+    """Scale tests and benchmarks synthesize the dev environment with generated jobs."""
+    valid_project.write_env(
+        "dev", {**valid_environment(), "job_overrides": {"not_here": {"glue": {"workers": 4}}}}
+    )
+    platform = load_platform("dev", root=valid_project.root, **valid_project.paths())
+    assert sorted(platform.jobs) == ["ingest"]

@@ -1,0 +1,90 @@
+"""Shared fixtures. A `project` is a throwaway copy of the config layout in tmp_path."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# jsii starts `node` from PATH: use the venv's (Node 22+ from PyPI when the system one is old).
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def valid_environment() -> dict[str, Any]:
+    """A complete, valid environment config."""
+    return {
+        "account": "123456789012",
+        "region": "eu-west-1",
+        "name_prefix": "gf",
+        "network": {"new_vpc": {"cidr": "10.1.0.0/16"}},
+        "buckets": {"raw": {"description": "landing"}, "curated": {}},
+        "alerts": [{"type": "slack", "secret_name": "glueflow/test/slack"}],
+        "removal_policy": "destroy",
+    }
+
+
+def valid_job(name: str, **fields: Any) -> dict[str, Any]:
+    """A complete, valid job config; keyword arguments replace top-level fields."""
+    job = {
+        "name": name,
+        "description": f"{name} test job",
+        "owner": "team@example.com",
+        "script": "glue_scripts/jobs/job.py",
+        "inputs": [{"bucket": "raw", "prefix": f"{name}/in/"}],
+        "outputs": [{"bucket": "curated", "prefix": f"{name}/out/"}],
+        "trigger": {"s3": {"bucket": "raw", "prefix": f"{name}/in/", "suffix": ".csv"}},
+    }
+    job.update(fields)
+    return job
+
+
+class Project:
+    """A config tree under a temporary root: configs/environments, configs/jobs, glue_scripts."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.environments_dir = root / "configs" / "environments"
+        self.jobs_dir = root / "configs" / "jobs"
+        self.environments_dir.mkdir(parents=True)
+        self.jobs_dir.mkdir(parents=True)
+        (root / "glue_scripts" / "jobs").mkdir(parents=True)
+        (root / "glue_scripts" / "jobs" / "job.py").write_text("# test script\n")
+
+    def write_env(self, name: str, config: dict[str, Any] | str) -> Path:
+        return self._write(self.environments_dir / f"{name}.yaml", config)
+
+    def write_job(self, file_stem: str, config: dict[str, Any] | str) -> Path:
+        return self._write(self.jobs_dir / f"{file_stem}.yaml", config)
+
+    @staticmethod
+    def _write(path: Path, config: dict[str, Any] | str) -> Path:
+        text = config if isinstance(config, str) else yaml.safe_dump(config, sort_keys=False)
+        path.write_text(text)
+        return path
+
+    def paths(self) -> dict[str, Any]:
+        return {"jobs_dir": self.jobs_dir, "environments_dir": self.environments_dir}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    """An empty project; tests write the configs they need."""
+    return Project(tmp_path)
+
+
+@pytest.fixture
+def valid_project(project: Project) -> Project:
+    """A project with one valid environment and one valid job."""
+    project.write_env("dev", valid_environment())
+    project.write_job("ingest", valid_job("ingest"))
+    return project
+
+
+JobFactory = Callable[..., dict[str, Any]]
