@@ -20,6 +20,18 @@ def run_cli(*args: str, cwd=REPO_ROOT) -> subprocess.CompletedProcess[str]:
     )
 
 
+def project_args(project: Project) -> list[str]:
+    """Point the CLI at a test project instead of the repository's configs."""
+    return [
+        "--jobs-dir",
+        str(project.jobs_dir),
+        "--environments-dir",
+        str(project.environments_dir),
+        "--root",
+        str(project.root),
+    ]
+
+
 def test_validate_examples_exits_0() -> None:
     result = run_cli("validate")
     assert result.returncode == 0, result.stderr
@@ -32,16 +44,7 @@ def test_validate_exits_1_with_one_line_per_problem_and_no_traceback(
     valid_project.write_job("ingest", valid_job("ingest", glue={"worker_type": "G.025X"}))
     valid_project.write_job("b", valid_job("b_job", depends_on=["ghost"]))
 
-    result = run_cli(
-        "validate",
-        "--jobs-dir",
-        str(valid_project.jobs_dir),
-        "--environments-dir",
-        str(valid_project.environments_dir),
-        "--root",
-        str(valid_project.root),
-        cwd=valid_project.root,
-    )
+    result = run_cli("validate", *project_args(valid_project), cwd=valid_project.root)
 
     assert result.returncode == 1
     assert result.stdout == ""
