@@ -56,8 +56,12 @@ class Platform:
     job_files: Mapping[str, str]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys, which PyYAML would silently overwrite."""
+# libyaml's parser when PyYAML was built with it (several times faster), same safe constructors.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc, valid-type]
+    """Safe loader that rejects duplicate keys, which PyYAML would silently overwrite."""
 
 
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
