@@ -15,8 +15,8 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from configs.loader import JOBS_DIR, REPO_ROOT, load_platform
-from configs.manifest import compile_manifest, write_manifest
+from configs.loader import JOBS_DIR, load_platform
+from configs.manifest import compile_manifest, manifest_path, write_manifest
 from configs.problems import ConfigError
 from stacks.stage import GlueflowStage
 
@@ -26,7 +26,8 @@ def build_app(app: cdk.App) -> GlueflowStage:
     env_name = app.node.try_get_context("env") or "dev"
     jobs_dir = Path(app.node.try_get_context("jobs_dir") or JOBS_DIR)
     platform = load_platform(env_name, jobs_dir=jobs_dir)
-    write_manifest(compile_manifest(platform), REPO_ROOT / "build" / env_name / "manifest.json")
+    # Beside the templates it belongs to, so a synth of other jobs never overwrites it.
+    write_manifest(compile_manifest(platform), manifest_path(Path(app.outdir), env_name))
     return GlueflowStage(app, env_name, platform=platform)
 
 
@@ -35,7 +36,8 @@ def main() -> None:
     try:
         build_app(app)
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
+        count = len(exc.problems)
+        print(f"{exc}\n{count} config problem{'s' if count != 1 else ''}", file=sys.stderr)
         sys.exit(1)
     app.synth()
 

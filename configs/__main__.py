@@ -1,4 +1,4 @@
-"""python -m configs {validate,compile,schema,new-job}.
+"""python -m configs {validate [PATH ...],compile,schema,new-job}.
 
 Exit codes: 0 ok, 1 config problems (one `file: field: message` line each on stderr),
 2 bad command-line usage.
@@ -10,9 +10,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from configs.loader import ENVIRONMENTS_DIR, JOBS_DIR, REPO_ROOT, load_platform, validate_all
+from configs.loader import (
+    ENVIRONMENTS_DIR,
+    JOBS_DIR,
+    REPO_ROOT,
+    display_path,
+    load_platform,
+    validate_all,
+)
 from configs.manifest import compile_manifest, manifest_json, write_manifest
-from configs.problems import ConfigError
+from configs.problems import ConfigError, ConfigProblem
 from configs.scaffold import new_job
 from configs.schema import stale_schemas, write_schemas
 
@@ -22,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     validate = sub.add_parser("validate", help="check every job against every environment")
+    validate.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="job files or job folders to check (default: the project's configs/jobs)",
+    )
     validate.add_argument("--env", action="append", help="only this environment (repeatable)")
     compile_ = sub.add_parser("compile", help="write an environment's manifest.json")
     compile_.add_argument("--env", default="dev")
@@ -57,15 +71,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "validate":
-        problems = validate_all(
-            jobs_dir=args.jobs_dir,
-            environments_dir=args.environments_dir,
-            root=args.root,
-            env_names=args.env,
-        )
+        problems, count = _validate_paths(args)
         if problems:
             raise ConfigError(problems)
-        print(f"configs ok: {_count_jobs(args.jobs_dir)} jobs, environments: {_envs(args)}")
+        print(f"configs ok: {count} jobs, environments: {_envs(args)}")
         return 0
     if args.command == "compile":
         platform = load_platform(
@@ -92,6 +101,30 @@ def _run(args: argparse.Namespace) -> int:
     )
     print(f"created {job_file}\ncreated {script_file}\nnext: fill them in, then 'make validate'")
     return 0
+
+
+def _validate_paths(args: argparse.Namespace) -> tuple[list[ConfigProblem], int]:
+    """Problems in the given job files or folders (a file is checked among its siblings, so
+    its `depends_on` resolves), plus the environments; and how many job files were checked."""
+    problems: list[ConfigProblem] = []
+    count = 0
+    for path in args.paths or [args.jobs_dir]:
+        if not path.exists():
+            problems.append(ConfigProblem(str(path), "(file)", "does not exist"))
+            continue
+        folder = path if path.is_dir() else path.parent
+        found = validate_all(
+            jobs_dir=folder,
+            environments_dir=args.environments_dir,
+            root=args.root,
+            env_names=args.env,
+        )
+        if path.is_file():
+            siblings = {display_path(p) for p in folder.glob("*.y*ml")} - {display_path(path)}
+            found = [p for p in found if p.file not in siblings]
+        problems += found
+        count += _count_jobs(path) if path.is_dir() else 1
+    return sorted(set(problems)), count
 
 
 def _count_jobs(jobs_dir: Path) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import graphlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,8 +115,17 @@ def load_environments(
     """Validate every environment file (or only the one named), keyed by file stem."""
     problems: list[ConfigProblem] = []
     found: dict[str, EnvironmentSource] = {}
-    files = _yaml_files(folder)
+    # Only the folder itself: a stray copy in a subfolder must not stand in for an environment.
+    files = sorted(p for p in folder.glob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
     available = sorted(p.stem for p in files)
+    stems = [p.stem for p in files]
+    for path in files:
+        if stems.count(path.stem) > 1 and path.suffix == ".yml":
+            problems.append(
+                ConfigProblem(
+                    display_path(path), "(file name)", f"environment {path.stem!r} has two files"
+                )
+            )
     if only is not None:
         files = [p for p in files if p.stem == only]
         if not files:
@@ -180,23 +189,23 @@ def load_jobs(
         except ValidationError as exc:
             problems += problems_from_validation(exc, file, JobConfig)
             continue
-        if not (root / job.script).is_file():
-            problems.append(
-                ConfigProblem(
-                    file,
-                    "script",
-                    f"{job.script!r} does not exist (paths are relative to {display_path(root)}/); "
-                    f"create it or run 'python -m configs new-job {job.name}'",
-                )
-            )
         jobs[job.name] = JobSource(job, file)
     return jobs, raw_jobs, problems
 
 
-def check_job_graph(
-    jobs: Mapping[str, JobSource], all_names: Iterable[str] = ()
+Where = Callable[[str, tuple[Any, ...]], tuple[str, str]]
+"""(job name, field location) -> (file, field) to blame."""
+
+
+def check_jobs(
+    jobs: Mapping[str, JobConfig],
+    where: Where,
+    *,
+    root: Path,
+    all_names: Iterable[str] = (),
 ) -> list[ConfigProblem]:
-    """Unknown `depends_on` or `trigger_job` targets, and dependency cycles.
+    """Checks that span files: scripts exist, `depends_on` and `trigger_job` name known jobs
+    other than their own, and dependencies have no cycle.
 
     `all_names` adds jobs that exist but failed validation: they are not unknown, and their
     own problems are reported already.
@@ -204,50 +213,59 @@ def check_job_graph(
     problems = []
     names = set(jobs) | set(all_names)
     known = ", ".join(sorted(names)) or "none"
-    for name, source in sorted(jobs.items()):
-        for i, upstream in enumerate(source.config.depends_on):
-            if upstream not in names:
-                problems.append(
-                    ConfigProblem(
-                        source.file, f"depends_on[{i}]", f"unknown job {upstream!r}; known: {known}"
-                    )
-                )
-            elif upstream == name:
-                problems.append(
-                    ConfigProblem(source.file, f"depends_on[{i}]", "a job cannot depend on itself")
-                )
-        for i, step in enumerate(source.config.downstream):
+
+    def add(job: str, loc: tuple[Any, ...], message: str) -> None:
+        problems.append(ConfigProblem(*where(job, loc), message))
+
+    for name, job in sorted(jobs.items()):
+        if not (root / job.script).is_file():
+            add(
+                name,
+                ("script",),
+                f"{job.script!r} does not exist (paths are relative to {display_path(root)}/); "
+                f"create it or run 'python -m configs new-job {name}'",
+            )
+        for i, upstream in enumerate(job.depends_on):
+            if upstream == name:
+                add(name, ("depends_on", i), "a job cannot depend on itself")
+            elif upstream not in names:
+                add(name, ("depends_on", i), f"unknown job {upstream!r}; known: {known}")
+        for i, step in enumerate(job.downstream):
             target = getattr(step, "job", None)
-            if target is not None and target not in names:
-                problems.append(
-                    ConfigProblem(
-                        source.file,
-                        f"downstream[{i}].job",
-                        f"unknown job {target!r}; known: {known}",
-                    )
-                )
+            if target == name:
+                add(name, ("downstream", i, "job"), "a job cannot trigger itself (endless loop)")
+            elif target is not None and target not in names:
+                add(name, ("downstream", i, "job"), f"unknown job {target!r}; known: {known}")
     graph = {
-        name: [u for u in s.config.depends_on if u in jobs and u != name]
-        for name, s in jobs.items()
+        name: [u for u in job.depends_on if u in jobs and u != name] for name, job in jobs.items()
     }
-    sorter = graphlib.TopologicalSorter(graph)
     try:
-        sorter.prepare()
+        graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as exc:
         # graphlib lists each node before the nodes that need it; reverse it to read
         # "a -> b: a depends on b", and start from the smallest name so the line is stable.
         cycle = list(reversed(exc.args[1][:-1]))
         i = cycle.index(min(cycle))
         ordered = cycle[i:] + cycle[:i] + [cycle[i]]
-        problems.append(
-            ConfigProblem(
-                jobs[ordered[0]].file,
-                "depends_on",
-                f"dependency cycle {' -> '.join(ordered)} (each depends on the next); "
-                "remove one of these depends_on entries",
-            )
+        add(
+            ordered[0],
+            ("depends_on",),
+            f"dependency cycle {' -> '.join(ordered)} (each depends on the next); "
+            "remove one of these depends_on entries",
         )
     return problems
+
+
+def check_job_graph(
+    jobs: Mapping[str, JobSource], all_names: Iterable[str] = (), root: Path = REPO_ROOT
+) -> list[ConfigProblem]:
+    """`check_jobs` on the job files as written, blaming each job's own file."""
+    return check_jobs(
+        {name: source.config for name, source in jobs.items()},
+        lambda job, loc: (jobs[job].file, field_path(loc)),
+        root=root,
+        all_names=all_names,
+    )
 
 
 def _deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -276,6 +294,7 @@ def apply_environment(
     jobs: Mapping[str, JobSource],
     raw_jobs: Mapping[str, tuple[dict[str, Any], str]],
     *,
+    root: Path = REPO_ROOT,
     overrides_must_match: bool = True,
 ) -> tuple[dict[str, JobConfig], list[ConfigProblem]]:
     """The jobs as this environment runs them, and what is wrong with them there.
@@ -303,6 +322,14 @@ def apply_environment(
                     "a job's name cannot be overridden: it is its identity in every environment",
                 )
             )
+
+    def where(job: str, loc: tuple[Any, ...]) -> tuple[str, str]:
+        """Blame the environment file for what its override set, the job file otherwise."""
+        override = env.config.job_overrides.get(job) or {}
+        if _touches(override, loc):
+            return env.file, field_path(("job_overrides", job, *loc))
+        return jobs[job].file, field_path(loc)
+
     for name, source in sorted(jobs.items()):
         override = env.config.job_overrides.get(name)
         job = source.config
@@ -310,36 +337,35 @@ def apply_environment(
             try:
                 job = JobConfig.model_validate(_deep_merge(raw_jobs[name][0], override))
             except ValidationError as exc:
-                # Blame the environment file for what its override set, the job file otherwise.
                 for loc, message in validation_items(exc, JobConfig):
-                    if _touches(override, loc):
-                        where = (env.file, field_path(("job_overrides", name, *loc)))
-                    else:
-                        where = (source.file, field_path(loc))
-                    problems.append(ConfigProblem(*where, message))
+                    problems.append(ConfigProblem(*where(name, loc), message))
                 continue
-        problems += _check_buckets(job, env, source.file)
         resolved[name] = job
+
+    problems += check_jobs(resolved, where, root=root, all_names=raw_jobs)
+    for name, job in sorted(resolved.items()):
+        problems += _check_buckets(name, job, env, where)
     return resolved, problems
 
 
-def _check_buckets(job: JobConfig, env: EnvironmentSource, file: str) -> list[ConfigProblem]:
+def _check_buckets(
+    name: str, job: JobConfig, env: EnvironmentSource, where: Where
+) -> list[ConfigProblem]:
     declared = env.config.buckets
     accepted = ", ".join(sorted(declared))
-    places: list[tuple[str, str]] = [
-        (f"inputs[{i}].bucket", loc.bucket) for i, loc in enumerate(job.inputs)
+    places: list[tuple[tuple[Any, ...], str]] = [
+        (("inputs", i, "bucket"), loc.bucket) for i, loc in enumerate(job.inputs)
     ]
-    places += [(f"outputs[{i}].bucket", loc.bucket) for i, loc in enumerate(job.outputs)]
+    places += [(("outputs", i, "bucket"), loc.bucket) for i, loc in enumerate(job.outputs)]
     if job.trigger.s3 is not None:
-        places.append(("trigger.s3.bucket", job.trigger.s3.bucket))
+        places.append((("trigger", "s3", "bucket"), job.trigger.s3.bucket))
     return [
         ConfigProblem(
-            file,
-            field,
+            *where(name, loc),
             f"bucket {bucket!r} is not declared by environment {env.name!r} ({env.file}); "
             f"declared: {accepted}",
         )
-        for field, bucket in places
+        for loc, bucket in places
         if bucket not in declared
     ]
 
@@ -365,11 +391,15 @@ def load_platform(
     """
     envs, problems = load_environments(environments_dir, only=env_name)
     jobs, raw_jobs, job_problems = load_jobs(jobs_dir, root)
-    problems += job_problems + check_job_graph(jobs, raw_jobs)
+    problems += job_problems + check_job_graph(jobs, raw_jobs, root)
     resolved: dict[str, JobConfig] = {}
     if env_name in envs:
         resolved, env_problems = apply_environment(
-            envs[env_name], jobs, raw_jobs, overrides_must_match=_strict(strict_overrides, jobs_dir)
+            envs[env_name],
+            jobs,
+            raw_jobs,
+            root=root,
+            overrides_must_match=_strict(strict_overrides, jobs_dir),
         )
         problems += env_problems
     if problems:
@@ -397,9 +427,13 @@ def validate_all(
             ConfigProblem(display_path(environments_dir), "(folder)", "no environment files found")
         )
     jobs, raw_jobs, job_problems = load_jobs(jobs_dir, root)
-    problems += job_problems + check_job_graph(jobs, raw_jobs)
+    problems += job_problems + check_job_graph(jobs, raw_jobs, root)
     for env in envs.values():
         problems += apply_environment(
-            env, jobs, raw_jobs, overrides_must_match=_strict(strict_overrides, jobs_dir)
+            env,
+            jobs,
+            raw_jobs,
+            root=root,
+            overrides_must_match=_strict(strict_overrides, jobs_dir),
         )[1]
     return sorted(set(problems))

@@ -112,6 +112,11 @@ def manifest_json(manifest: dict[str, Any]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
 
+def manifest_path(assembly_dir: Path, env: str) -> Path:
+    """Where synth puts an environment's manifest: inside the cloud assembly directory."""
+    return assembly_dir / "glueflow" / env / "manifest.json"
+
+
 def write_manifest(manifest: dict[str, Any], path: Path) -> Path:
     """Write the manifest where the DAG and Lambda bundles pick it up."""
     path.parent.mkdir(parents=True, exist_ok=True)

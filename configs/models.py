@@ -34,7 +34,7 @@ S3_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$
 
 def _matching(pattern: re.Pattern[str], what: str, accepted: str):
     def check(value: str) -> str:
-        if not pattern.match(value):
+        if not pattern.fullmatch(value):
             raise ValueError(f"{value!r} is not a valid {what}: use {accepted}")
         return value
 
@@ -218,14 +218,18 @@ class GlueSettings(_Model):
     @field_validator("arguments")
     @classmethod
     def _argument_keys(cls, value: dict[str, str]) -> dict[str, str]:
-        for key in value:
-            if not key.startswith("--"):
-                raise ValueError(f"argument {key!r} must start with '--' (e.g. '--{key}')")
-            if key in RESERVED_ARGUMENTS:
-                raise ValueError(
-                    f"argument {key!r} is set by Glueflow from the job config; "
-                    f"reserved: {', '.join(sorted(RESERVED_ARGUMENTS))}"
-                )
+        bad = [key for key in value if not key.startswith("--")]
+        reserved = [key for key in value if key in RESERVED_ARGUMENTS]
+        messages = []
+        if bad:
+            messages.append(f"arguments must start with '--': {', '.join(map(repr, bad))}")
+        if reserved:
+            messages.append(
+                f"{', '.join(map(repr, reserved))} set by Glueflow from the job config; "
+                f"reserved: {', '.join(sorted(RESERVED_ARGUMENTS))}"
+            )
+        if messages:
+            raise ValueError("; ".join(messages))
         return value
 
 
@@ -484,7 +488,7 @@ class DataBucket(_Model):
     @field_validator("name")
     @classmethod
     def _bucket_name(cls, value: str | None) -> str | None:
-        if value is not None and not S3_BUCKET_RE.match(value):
+        if value is not None and not S3_BUCKET_RE.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a valid S3 bucket name: 3-63 lowercase letters, digits, "
                 "'.' and '-', starting and ending with a letter or digit"
@@ -539,7 +543,7 @@ class EnvironmentConfig(_Model):
     @field_validator("name_prefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
-        if not PREFIX_RE.match(value):
+        if not PREFIX_RE.fullmatch(value):
             raise ValueError(
                 f"{value!r} is not a valid name_prefix: use 2-16 lowercase letters and digits, "
                 "starting with a letter"
@@ -549,7 +553,7 @@ class EnvironmentConfig(_Model):
 
 def check_environment_name(name: str) -> str | None:
     """Return a message when `name` (the file stem) cannot name an environment."""
-    if ENV_NAME_RE.match(name):
+    if ENV_NAME_RE.fullmatch(name):
         return None
     return (
         f"{name!r} is not a valid environment name: use 2-12 lowercase letters and digits, "

@@ -33,6 +33,8 @@ def field_path(loc: Iterable[Any]) -> str:
     """('glue', 'arguments', 0) -> 'glue.arguments[0]'."""
     path = ""
     for part in loc:
+        if isinstance(part, bool) or part is None:
+            part = str(part).lower()  # a YAML key such as `on:` or `yes:` read as a boolean
         if isinstance(part, int):
             path += f"[{part}]"
         else:
@@ -46,9 +48,14 @@ def validation_items(
     """(location, message) per pydantic error, naming the bad value and what is accepted."""
     items = []
     for item in error.errors(include_url=False):
-        loc = _drop_union_tags(model, item["loc"])
-        items.append((loc, _message(item, model, item["loc"])))
-    return items
+        raw_loc = item["loc"]
+        if raw_loc and raw_loc[-1] == "[key]":  # pydantic's marker for a bad mapping key
+            key = item.get("input", raw_loc[-2])
+            message = f"key {key!r} is not accepted: {_message(item, model, raw_loc)}"
+            items.append((_drop_union_tags(model, raw_loc[:-2]), message))
+            continue
+        items.append((_drop_union_tags(model, raw_loc), _message(item, model, raw_loc)))
+    return list(dict.fromkeys(items))
 
 
 def problems_from_validation(
@@ -75,12 +82,33 @@ def _message(item: dict[str, Any], model: type[BaseModel], raw_loc: tuple[Any, .
             f"{ctx['discriminator'].strip(chr(39))} {ctx['tag']!r} is not accepted; "
             f"accepted: {ctx['expected_tags']}"
         )
+    if kind == "union_tag_not_found":
+        tags = sorted({t for m in _models_in(_walk(model, raw_loc)) for t in _tags(m)})
+        return f"needs a 'type'; accepted: {', '.join(tags)}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"must be a mapping of keys (got {_describe(value)})"
+    if kind == "string_type" and not isinstance(value, dict | list):
+        # YAML turns unquoted 123456789012, 2024-01-01, yes/on into numbers, dates, booleans.
+        return f"must be text; quote it (YAML read {value!r} as {_describe(value)})"
+    if kind == "string_pattern_mismatch":
+        return f"{value!r} does not have the accepted form {item['ctx']['pattern']!r}"
     message = item["msg"].removeprefix("Value error, ")
     if kind in ("value_error", "assertion_error") or repr(value) in message:
         return message
     if isinstance(value, dict | list):
-        return f"{message} (got a {type(value).__name__})"
+        return f"{message} (got {_describe(value)})"
     return f"{message} (got {value!r})"
+
+
+def _describe(value: Any) -> str:
+    names = {dict: "a mapping", list: "a list", bool: "a boolean", int: "a number"}
+    names |= {float: "a number", str: "text", type(None): "nothing"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
+def _tags(model: type[BaseModel]) -> tuple[str, ...]:
+    field = model.model_fields.get("type")
+    return get_args(field.annotation) if field is not None else ()
 
 
 def _walk(model: Any, loc: tuple[Any, ...]) -> Any:

@@ -29,9 +29,10 @@ glue:
 # outputs:
 #   - bucket: curated
 #     prefix: {name}/
-# Start on a file landing, on a schedule, or (no trigger) manually:
+# Start on a file landing, on a schedule, or (no trigger) manually. Choose one of:
 # trigger:
 #   s3: {{bucket: raw, prefix: {name}/incoming/, suffix: .csv}}
+# trigger:
 #   schedule: "0 6 * * *"
 # validation:
 #   max_invalid_ratio: 0.05
@@ -79,7 +80,8 @@ if __name__ == "__main__":
 
 def script_docstring(description: str) -> str:
     """The job's description, wrapped for the script's docstring."""
-    return textwrap.fill(description, width=96)
+    # The description lands inside the stub's docstring: keep it from closing it early.
+    return textwrap.fill(description.replace('"""', "'''"), width=96)
 
 
 def new_job(
@@ -95,7 +97,7 @@ def new_job(
     script_rel = f"glue_scripts/jobs/{name}.py"
     script_file = root / script_rel
     problems = []
-    if not JOB_NAME_RE.match(name):
+    if not JOB_NAME_RE.fullmatch(name):
         problems.append(
             ConfigProblem(
                 display_path(job_file),

@@ -64,8 +64,9 @@ def _type_text(prop: dict, defs: dict) -> str:
     if prop.get("type") == "object":
         return "mapping"
     text = prop.get("type", "any")
-    low = prop.get("minimum", prop.get("exclusiveMinimum"))
-    high = prop.get("maximum")
+    if "exclusiveMinimum" in prop:
+        return f"{text} > {prop['exclusiveMinimum']}"
+    low, high = prop.get("minimum"), prop.get("maximum")
     if low is not None or high is not None:
         text += f" {'' if low is None else low}..{'' if high is None else high}"
     return text

@@ -1,6 +1,6 @@
 """`python -m stacks.summary`: what `make synth` built, for review.
 
-Reads the cloud assembly in cdk.out (no CDK import, so it is quick) and the compiled manifest.
+Reads the cloud assembly in cdk.out as JSON and the manifest synth wrote beside it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from configs.loader import REPO_ROOT
+from configs.manifest import manifest_path
 
 
 @dataclass(frozen=True)
@@ -86,12 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m stacks.summary", description=__doc__)
     parser.add_argument("--assembly", type=Path, default=REPO_ROOT / "cdk.out")
     parser.add_argument("--env", default="dev")
-    parser.add_argument("--manifest", type=Path, help="default build/ENV/manifest.json")
+    parser.add_argument("--manifest", type=Path, help="default ASSEMBLY/glueflow/ENV/manifest.json")
     args = parser.parse_args(argv)
-    manifest_path = args.manifest or REPO_ROOT / "build" / args.env / "manifest.json"
+    manifest_file = args.manifest or manifest_path(args.assembly, args.env)
     try:
         stacks = stacks_in(args.assembly, args.env)
-        manifest = json.loads(manifest_path.read_text())
+        manifest = json.loads(manifest_file.read_text())
     except (FileNotFoundError, json.JSONDecodeError) as exc:
         print(f"summary: {exc}", file=sys.stderr)
         return 1

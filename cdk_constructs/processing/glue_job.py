@@ -12,8 +12,8 @@ from constructs import Construct
 class GlueEtlJob(Construct):
     """A Glue Spark ETL job (command `glueetl`, Python 3) and the role it alone assumes.
 
-    The role starts with no permissions; the stack grants it exactly the prefixes the job
-    declares, so no job can reach another job's data.
+    The role starts with no permissions, so no job can reach another job's data; grants of
+    the job's declared prefixes, script and logs are made where the stack wires them.
     """
 
     def __init__(

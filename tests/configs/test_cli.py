@@ -91,3 +91,19 @@ def test_usage_error_exits_2() -> None:
 def test_schema_check_passes_on_committed_schemas() -> None:
     result = run_cli("schema", "--check")
     assert result.returncode == 0, result.stderr
+
+
+def test_validate_given_files_checks_them_among_their_siblings(valid_project: Project) -> None:
+    valid_project.write_job("b", valid_job("b_job", depends_on=["ingest"]))
+    bad = valid_project.write_job("c", valid_job("c_job", glue={"workers": 1}))
+    env_args = ["--environments-dir", str(valid_project.environments_dir)]
+    root_args = ["--root", str(valid_project.root)]
+
+    good = run_cli("validate", "configs/jobs/b.yaml", *env_args, *root_args, cwd=valid_project.root)
+    assert good.returncode == 0, good.stderr  # b_job's dependency resolves among its siblings
+    assert good.stdout.startswith("configs ok: 1 jobs")
+
+    result = run_cli("validate", str(bad), "nope.yaml", *env_args, *root_args)
+    assert result.returncode == 1
+    assert "c.yaml: glue.workers: Input should be greater than or equal to 2" in result.stderr
+    assert "nope.yaml: (file): does not exist" in result.stderr

@@ -24,6 +24,7 @@ def test_stale_schema_is_detected(tmp_path, monkeypatch) -> None:
     stale = tmp_path / "job.schema.json"
     stale.write_text("{}\n")
     monkeypatch.setattr(schema, "SCHEMAS", {stale: JobConfig})
+    monkeypatch.setattr(schema, "README", tmp_path / "no-readme.md")
     assert schema.stale_schemas() == [stale]
     schema.write_schemas()
     assert schema.stale_schemas() == []

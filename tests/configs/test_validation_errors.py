@@ -106,7 +106,7 @@ CASES = [
         job_with(tags=["a", "b"]),
         "configs/jobs/ingest.yaml",
         "tags",
-        ("valid dictionary", "got a list"),
+        ("must be a mapping of keys", "got a list"),
     ),
     Case(
         "unknown-enum-value",
@@ -301,6 +301,62 @@ CASES = [
         "job_overrides.ingets",
         ("unknown job 'ingets'", "known: ingest"),
     ),
+    Case(
+        "override-adds-unknown-dependency",
+        env_with(job_overrides={"ingest": {"depends_on": ["ghost"]}}),
+        "configs/environments/dev.yaml",
+        "job_overrides.ingest.depends_on[0]",
+        ("unknown job 'ghost'",),
+    ),
+    Case(
+        "override-points-at-missing-script",
+        env_with(job_overrides={"ingest": {"script": "glue_scripts/jobs/gone.py"}}),
+        "configs/environments/dev.yaml",
+        "job_overrides.ingest.script",
+        ("'glue_scripts/jobs/gone.py' does not exist",),
+    ),
+    Case(
+        "override-uses-undeclared-bucket",
+        env_with(job_overrides={"ingest": {"inputs": [{"bucket": "archive", "prefix": "a/"}]}}),
+        "configs/environments/dev.yaml",
+        "job_overrides.ingest.inputs[0].bucket",
+        ("bucket 'archive' is not declared",),
+    ),
+    Case(
+        "job-triggers-itself",
+        job_with(downstream=[{"type": "trigger_job", "name": "again", "job": "ingest"}]),
+        "configs/jobs/ingest.yaml",
+        "downstream[0].job",
+        ("cannot trigger itself",),
+    ),
+    Case(
+        "name-with-trailing-newline",
+        env_with(name_prefix="glueflow\n"),
+        "configs/environments/dev.yaml",
+        "name_prefix",
+        ("'glueflow\\n' is not a valid name_prefix",),
+    ),
+    Case(
+        "yaml-boolean-key",
+        job_with(tags={True: "x"}),
+        "configs/jobs/ingest.yaml",
+        "tags",
+        ("key True is not accepted", "quote it"),
+    ),
+    Case(
+        "unquoted-account-number",
+        env_with(account=123456789012),
+        "configs/environments/dev.yaml",
+        "account",
+        ("must be text; quote it", "123456789012 as a number"),
+    ),
+    Case(
+        "step-without-type",
+        job_with(downstream=[{"name": "x", "job": "ingest"}]),
+        "configs/jobs/ingest.yaml",
+        "downstream[0]",
+        ("needs a 'type'; accepted: redshift_sql, trigger_job",),
+    ),
     # YAML itself
     Case(
         "duplicate-yaml-key",
@@ -387,3 +443,11 @@ def test_override_for_job_missing_from_another_jobs_folder_is_not_an_error(
     )
     platform = load_platform("dev", root=valid_project.root, **valid_project.paths())
     assert sorted(platform.jobs) == ["ingest"]
+
+
+def test_an_environment_file_in_a_subfolder_is_not_an_environment(valid_project: Project) -> None:
+    old = valid_project.environments_dir / "old"
+    old.mkdir()
+    (old / "dev.yaml").write_text("account: '999999999999'\n")
+    platform = load_platform("dev", root=valid_project.root, **valid_project.paths())
+    assert platform.environment.config.account == "123456789012"

@@ -13,6 +13,7 @@ import pytest
 from aws_cdk.assertions import Capture, Match, Template
 
 import app as cdk_app
+from configs.manifest import manifest_path
 from stacks.summary import render, stacks_in
 from tests.conftest import REPO_ROOT, valid_job
 
@@ -96,7 +97,7 @@ def test_environment_is_chosen_by_context_and_summary_lists_it(tmp_path: Path) -
     assert stage.jobs.account == "222222222222"
     stacks = stacks_in(outdir, "prod")
     assert [(s.name, s.resources) for s in stacks] == [("glueflow-prod-jobs", 8)]
-    manifest = json.loads((REPO_ROOT / "build" / "prod" / "manifest.json").read_text())
+    manifest = json.loads(manifest_path(outdir, "prod").read_text())
     text = render("prod", stacks, manifest)
     assert "Glueflow prod: account 222222222222, eu-west-1, 1 stacks, 8 resources, 4 jobs" in text
     assert "sales_daily_aggregate" in text
