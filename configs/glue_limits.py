@@ -39,7 +39,6 @@ GLUE_VERSIONS: tuple[str, ...] = tuple(WORKER_TYPES_BY_VERSION)
 # Flex runs on spare capacity and is offered only on the two smallest general worker types.
 FLEX_WORKER_TYPES: tuple[str, ...] = ("G.1X", "G.2X")
 
-SPARK_VERSION_BY_GLUE_VERSION = {"4.0": "3.3", "5.0": "3.5", "5.1": "3.5", "6.0": "4.1"}
 
 MIN_WORKERS = 2
 MAX_WORKERS = 1000

@@ -53,7 +53,6 @@ class Platform:
 
     environment: EnvironmentSource
     jobs: Mapping[str, JobConfig]
-    job_files: Mapping[str, str]
 
 
 # libyaml's parser when PyYAML was built with it (several times faster), same safe constructors.
@@ -404,7 +403,7 @@ def load_platform(
         problems += env_problems
     if problems:
         raise ConfigError(problems)
-    return Platform(envs[env_name], resolved, {n: s.file for n, s in jobs.items()})
+    return Platform(envs[env_name], resolved)
 
 
 def validate_all(

@@ -166,12 +166,6 @@ class Trigger(_Model):
             )
         return self
 
-    @property
-    def kind(self) -> Literal["s3", "schedule", "manual"]:
-        if self.s3 is not None:
-            return "s3"
-        return "schedule" if self.schedule is not None else "manual"
-
 
 class GlueSettings(_Model):
     """How Glue runs the job."""

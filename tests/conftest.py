@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +84,3 @@ def valid_project(project: Project) -> Project:
     project.write_env("dev", valid_environment())
     project.write_job("ingest", valid_job("ingest"))
     return project
-
-
-JobFactory = Callable[..., dict[str, Any]]
