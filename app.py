@@ -10,6 +10,7 @@ and exits 1, without a traceback.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -18,7 +19,19 @@ import aws_cdk as cdk
 from configs.loader import JOBS_DIR, load_platform
 from configs.manifest import compile_manifest, manifest_path, write_manifest
 from configs.problems import ConfigError
+from stacks.nag import register_checks
 from stacks.stage import GlueflowStage
+
+CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+
+
+def project_context(**overrides: str) -> dict[str, object]:
+    """cdk.json's context (feature flags included) plus `overrides`: what `cdk synth -c` passes.
+
+    Tests and benchmarks that build an App in-process use this, so they synthesize with the
+    same feature flags as `make synth`.
+    """
+    return {**json.loads(CDK_JSON.read_text())["context"], **overrides}
 
 
 def build_app(app: cdk.App) -> GlueflowStage:
@@ -27,8 +40,12 @@ def build_app(app: cdk.App) -> GlueflowStage:
     jobs_dir = Path(app.node.try_get_context("jobs_dir") or JOBS_DIR)
     platform = load_platform(env_name, jobs_dir=jobs_dir)
     # Beside the templates it belongs to, so a synth of other jobs never overwrites it.
-    write_manifest(compile_manifest(platform), manifest_path(Path(app.outdir), env_name))
-    return GlueflowStage(app, env_name, platform=platform)
+    manifest_file = write_manifest(
+        compile_manifest(platform), manifest_path(Path(app.outdir), env_name)
+    )
+    stage = GlueflowStage(app, env_name, platform=platform, manifest_file=manifest_file)
+    register_checks(app)
+    return stage
 
 
 def main() -> None:
@@ -39,7 +56,14 @@ def main() -> None:
         count = len(exc.problems)
         print(f"{exc}\n{count} config problem{'s' if count != 1 else ''}", file=sys.stderr)
         sys.exit(1)
-    app.synth()
+    try:
+        app.synth()
+    except RuntimeError as exc:
+        if "ValidationFailed" not in str(exc):
+            raise
+        # cdk-nag has printed each finding and where to acknowledge it; the trace adds nothing.
+        print(f"synth stopped: {str(exc).split(': ', 1)[-1]}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -364,10 +364,19 @@ class JobConfig(_Model):
 # --- environments ------------------------------------------------------------------------------
 
 
+AvailabilityZone = Annotated[str, Field(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$")]
+
+
 class NewVpc(_Model):
     """Create a VPC: two private isolated subnets, no NAT and no internet gateway."""
 
     cidr: str = Field(default="10.40.0.0/16", description="IPv4 CIDR, /16 to /24.")
+    availability_zones: list[AvailabilityZone] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description="Two AZs of the region; default '<region>a' and '<region>b' (no lookup).",
+    )
 
     @field_validator("cidr")
     @classmethod
@@ -393,6 +402,10 @@ class ExistingVpc(_Model):
     )
     route_table_ids: list[Annotated[str, Field(pattern=r"^rtb-[0-9a-f]{8,17}$")]] = Field(
         min_length=2, max_length=2, description="The subnets' route tables, in the same order."
+    )
+    create_endpoints: bool = Field(
+        default=True,
+        description="Create the VPC endpoints; false when the VPC has them (private DNS clash).",
     )
 
 
@@ -497,11 +510,71 @@ class GluePricing(_Model):
     flex: float = Field(default=0.29, gt=0)
 
 
+class MwaaClassPricing(_Model):
+    """USD per hour for one MWAA environment class."""
+
+    environment: float = Field(gt=0, description="The environment, with its base scheduler.")
+    worker: float = Field(gt=0, description="Each worker above the one included.")
+    scheduler: float = Field(gt=0, description="Each scheduler above the included ones.")
+    webserver: float = Field(gt=0, description="Each webserver above the included ones.")
+
+
+def _mwaa_prices() -> dict[str, MwaaClassPricing]:
+    # us-east-1 list prices; the environment price covers 1 worker, 2 schedulers (1 on micro)
+    # and 2 webservers (1 on micro).
+    rows = {
+        "mw1.micro": (0.24, 0.24, 0.24, 0.24),
+        "mw1.small": (0.49, 0.055, 0.05, 0.05),
+        "mw1.medium": (0.74, 0.11, 0.10, 0.10),
+        "mw1.large": (0.99, 0.22, 0.20, 0.20),
+        "mw1.xlarge": (1.98, 0.44, 0.40, 0.40),
+        "mw1.2xlarge": (3.96, 0.88, 0.80, 0.80),
+    }
+    return {
+        name: MwaaClassPricing(environment=e, worker=w, scheduler=s, webserver=ws)
+        for name, (e, w, s, ws) in rows.items()
+    }
+
+
 class Pricing(_Model):
     """Prices used for run cost and the synth summary. Check them against your region."""
 
     glue_dpu_hour_usd: GluePricing = Field(default_factory=GluePricing)
+    mwaa_hour_usd: dict[MwaaClass, MwaaClassPricing] = Field(
+        default_factory=_mwaa_prices, description="Per MWAA class; replace with your region's."
+    )
+    interface_endpoint_az_hour_usd: float = Field(
+        default=0.011, gt=0, description="One interface VPC endpoint in one AZ, per hour."
+    )
+    nat_gateway_hour_usd: float = Field(default=0.048, gt=0, description="Only with egress.")
+    kms_key_month_usd: float = Field(default=1.0, gt=0, description="Per customer managed key.")
 
+
+# The values CloudWatch Logs accepts for a log group's retention.
+LogRetentionDays = Literal[
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+]
 
 AWS_REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
 
@@ -527,6 +600,18 @@ class EnvironmentConfig(_Model):
     buckets: dict[BucketKey, DataBucket] = Field(min_length=1)
     alerts: list[AlertChannel] = Field(default_factory=list)
     removal_policy: Literal["retain", "destroy"] = "retain"
+    log_retention_days: LogRetentionDays = Field(
+        default=365, description="Retention of every log group the platform creates."
+    )
+    job_shards: int = Field(
+        default=32,
+        ge=1,
+        le=200,
+        description=(
+            "How many stacks the Glue jobs are spread over, by a hash of the job name. "
+            "Set it once: changing it moves jobs between stacks, which recreates them."
+        ),
+    )
     pricing: Pricing = Field(default_factory=Pricing)
     tags: Tags = Field(default_factory=dict)
     job_overrides: dict[str, dict[str, Any]] = Field(

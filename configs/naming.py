@@ -6,6 +6,8 @@ address exactly what CloudFormation creates.
 
 from __future__ import annotations
 
+import hashlib
+
 from configs.models import EnvironmentConfig
 
 
@@ -35,3 +37,66 @@ def mwaa_environment_name(prefix: str, env: str) -> str:
 def stack_name(prefix: str, env: str, part: str) -> str:
     """CloudFormation stack names: `<prefix>-<env>-<part>`."""
     return f"{prefix}-{env}-{part}"
+
+
+def _bounded(name: str, limit: int) -> str:
+    """`name`, or when too long, its head plus a short hash of the whole (still unique)."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9]}-{digest}"
+
+
+def glue_job_role_name(prefix: str, env: str, job: str) -> str:
+    """The IAM role one Glue job runs as (64 characters at most, as IAM requires)."""
+    return _bounded(f"{prefix}-{env}-{job}", 64)
+
+
+def job_shard_for(job: str, shards: int) -> int:
+    """The job-shard stack a job belongs to: a hash of its name alone, so that adding or
+    removing another job never moves it (a move would delete and recreate the Glue job)."""
+    return int.from_bytes(hashlib.sha256(job.encode()).digest()[:8], "big") % shards
+
+
+def job_shard_part(shard: int) -> str:
+    """The stack-name part of a job shard, fixed-width so names sort and never change."""
+    return f"jobs-{shard:03d}"
+
+
+def glue_security_configuration_name(prefix: str, env: str, shard: int) -> str:
+    """The Glue security configuration of one job shard (one per stack, beside its jobs)."""
+    return f"{prefix}-{env}-{job_shard_part(shard)}"
+
+
+def glue_log_group_names(prefix: str, env: str, job: str, shard: int) -> dict[str, str]:
+    """The log groups Glue writes a job's runs to.
+
+    With a security configuration that encrypts CloudWatch logs, Glue writes to
+    `/aws-glue/jobs/<security configuration>-role/<role name>/{output,error}`; the role is the
+    job's own, so the groups are too.
+    """
+    base = (
+        f"/aws-glue/jobs/{glue_security_configuration_name(prefix, env, shard)}-role/"
+        f"{glue_job_role_name(prefix, env, job)}"
+    )
+    return {"output": f"{base}/output", "error": f"{base}/error"}
+
+
+def glue_continuous_log_group_name(prefix: str, env: str, shard: int) -> str:
+    """Glue 4.0's continuous-logging group under a security configuration (shared per shard)."""
+    return f"/aws-glue/jobs/logs-v2-{glue_security_configuration_name(prefix, env, shard)}"
+
+
+def glue_temp_prefix(job: str) -> str:
+    """The job's `--TempDir` prefix in the artifacts bucket."""
+    return f"temp/{job}/"
+
+
+def validation_report_prefix(job: str) -> str:
+    """Where the job's validation reports go in the artifacts bucket."""
+    return f"validation/{job}/"
+
+
+def airflow_log_group_prefix(prefix: str, env: str) -> str:
+    """MWAA names its log groups `airflow-<environment name>-<module>`."""
+    return f"airflow-{mwaa_environment_name(prefix, env)}-"

@@ -2,34 +2,110 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from configs import naming
-from configs.loader import Platform
-from stacks.jobs_stack import JobsStack
+from configs.loader import REPO_ROOT, Platform
+from stacks.job_shard_stack import JobShardStack
+from stacks.network_stack import NetworkStack
+from stacks.orchestration_stack import OrchestrationStack
+from stacks.storage_stack import StorageStack
 
 
 class GlueflowStage(Stage):
-    """One environment: its stacks, named `<prefix>-<env>-<part>`."""
+    """One environment, as stacks named `<prefix>-<env>-<part>`, deployed in this order:
 
-    def __init__(self, scope: Construct, id_: str, *, platform: Platform, **kwargs: Any) -> None:
+    storage (keys, buckets, Glue scripts), network (VPC, endpoints, flow logs), one stack per
+    non-empty job shard (Glue jobs), and orchestration (MWAA, DAGs, manifest).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        platform: Platform,
+        manifest_file: Path,
+        repo_root: Path = REPO_ROOT,
+        **kwargs: Any,
+    ) -> None:
         env = platform.environment
         cfg = env.config
         super().__init__(
             scope, id_, env=Environment(account=cfg.account, region=cfg.region), **kwargs
         )
-        for key, value in sorted({**cfg.tags, "glueflow:env": env.name}.items()):
+        tags = {**cfg.tags, "glueflow:env": env.name}
+        for key, value in sorted(tags.items()):
             Tags.of(self).add(key, value)
-        self.jobs = JobsStack(
+
+        def stack_args(part: str, what: str) -> dict[str, Any]:
+            return {
+                "stack_name": naming.stack_name(cfg.name_prefix, env.name, part),
+                "description": f"Glueflow {env.name}: {what}",
+            }
+
+        self.storage = StorageStack(
             self,
-            "Jobs",
-            stack_name=naming.stack_name(cfg.name_prefix, env.name, "jobs"),
-            description=f"Glueflow {env.name}: Glue jobs",
+            "Storage",
             env_name=env.name,
-            name_prefix=cfg.name_prefix,
-            artifacts_bucket=naming.platform_bucket_name(cfg, env.name, "artifacts"),
-            jobs=platform.jobs,
+            environment=cfg,
+            glue_scripts_dir=repo_root / "glue_scripts",
+            **stack_args("storage", "KMS keys, buckets, Glue scripts"),
         )
+        shared = {
+            "log_retention": self.storage.log_retention,
+            "removal_policy": self.storage.removal_policy,
+        }
+        self.network = NetworkStack(
+            self,
+            "Network",
+            environment=cfg,
+            jobs=platform.jobs,
+            log_key=self.storage.platform_key,
+            **shared,
+            **stack_args("network", "private VPC, endpoints, flow logs"),
+        )
+
+        shards: dict[int, dict[str, Any]] = {}
+        for name, job in platform.jobs.items():
+            shards.setdefault(naming.job_shard_for(name, cfg.job_shards), {})[name] = job
+        self.job_shards: dict[int, JobShardStack] = {}
+        for shard, jobs in sorted(shards.items()):
+            part = naming.job_shard_part(shard)
+            self.job_shards[shard] = JobShardStack(
+                self,
+                f"Jobs{shard:03d}",
+                shard=shard,
+                env_name=env.name,
+                environment=cfg,
+                jobs=jobs,
+                data_key=self.storage.data_key,
+                log_key=self.storage.platform_key,
+                **shared,
+                **stack_args(part, f"Glue jobs, shard {shard} of {cfg.job_shards}"),
+            )
+
+        self.orchestration = OrchestrationStack(
+            self,
+            "Orchestration",
+            env_name=env.name,
+            environment=cfg,
+            vpc=self.network.network.vpc,
+            subnet_ids=self.network.network.subnet_ids,
+            clients_security_group=self.network.network.clients_security_group,
+            platform_key=self.storage.platform_key,
+            dags_dir=repo_root / "dags",
+            manifest_file=manifest_file,
+            requirements_file=repo_root / "mwaa" / "requirements.txt",
+            tags=tags,
+            **shared,
+            **stack_args("orchestration", "MWAA environment, DAGs and manifest"),
+        )
+        # MWAA's tasks start jobs by name; the jobs must exist before DAGs can run them.
+        for shard_stack in self.job_shards.values():
+            self.orchestration.node.add_dependency(shard_stack)
+        self.orchestration.node.add_dependency(self.storage)

@@ -1,0 +1,205 @@
+"""MwaaEnvironment: a private Amazon MWAA environment and its narrow execution role."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_mwaa as mwaa
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
+SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+
+
+@dataclass(frozen=True)
+class MwaaSize:
+    """Class and capacity of the environment."""
+
+    environment_class: str
+    min_workers: int
+    max_workers: int
+    schedulers: int
+    min_webservers: int
+    max_webservers: int
+
+
+class MwaaEnvironment(Construct):
+    """An MWAA environment with a PRIVATE_ONLY webserver, every log module on, a customer
+    managed key, and Airflow's secrets read from Secrets Manager under `secrets_prefix` only.
+
+    The execution role may do what MWAA itself needs, on this environment's resources only:
+    read its source bucket, write its own log groups, use its Celery queue and its key, and
+    publish its metrics. `allow(...)` adds what the DAG tasks need, where the stack wires it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        environment_name: str,
+        airflow_version: str,
+        source_bucket: s3.IBucket,
+        dags_path: str,
+        requirements_path: str,
+        requirements_object_version: str,
+        kms_key: kms.IKey,
+        subnet_ids: Sequence[str],
+        security_groups: Sequence[ec2.ISecurityGroup],
+        size: MwaaSize,
+        log_levels: Mapping[str, str],
+        secrets_prefix: str,
+        airflow_configuration: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+        arn_prefix = f"arn:{stack.partition}"
+        region, account = stack.region, stack.account
+        self.environment_name = environment_name
+        self.environment_arn = (
+            f"{arn_prefix}:airflow:{region}:{account}:environment/{environment_name}"
+        )
+        self.execution_role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.CompositePrincipal(
+                iam.ServicePrincipal("airflow.amazonaws.com"),
+                iam.ServicePrincipal("airflow-env.amazonaws.com"),
+            ),
+            description=f"MWAA execution role of {environment_name}",
+        )
+        self.policy = iam.ManagedPolicy(
+            self,
+            "ExecutionPolicy",
+            description=f"What MWAA environment {environment_name} and its tasks may reach",
+            roles=[self.execution_role],
+        )
+        log_groups = f"{arn_prefix}:logs:{region}:{account}:log-group:airflow-{environment_name}-*"
+        self.allow(
+            iam.PolicyStatement(
+                actions=["airflow:PublishMetrics"], resources=[self.environment_arn]
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "s3:GetBucketLocation",
+                    "s3:GetBucketPublicAccessBlock",
+                    "s3:GetBucketVersioning",
+                    "s3:GetEncryptionConfiguration",
+                    "s3:ListBucket",
+                ],
+                resources=[source_bucket.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[source_bucket.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(actions=["s3:GetAccountPublicAccessBlock"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=[
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:GetLogEvents",
+                    "logs:GetLogGroupFields",
+                    "logs:GetLogRecord",
+                    "logs:GetQueryResults",
+                    "logs:PutLogEvents",
+                ],
+                resources=[log_groups],
+            ),
+            iam.PolicyStatement(actions=["logs:DescribeLogGroups"], resources=["*"]),
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "AmazonMWAA"}},
+            ),
+            iam.PolicyStatement(
+                actions=[
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:DeleteMessage",
+                    "sqs:GetQueueAttributes",
+                    "sqs:GetQueueUrl",
+                    "sqs:ReceiveMessage",
+                    "sqs:SendMessage",
+                ],
+                # The Celery queue lives in an account MWAA owns, so the account is a wildcard.
+                resources=[f"{arn_prefix}:sqs:{region}:*:airflow-celery-*"],
+            ),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[kms_key.key_arn],
+                conditions={
+                    "StringLike": {
+                        "kms:ViaService": [
+                            f"sqs.{region}.amazonaws.com",
+                            f"s3.{region}.amazonaws.com",
+                        ]
+                    }
+                },
+            ),
+            iam.PolicyStatement(
+                actions=["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
+                resources=[
+                    f"{arn_prefix}:secretsmanager:{region}:{account}:secret:{secrets_prefix}*"
+                ],
+            ),
+        )
+
+        def logging(module: str) -> mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty:
+            return mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
+                enabled=True, log_level=log_levels[module]
+            )
+
+        backend_kwargs = {
+            "connections_prefix": f"{secrets_prefix}connections",
+            "variables_prefix": f"{secrets_prefix}variables",
+        }
+        self.environment = mwaa.CfnEnvironment(
+            self,
+            "Environment",
+            name=environment_name,
+            airflow_version=airflow_version,
+            execution_role_arn=self.execution_role.role_arn,
+            source_bucket_arn=source_bucket.bucket_arn,
+            dag_s3_path=dags_path,
+            requirements_s3_path=requirements_path,
+            requirements_s3_object_version=requirements_object_version,
+            kms_key=kms_key.key_arn,
+            webserver_access_mode="PRIVATE_ONLY",
+            network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
+                subnet_ids=list(subnet_ids),
+                security_group_ids=[sg.security_group_id for sg in security_groups],
+            ),
+            environment_class=size.environment_class,
+            min_workers=size.min_workers,
+            max_workers=size.max_workers,
+            schedulers=size.schedulers,
+            min_webservers=size.min_webservers,
+            max_webservers=size.max_webservers,
+            logging_configuration=mwaa.CfnEnvironment.LoggingConfigurationProperty(
+                dag_processing_logs=logging("dag_processing"),
+                scheduler_logs=logging("scheduler"),
+                task_logs=logging("task"),
+                webserver_logs=logging("webserver"),
+                worker_logs=logging("worker"),
+            ),
+            airflow_configuration_options={
+                "secrets.backend": SECRETS_BACKEND,
+                "secrets.backend_kwargs": json.dumps(backend_kwargs, sort_keys=True),
+                **(airflow_configuration or {}),
+            },
+            tags=dict(tags or {}),
+        )
+        # MWAA validates the role when the environment is created: the policy must exist first.
+        self.environment.node.add_dependency(self.policy)
+
+    def allow(self, *statements: iam.PolicyStatement) -> None:
+        """Add statements to the execution role's policy."""
+        self.policy.add_statements(*statements)

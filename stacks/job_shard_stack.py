@@ -1,0 +1,149 @@
+"""One job shard: a stable slice of an environment's Glue jobs, with its security configuration.
+
+Jobs are assigned by `naming.job_shard_for` (a hash of the job name), so the slice a job is in
+never depends on which other jobs exist (DESIGN.md decision 7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_constructs.processing.glue_job import GlueEtlJob
+from cdk_constructs.storage.s3_access import S3Prefix
+from configs import naming
+from configs.models import EnvironmentConfig, JobConfig
+from stacks.nag import acknowledge_wildcards
+
+GLUE_LOG_STREAMS_REASON = "log streams are named by run id, inside the job's own log group"
+
+
+class JobShardStack(Stack):
+    """The Glue jobs of one shard, each with its own role, policy and log groups."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        shard: int,
+        env_name: str,
+        environment: EnvironmentConfig,
+        jobs: Mapping[str, JobConfig],
+        data_key: kms.IKey,
+        log_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        cfg = environment
+        prefix = cfg.name_prefix
+        self.security_configuration = glue.SecurityConfiguration(
+            self,
+            "SecurityConfiguration",
+            security_configuration_name=naming.glue_security_configuration_name(
+                prefix, env_name, shard
+            ),
+            s3_encryption=glue.S3Encryption.kms(data_key),
+            cloud_watch_encryption=glue.CloudWatchEncryption.kms(log_key),
+            job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(data_key),
+        )
+        artifacts = naming.platform_bucket_name(cfg, env_name, "artifacts")
+        self.glue_jobs: dict[str, GlueEtlJob] = {}
+        for name, job in sorted(jobs.items()):
+            self.glue_jobs[name] = self._job(
+                name, job, env_name, cfg, shard, artifacts, data_key, log_key, log_retention,
+                removal_policy,
+            )  # fmt: skip
+
+    def _job(
+        self,
+        name: str,
+        job: JobConfig,
+        env_name: str,
+        cfg: EnvironmentConfig,
+        shard: int,
+        artifacts: str,
+        data_key: kms.IKey,
+        log_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> GlueEtlJob:
+        prefix = cfg.name_prefix
+        glue_cfg = job.glue
+
+        def location(bucket_key: str, key_prefix: str) -> S3Prefix:
+            return S3Prefix(
+                naming.data_bucket_name(cfg, env_name, bucket_key), key_prefix, self.partition
+            )
+
+        reads = [location(loc.bucket, loc.prefix) for loc in job.inputs]
+        writes = [location(loc.bucket, loc.prefix) for loc in job.outputs]
+        temp = S3Prefix(artifacts, naming.glue_temp_prefix(name), self.partition)
+        reports = S3Prefix(artifacts, naming.validation_report_prefix(name), self.partition)
+        log_groups = naming.glue_log_group_names(prefix, env_name, name, shard)
+        shared_logs = (
+            [naming.glue_continuous_log_group_name(prefix, env_name, shard)]
+            if glue_cfg.version < "5.0"
+            else []
+        )
+        made = GlueEtlJob(
+            self,
+            _construct_id(name),
+            job_name=naming.glue_job_name(prefix, env_name, name),
+            role_name=naming.glue_job_role_name(prefix, env_name, name),
+            description=job.description,
+            script=S3Prefix(artifacts, job.script, self.partition),
+            glue_version=glue_cfg.version,
+            worker_type=glue_cfg.worker_type,
+            number_of_workers=glue_cfg.workers,
+            timeout_minutes=glue_cfg.timeout_minutes,
+            max_retries=glue_cfg.max_retries,
+            execution_class=glue_cfg.execution_class,
+            max_concurrent_runs=glue_cfg.max_concurrent_runs,
+            default_arguments={
+                **glue_cfg.arguments,
+                "--glueflow-job": name,
+                "--glueflow-env": env_name,
+                "--validation-report-uri": f"s3://{reports.bucket_name}/{reports.prefix}",
+                "--job-bookmark-option": (
+                    "job-bookmark-enable" if glue_cfg.job_bookmarks else "job-bookmark-disable"
+                ),
+            },
+            tags={**job.tags, "glueflow:job": name, "glueflow:owner": job.owner},
+            security_configuration=self.security_configuration,
+            log_group_names=list(log_groups.values()),
+            log_key=log_key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            data_keys=[data_key],
+            reads=reads,
+            writes=writes,
+            temp=temp,
+            reports=reports,
+            shared_log_group_names=shared_logs,
+        )
+        reasons = {
+            **{loc.objects_arn: f"objects under declared input {loc.prefix!r}" for loc in reads},
+            **{loc.objects_arn: f"objects under declared output {loc.prefix!r}" for loc in writes},
+            temp.objects_arn: "the job's own --TempDir prefix",
+            reports.objects_arn: "the job's own validation-report prefix",
+            "*": "cloudwatch:PutMetricData has no resource-level permission; the namespace "
+            "condition limits it to Glue",
+        }
+        for group_arn in made.log_stream_arns:
+            reasons[group_arn] = GLUE_LOG_STREAMS_REASON
+        acknowledge_wildcards(made.policy, reasons)
+        return made
+
+
+def _construct_id(job_name: str) -> str:
+    """A stable construct id per job: its logical ids never change while its name does not."""
+    return "".join(part.capitalize() for part in job_name.split("_"))

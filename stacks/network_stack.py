@@ -1,0 +1,94 @@
+"""The private network of an environment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from cdk_constructs.network.private_network import ExistingVpcIds, PrivateNetwork
+from configs.models import EnvironmentConfig, JobConfig
+
+# Every AWS API that code inside the VPC calls, and who calls it. S3 has a gateway endpoint.
+RUNTIME_ENDPOINTS: dict[str, str] = {
+    "airflow.api": "trigger Lambda: MWAA InvokeRestApi",
+    "airflow.env": "MWAA: the environment's web server and Airflow API",
+    "airflow.ops": "MWAA: environment operations and health",
+    "ecr.api": "MWAA: pulls its Airflow images",
+    "ecr.dkr": "MWAA: pulls its Airflow images",
+    "glue": "DAG tasks: StartJobRun, GetJobRun, BatchStopJobRun",
+    "kms": "MWAA, SNS and SQS encryption with the platform key",
+    "logs": "MWAA and Lambda logs; the failure callback reads Glue log tails",
+    "monitoring": "MWAA metrics; the cost monitor's PutMetricData",
+    "secretsmanager": "Airflow's secrets backend (airflow/ prefix)",
+    "sns": "the failure callback and cost alerts publish to the alert topic",
+    "sqs": "MWAA's Celery queue",
+    "sts": "AWS SDK credential and region resolution in tasks and Lambda",
+}
+# Needed only when some job's downstream steps call the service.
+STEP_ENDPOINTS: dict[str, tuple[str, str]] = {
+    "redshift_sql": ("redshift-data", "redshift_sql steps: the Redshift Data API"),
+}
+
+
+def endpoint_services(jobs: Mapping[str, JobConfig]) -> dict[str, str]:
+    """The interface endpoints an environment needs, derived from what its runtime calls."""
+    services = dict(RUNTIME_ENDPOINTS)
+    for job in jobs.values():
+        for step in job.downstream:
+            if step.type in STEP_ENDPOINTS:
+                name, why = STEP_ENDPOINTS[step.type]
+                services[name] = why
+    return dict(sorted(services.items()))
+
+
+class NetworkStack(Stack):
+    """VPC, endpoints and flow logs, from the environment's `network` settings."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        environment: EnvironmentConfig,
+        jobs: Mapping[str, JobConfig],
+        log_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        net = environment.network
+        existing = None
+        create_endpoints = True
+        if net.existing_vpc is not None:
+            ids = net.existing_vpc
+            existing = ExistingVpcIds(
+                vpc_id=ids.vpc_id,
+                availability_zones=ids.availability_zones,
+                subnet_ids=ids.subnet_ids,
+                route_table_ids=ids.route_table_ids,
+            )
+            create_endpoints = ids.create_endpoints
+        new = net.new_vpc
+        azs = (new.availability_zones if new else None) or [
+            f"{environment.region}a",
+            f"{environment.region}b",
+        ]
+        self.network = PrivateNetwork(
+            self,
+            "Network",
+            interface_endpoint_services=list(endpoint_services(jobs)),
+            log_key=log_key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            cidr=new.cidr if new else None,
+            availability_zones=azs,
+            egress=net.egress,
+            existing_vpc=existing,
+            create_endpoints=create_endpoints,
+        )

@@ -1,0 +1,247 @@
+"""The MWAA environment of an environment, with its DAGs, manifest and requirements."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3_deployment
+from aws_cdk import custom_resources as cr
+from constructs import Construct
+
+from cdk_constructs.orchestration.mwaa_environment import MwaaEnvironment, MwaaSize
+from cdk_constructs.storage.asset_deployment import AssetDeployments
+from cdk_constructs.storage.s3_access import object_statement
+from configs import naming
+from configs.models import EnvironmentConfig
+from stacks.nag import acknowledge, acknowledge_deploy_time_handlers, acknowledge_wildcards
+from stacks.storage_stack import ASSET_EXCLUDES
+
+AIRFLOW_VERSION = "3.0.6"
+DAGS_PREFIX = "dags/"
+REQUIREMENTS_KEY = "requirements/requirements.txt"
+SECRETS_PREFIX = "airflow/"
+# The id aws-cdk-lib gives the singleton Lambda behind every AwsCustomResource of a stack.
+AWS_CUSTOM_RESOURCE_HANDLER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
+GLUE_RUN_ACTIONS = (
+    "glue:BatchStopJobRun",
+    "glue:GetJob",
+    "glue:GetJobRun",
+    "glue:GetJobRuns",
+    "glue:StartJobRun",
+)
+
+
+class OrchestrationStack(Stack):
+    """MWAA on Airflow 3.0.6, in the private subnets, and what it runs."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        env_name: str,
+        environment: EnvironmentConfig,
+        vpc: ec2.IVpc,
+        subnet_ids: Sequence[str],
+        clients_security_group: ec2.ISecurityGroup,
+        platform_key: kms.IKey,
+        dags_dir: Path,
+        manifest_file: Path,
+        requirements_file: Path,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        tags: Mapping[str, str],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        cfg = environment
+        prefix = cfg.name_prefix
+        bucket_name = naming.platform_bucket_name(cfg, env_name, "mwaa")
+        # By name, not by reference: the name is deterministic, and literal ARNs keep the
+        # policies readable in review and free of cross-stack exports.
+        source_bucket = s3.Bucket.from_bucket_name(self, "SourceBucket", bucket_name)
+
+        deployments = AssetDeployments(
+            self,
+            "Deployments",
+            log_key=platform_key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        dags = deployments.deploy(
+            "Dags",
+            sources=[
+                s3_deployment.Source.asset(str(dags_dir), exclude=list(ASSET_EXCLUDES)),
+                s3_deployment.Source.asset(str(manifest_file.parent)),
+            ],
+            bucket=source_bucket,
+            bucket_name=bucket_name,
+            key_prefix=DAGS_PREFIX,
+            key=platform_key,
+        )
+        requirements = deployments.deploy(
+            "Requirements",
+            sources=[
+                s3_deployment.Source.asset(
+                    str(requirements_file.parent),
+                    exclude=["*", f"!{requirements_file.name}"],
+                )
+            ],
+            bucket=source_bucket,
+            bucket_name=bucket_name,
+            key_prefix=REQUIREMENTS_KEY.rsplit("/", 1)[0] + "/",
+            key=platform_key,
+        )
+        requirements_version = self._object_version(
+            bucket_name,
+            REQUIREMENTS_KEY,
+            hashlib.sha256(requirements_file.read_bytes()).hexdigest()[:16],
+            platform_key,
+            log_retention,
+            removal_policy,
+        )
+        requirements_version.node.add_dependency(requirements)
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "MwaaSecurityGroup",
+            vpc=vpc,
+            description="MWAA: its own components talk to each other",
+            allow_all_outbound=True,  # no route leaves the VPC
+        )
+        self.security_group.add_ingress_rule(
+            self.security_group, ec2.Port.all_traffic(), "MWAA components (self-reference)"
+        )
+        acknowledge(
+            self.security_group,
+            {
+                "NIST.800.53.R5-EC2RestrictedCommonPorts": "the only ingress is this security "
+                "group itself: MWAA requires its components to reach each other on any port"
+            },
+        )
+        mwaa_cfg = cfg.mwaa
+        self.mwaa = MwaaEnvironment(
+            self,
+            "Mwaa",
+            environment_name=naming.mwaa_environment_name(prefix, env_name),
+            airflow_version=AIRFLOW_VERSION,
+            source_bucket=source_bucket,
+            dags_path=DAGS_PREFIX.rstrip("/"),
+            requirements_path=REQUIREMENTS_KEY,
+            requirements_object_version=requirements_version.get_response_field("VersionId"),
+            kms_key=platform_key,
+            subnet_ids=subnet_ids,
+            security_groups=[self.security_group, clients_security_group],
+            size=MwaaSize(
+                environment_class=mwaa_cfg.environment_class,
+                min_workers=mwaa_cfg.min_workers,
+                max_workers=mwaa_cfg.max_workers,
+                schedulers=mwaa_cfg.schedulers,
+                min_webservers=mwaa_cfg.min_webservers,
+                max_webservers=mwaa_cfg.max_webservers,
+            ),
+            log_levels=mwaa_cfg.log_levels.model_dump(),
+            secrets_prefix=SECRETS_PREFIX,
+            tags=tags,
+        )
+        self.mwaa.environment.node.add_dependency(dags)
+        env_arn = self.mwaa.environment_arn
+        arn = f"arn:{self.partition}"
+        acknowledge_wildcards(
+            self.mwaa.policy,
+            {
+                "*": "s3:GetAccountPublicAccessBlock, logs:DescribeLogGroups and "
+                "cloudwatch:PutMetricData (namespace AmazonMWAA only) have no resource-level "
+                f"permission; MWAA needs them ({env_arn})",
+                f"{arn}:s3:::{bucket_name}/*": "MWAA reads its own source bucket: DAGs, "
+                "manifest, requirements",
+                f"{arn}:logs:{self.region}:{self.account}:log-group:"
+                f"{naming.airflow_log_group_prefix(prefix, env_name)}*": "MWAA's own log "
+                "groups, one per log module",
+                f"{arn}:sqs:{self.region}:*:airflow-celery-*": "MWAA's Celery queue lives in an "
+                "account MWAA owns, so neither its account nor its name is known",
+                f"{arn}:secretsmanager:{self.region}:{self.account}:secret:{SECRETS_PREFIX}*": (
+                    "the Airflow secrets backend reads connections and variables under airflow/"
+                ),
+                f"{arn}:glue:{self.region}:{self.account}:job/"
+                f"{naming.glue_job_name(prefix, env_name, '*')}": "this environment's Glue jobs "
+                "by name prefix; listing each would outgrow the policy size limit at 500 jobs",
+            },
+        )
+        # The DAG tasks start, watch and stop this environment's Glue jobs, and no others.
+        self.mwaa.allow(
+            iam.PolicyStatement(
+                actions=list(GLUE_RUN_ACTIONS),
+                resources=[
+                    f"arn:{self.partition}:glue:{self.region}:{self.account}:job/"
+                    f"{naming.glue_job_name(prefix, env_name, '*')}"
+                ],
+            )
+        )
+
+    def _object_version(
+        self,
+        bucket_name: str,
+        key: str,
+        content_hash: str,
+        platform_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> cr.AwsCustomResource:
+        """The S3 version id of an object deployed in this stack (MWAA wants it pinned).
+
+        Its physical id carries the content hash, so a changed file reads the new version.
+        """
+        log_group = logs.LogGroup(
+            self,
+            "ObjectVersionLogs",
+            encryption_key=platform_key,
+            retention=log_retention,
+            removal_policy=removal_policy,
+        )
+        role = iam.Role(
+            self,
+            "ObjectVersionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Reads the S3 version id of the MWAA requirements file",
+        )
+        iam.ManagedPolicy(
+            self,
+            "ObjectVersionPolicy",
+            roles=[role],
+            statements=[
+                object_statement(bucket_name, key, self.partition),
+                iam.PolicyStatement(
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                ),
+            ],
+        )
+        call = cr.AwsSdkCall(
+            service="S3",
+            action="headObject",
+            parameters={"Bucket": bucket_name, "Key": key},
+            physical_resource_id=cr.PhysicalResourceId.of(f"{key}@{content_hash}"),
+            output_paths=["VersionId"],
+        )
+        resource = cr.AwsCustomResource(
+            self,
+            "RequirementsVersion",
+            on_create=call,
+            on_update=call,
+            role=role.without_policy_updates(),
+            log_group=log_group,
+            memory_size=256,
+            install_latest_aws_sdk=False,
+        )
+        acknowledge_deploy_time_handlers([self.node.find_child(AWS_CUSTOM_RESOURCE_HANDLER_ID)])
+        return resource
