@@ -16,7 +16,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from configs.loader import JOBS_DIR, load_platform
+from configs.loader import JOBS_DIR, Platform, load_platform
 from configs.manifest import compile_manifest, manifest_path, write_manifest
 from configs.problems import ConfigError
 from stacks.nag import register_checks
@@ -38,7 +38,12 @@ def build_app(app: cdk.App) -> GlueflowStage:
     """Validate the chosen environment, compile its manifest and add its Stage to `app`."""
     env_name = app.node.try_get_context("env") or "dev"
     jobs_dir = Path(app.node.try_get_context("jobs_dir") or JOBS_DIR)
-    platform = load_platform(env_name, jobs_dir=jobs_dir)
+    return add_environment(app, load_platform(env_name, jobs_dir=jobs_dir))
+
+
+def add_environment(app: cdk.App, platform: Platform) -> GlueflowStage:
+    """Compile `platform`'s manifest into the assembly, add its Stage, and register cdk-nag."""
+    env_name = platform.environment.name
     # Beside the templates it belongs to, so a synth of other jobs never overwrites it.
     manifest_file = write_manifest(
         compile_manifest(platform), manifest_path(Path(app.outdir), env_name)

@@ -71,6 +71,7 @@ def _job_entry(platform: Platform, job: JobConfig, artifacts_bucket: str) -> dic
     prefix = env.config.name_prefix
     glue = job.glue
     price = env.config.pricing.glue_dpu_hour_usd
+    shard = naming.job_shard_for(job.name, env.config.job_shards)
     return {
         "dag_id": job.name,
         "glue_job_name": naming.glue_job_name(prefix, env.name, job.name),
@@ -88,6 +89,8 @@ def _job_entry(platform: Platform, job: JobConfig, artifacts_bucket: str) -> dic
             "timeout_minutes": glue.timeout_minutes,
             "max_retries": glue.max_retries,
             "arguments": dict(sorted(glue.arguments.items())),
+            "log_groups": naming.glue_log_group_names(prefix, env.name, job.name, shard),
+            "temp_dir": f"s3://{artifacts_bucket}/{naming.glue_temp_prefix(job.name)}",
         },
         "inputs": [_location(platform, loc) for loc in job.inputs],
         "outputs": [_location(platform, loc) for loc in job.outputs],
@@ -96,7 +99,9 @@ def _job_entry(platform: Platform, job: JobConfig, artifacts_bucket: str) -> dic
         "validation": (
             {
                 "max_invalid_ratio": job.validation.max_invalid_ratio,
-                "report_prefix": f"s3://{artifacts_bucket}/validation/{job.name}/",
+                "report_prefix": (
+                    f"s3://{artifacts_bucket}/{naming.validation_report_prefix(job.name)}"
+                ),
             }
             if job.validation
             else None

@@ -1,6 +1,7 @@
 """`python -m stacks.summary`: what `make synth` built, for review.
 
-Reads the cloud assembly in cdk.out as JSON and the manifest synth wrote beside it.
+Reads the cloud assembly in cdk.out as JSON, the manifest synth wrote beside it, and the
+environment's config for prices.
 """
 
 from __future__ import annotations
@@ -8,12 +9,19 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from configs.loader import REPO_ROOT
+from configs.loader import ENVIRONMENTS_DIR, REPO_ROOT, load_environments
 from configs.manifest import manifest_path
+from configs.models import EnvironmentConfig
+from stacks.fixed_cost import DeployedCounts, fixed_monthly_cost
+from stacks.iam_review import allow_statements, wildcard_problems
+
+# CloudFormation's per-stack limits.
+MAX_RESOURCES = 500
+MAX_TEMPLATE_BYTES = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -23,6 +31,12 @@ class StackSummary:
     name: str
     resources: int
     template_bytes: int
+    template: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+
+    def count(self, resource_type: str) -> int:
+        return sum(
+            1 for r in self.template.get("Resources", {}).values() if r["Type"] == resource_type
+        )
 
 
 def stacks_in(assembly: Path, stage: str) -> list[StackSummary]:
@@ -43,9 +57,27 @@ def stacks_in(assembly: Path, stage: str) -> list[StackSummary]:
                 name=props.get("stackName") or artifact.get("displayName", "?"),
                 resources=len(template.get("Resources", {})),
                 template_bytes=template_file.stat().st_size,
+                template=template,
             )
         )
     return sorted(found, key=lambda s: s.name)
+
+
+def deployed_counts(stacks: list[StackSummary]) -> DeployedCounts:
+    """What carries a fixed price, counted in the templates."""
+    interface = [
+        r["Properties"]
+        for s in stacks
+        for r in s.template.get("Resources", {}).values()
+        if r["Type"] == "AWS::EC2::VPCEndpoint"
+        and r["Properties"].get("VpcEndpointType") == "Interface"
+    ]
+    return DeployedCounts(
+        interface_endpoints=len(interface),
+        endpoint_azs=max((len(p.get("SubnetIds", [])) for p in interface), default=0),
+        kms_keys=sum(s.count("AWS::KMS::Key") for s in stacks),
+        nat_gateways=sum(s.count("AWS::EC2::NatGateway") for s in stacks),
+    )
 
 
 def _trigger_text(job: dict[str, Any]) -> str:
@@ -60,26 +92,61 @@ def _trigger_text(job: dict[str, Any]) -> str:
     return "; ".join(parts) or "manual"
 
 
-def render(env: str, stacks: list[StackSummary], manifest: dict[str, Any]) -> str:
+def render(
+    env: str, stacks: list[StackSummary], manifest: dict[str, Any], cfg: EnvironmentConfig
+) -> str:
     """The summary as printed."""
     meta = manifest["environment"]
     jobs = manifest["jobs"]
+    templates = {s.name: s.template for s in stacks}
+    counts = deployed_counts(stacks)
     lines = [
         f"Glueflow {env}: account {meta['account']}, {meta['region']}, "
         f"{len(stacks)} stacks, {sum(s.resources for s in stacks)} resources, {len(jobs)} jobs",
         "",
-        f"  {'stack':<40} {'resources':>9} {'template':>10}",
+        f"  {'stack':<40} {'resources':>9} {'of 500':>7} {'template':>10} {'of 1 MB':>8}",
     ]
     for stack in stacks:
-        kb = stack.template_bytes / 1024
-        lines.append(f"  {stack.name:<40} {stack.resources:>9} {kb:>7.1f} KB")
-    lines += ["", f"  {'job':<32} {'glue':<20} trigger"]
+        share = stack.template_bytes / MAX_TEMPLATE_BYTES
+        lines.append(
+            f"  {stack.name:<40} {stack.resources:>9} {stack.resources / MAX_RESOURCES:>7.0%} "
+            f"{stack.template_bytes / 1024:>7.1f} KB {share:>8.0%}"
+        )
+    network = cfg.network
+    egress = (
+        "opted in: a NAT gateway gives the private subnets a way out"
+        if network.egress
+        else "none (no NAT gateway, no internet gateway)"
+    )
+    vpc = f"existing VPC {network.existing_vpc.vpc_id}" if network.existing_vpc else "new VPC"
+    statements = list(allow_statements(templates))
+    wildcards = sum(1 for st in statements for r in st.resources if isinstance(r, str) and "*" in r)
+    problems = wildcard_problems(templates)
+    lines += [
+        "",
+        f"  network: {vpc}, {counts.interface_endpoints} interface endpoints x "
+        f"{counts.endpoint_azs} AZs; internet egress: {egress}",
+        f"  IAM: {sum(s.count('AWS::IAM::Role') for s in stacks)} roles, {len(statements)} allow "
+        f"statements, {wildcards} scoped wildcard resources, "
+        + ("all allowlisted" if not problems else f"{len(problems)} NOT ALLOWED: {problems}"),
+        "",
+        f"  {'job':<32} {'glue':<20} trigger",
+    ]
     for name, job in sorted(jobs.items()):
         glue = job["glue"]
         size = f"{glue['version']} {glue['workers']} x {glue['worker_type']}"
         if glue["execution_class"] == "FLEX":
             size += " flex"
         lines.append(f"  {name:<32} {size:<20} {_trigger_text(job)}")
+    cost = fixed_monthly_cost(cfg, counts)
+    lines += ["", "  estimated fixed monthly cost (prices from the environment config, USD):"]
+    for line in cost:
+        lines.append(
+            f"    {line.item:<58} {line.quantity:>5g} x {line.unit_usd:>7.3f}/{line.unit:<5} "
+            f"{line.monthly_usd:>9.2f}"
+        )
+    lines.append(f"    {'total (Glue runs, S3 and logs are usage, not included)':<82} "
+                 f"{sum(line.monthly_usd for line in cost):>9.2f}")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -88,15 +155,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--assembly", type=Path, default=REPO_ROOT / "cdk.out")
     parser.add_argument("--env", default="dev")
     parser.add_argument("--manifest", type=Path, help="default ASSEMBLY/glueflow/ENV/manifest.json")
+    parser.add_argument("--environments-dir", type=Path, default=ENVIRONMENTS_DIR)
     args = parser.parse_args(argv)
     manifest_file = args.manifest or manifest_path(args.assembly, args.env)
+    environments, problems = load_environments(args.environments_dir, only=args.env)
+    if problems or args.env not in environments:
+        print(f"summary: cannot read environment {args.env!r}", file=sys.stderr)
+        return 1
     try:
         stacks = stacks_in(args.assembly, args.env)
         manifest = json.loads(manifest_file.read_text())
     except (FileNotFoundError, json.JSONDecodeError) as exc:
         print(f"summary: {exc}", file=sys.stderr)
         return 1
-    print(render(args.env, stacks, manifest))
+    print(render(args.env, stacks, manifest, environments[args.env].config))
     return 0
 
 

@@ -95,3 +95,13 @@ def test_manifest_is_byte_identical_whatever_the_file_order(project: Project) ->
         texts.append(manifest_json(compile_manifest(platform)))
     assert texts[0] == texts[1]
     assert list(compile_manifest(platform)["jobs"]) == sorted(names)
+
+
+def test_glue_log_groups_are_the_job_roles_own(dev: dict) -> None:
+    """The failure callback reads these; they follow the security configuration's naming."""
+    glue = dev["jobs"]["sales_ingest"]["glue"]
+    base = glue["log_groups"]["output"].rsplit("/", 1)[0]
+    assert base.startswith("/aws-glue/jobs/glueflow-dev-jobs-")
+    assert base.endswith("-role/glueflow-dev-sales_ingest")
+    assert glue["log_groups"] == {"output": f"{base}/output", "error": f"{base}/error"}
+    assert glue["temp_dir"] == "s3://glueflow-dev-artifacts-111111111111/temp/sales_ingest/"

@@ -9,33 +9,27 @@ import sys
 from pathlib import Path
 
 import aws_cdk as cdk
-import pytest
-from aws_cdk.assertions import Capture, Match, Template
 
 import app as cdk_app
+from configs.loader import load_platform
 from configs.manifest import manifest_path
 from stacks.summary import render, stacks_in
 from tests.conftest import REPO_ROOT, valid_job
+from tests.stacks.conftest import Synthesized
 
 
-def synth(tmp_path: Path, **context: str) -> tuple[cdk_app.GlueflowStage, Path]:
-    outdir = tmp_path / "cdk.out"
-    application = cdk.App(context=context, outdir=str(outdir))
-    stage = cdk_app.build_app(application)
-    application.synth()
-    return stage, outdir
+def glue_jobs(synth: Synthesized) -> dict[str, dict]:
+    """Every AWS::Glue::Job of an environment, by its Name."""
+    found = {}
+    for template in synth.templates.values():
+        for resource in template["Resources"].values():
+            if resource["Type"] == "AWS::Glue::Job":
+                found[resource["Properties"]["Name"]] = resource["Properties"]
+    return found
 
 
-@pytest.fixture(scope="module")
-def dev_template(tmp_path_factory) -> Template:
-    stage, _ = synth(tmp_path_factory.mktemp("dev"), env="dev")
-    return Template.from_stack(stage.jobs)
-
-
-def test_one_glue_job_per_config_with_deterministic_names(dev_template: Template) -> None:
-    jobs = dev_template.find_resources("AWS::Glue::Job")
-    names = sorted(job["Properties"]["Name"] for job in jobs.values())
-    assert names == [
+def test_one_glue_job_per_config_with_deterministic_names(dev: Synthesized) -> None:
+    assert sorted(glue_jobs(dev)) == [
         "glueflow-dev-customer_ltv",
         "glueflow-dev-marketing_events_ingest",
         "glueflow-dev-sales_daily_aggregate",
@@ -43,65 +37,44 @@ def test_one_glue_job_per_config_with_deterministic_names(dev_template: Template
     ]
 
 
-def test_glue_job_properties_come_from_config_and_overrides(dev_template: Template) -> None:
-    dev_template.has_resource_properties(
-        "AWS::Glue::Job",
-        {
-            "Name": "glueflow-dev-customer_ltv",
-            "Command": {
-                "Name": "glueetl",
-                "PythonVersion": "3",
-                "ScriptLocation": "s3://glueflow-dev-artifacts-111111111111/glue_scripts/jobs/customer_ltv.py",
-            },
-            "GlueVersion": "5.1",
-            "WorkerType": "G.2X",
-            "NumberOfWorkers": 2,  # dev override of 4
-            "ExecutionClass": "FLEX",  # dev override
-            "Timeout": 90,
-            "DefaultArguments": Match.object_like(
-                {"--glueflow-job": "customer_ltv", "--glueflow-env": "dev"}
-            ),
-            "Tags": Match.object_like({"glueflow:owner": "marketing-analytics@example.com"}),
-        },
-    )
-
-
-def test_every_job_has_a_role_of_its_own(dev_template: Template) -> None:
-    role = Capture()
-    dev_template.has_resource_properties("AWS::Glue::Job", {"Role": role})
-    role_refs = [
-        json.dumps(job["Properties"]["Role"])
-        for job in dev_template.find_resources("AWS::Glue::Job").values()
-    ]
-    assert len(set(role_refs)) == 4
-    dev_template.resource_count_is("AWS::IAM::Role", 4)
-    dev_template.has_resource_properties(
-        "AWS::IAM::Role",
-        {
-            "AssumeRolePolicyDocument": {
-                "Statement": [
-                    Match.object_like(
-                        {"Action": "sts:AssumeRole", "Principal": {"Service": "glue.amazonaws.com"}}
-                    )
-                ]
-            }
-        },
-    )
+def test_glue_job_properties_come_from_config_and_overrides(dev: Synthesized) -> None:
+    job = glue_jobs(dev)["glueflow-dev-customer_ltv"]
+    assert job["Command"] == {
+        "Name": "glueetl",
+        "PythonVersion": "3",
+        "ScriptLocation": "s3://glueflow-dev-artifacts-111111111111/glue_scripts/jobs/customer_ltv.py",
+    }
+    assert job["GlueVersion"] == "5.1"
+    assert job["WorkerType"] == "G.2X"
+    assert job["NumberOfWorkers"] == 2  # dev override of 4
+    assert job["ExecutionClass"] == "FLEX"  # dev override
+    assert job["Timeout"] == 90
+    assert job["DefaultArguments"]["--glueflow-job"] == "customer_ltv"
+    assert job["DefaultArguments"]["--glueflow-env"] == "dev"
+    assert job["Tags"]["glueflow:owner"] == "marketing-analytics@example.com"
 
 
 def test_environment_is_chosen_by_context_and_summary_lists_it(tmp_path: Path) -> None:
-    stage, outdir = synth(tmp_path, env="prod")
+    outdir = tmp_path / "cdk.out"
+    application = cdk.App(context=cdk_app.project_context(env="prod"), outdir=str(outdir))
+    stage = cdk_app.build_app(application)
+    application.synth()
 
     assert stage.stage_name == "prod"
-    assert stage.jobs.stack_name == "glueflow-prod-jobs"
-    assert stage.jobs.account == "222222222222"
+    assert stage.storage.account == "222222222222"
     stacks = stacks_in(outdir, "prod")
-    assert [(s.name, s.resources) for s in stacks] == [("glueflow-prod-jobs", 8)]
+    names = [s.name for s in stacks]
+    assert {"glueflow-prod-network", "glueflow-prod-orchestration", "glueflow-prod-storage"} <= set(
+        names
+    )
     manifest = json.loads(manifest_path(outdir, "prod").read_text())
-    text = render("prod", stacks, manifest)
-    assert "Glueflow prod: account 222222222222, eu-west-1, 1 stacks, 8 resources, 4 jobs" in text
+    text = render("prod", stacks, manifest, load_platform("prod").environment.config)
+    assert f"Glueflow prod: account 222222222222, eu-west-1, {len(stacks)} stacks" in text
     assert "sales_daily_aggregate" in text
     assert "cron 0 6 * * *" in text
+    assert "internet egress: none (no NAT gateway, no internet gateway)" in text
+    assert "all allowlisted" in text
+    assert "MWAA mw1.medium environment" in text
 
 
 def test_jobs_dir_context_reads_another_folder(tmp_path: Path) -> None:
@@ -111,9 +84,14 @@ def test_jobs_dir_context_reads_another_folder(tmp_path: Path) -> None:
         job = valid_job(f"gen_job_{i}", script="glue_scripts/jobs/sales_ingest.py")
         (jobs_dir / f"gen_{i}.yaml").write_text(json.dumps(job))  # JSON is YAML
 
-    stage, _ = synth(tmp_path, env="dev", jobs_dir=str(jobs_dir))
+    application = cdk.App(
+        context=cdk_app.project_context(env="dev", jobs_dir=str(jobs_dir)),
+        outdir=str(tmp_path / "cdk.out"),
+    )
+    stage = cdk_app.build_app(application)
+    application.synth()
 
-    Template.from_stack(stage.jobs).resource_count_is("AWS::Glue::Job", 7)
+    assert sum(len(s.glue_jobs) for s in stage.job_shards.values()) == 7
 
 
 def run_app(tmp_path: Path, context: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -187,4 +165,6 @@ def test_cdk_cli_synthesizes_offline_without_credentials(tmp_path: Path) -> None
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    assert [s.name for s in stacks_in(out, "prod")] == ["glueflow-prod-jobs"]
+    names = [s.name for s in stacks_in(out, "prod")]
+    assert "glueflow-prod-orchestration" in names
+    assert any(name.startswith("glueflow-prod-jobs-") for name in names)

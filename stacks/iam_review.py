@@ -1,0 +1,155 @@
+"""What the synthesized IAM allows, read from the templates, and the wildcard allowlist.
+
+DESIGN.md decision 9: no wildcard action in any Allow statement, and a wildcard resource only
+where this allowlist names it with its reason. Tests enforce it on every synthesized template;
+`make synth` prints the totals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Actions with no resource-level permission: IAM only accepts Resource "*" for them.
+NO_RESOURCE_LEVEL_ACTIONS = {
+    "cloudwatch:PutMetricData": "CloudWatch metrics have no ARN; a namespace condition narrows it",
+    "logs:DescribeLogGroups": "MWAA lists log groups; the action has no resource-level scope",
+    "s3:GetAccountPublicAccessBlock": "MWAA checks the account's public access block",
+}
+
+
+@dataclass(frozen=True)
+class AllowedWildcard:
+    """A family of wildcard resources that is allowed, and why."""
+
+    name: str
+    pattern: re.Pattern[str]
+    reason: str
+
+
+_ARN = r"arn:aws[a-z-]*"
+_REGION = r"[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d"
+WILDCARD_ALLOWLIST: tuple[AllowedWildcard, ...] = (
+    AllowedWildcard(
+        "objects under a key prefix",
+        re.compile(rf"^{_ARN}:s3:::[a-z0-9.-]+/[^*]+/\*$"),
+        "S3 object ARNs under a declared input/output, a job's temp or report prefix, or a "
+        "deployment prefix: the keys are written at run time",
+    ),
+    AllowedWildcard(
+        "MWAA source bucket objects",
+        re.compile(rf"^{_ARN}:s3:::[a-z0-9-]+-mwaa-\d{{12}}/\*$"),
+        "MWAA reads its whole source bucket (DAGs, manifest, requirements)",
+    ),
+    AllowedWildcard(
+        "CDK asset objects",
+        re.compile(rf"^{_ARN}:s3:::cdk-[a-z0-9]+-assets-\d{{12}}-{_REGION}/\*$"),
+        "deploy-time handlers read assets named by content hash at publish time",
+    ),
+    AllowedWildcard(
+        "log streams of one log group",
+        re.compile(rf"^{_ARN}:logs:{_REGION}:\d{{12}}:log-group:[^*]+:log-stream:\*$"),
+        "log streams are named by run id inside a log group the principal owns",
+    ),
+    AllowedWildcard(
+        "MWAA log groups",
+        re.compile(rf"^{_ARN}:logs:{_REGION}:\d{{12}}:log-group:airflow-[a-z0-9-]+-\*$"),
+        "MWAA names a log group per module: airflow-<environment>-<module>",
+    ),
+    AllowedWildcard(
+        "MWAA Celery queue",
+        re.compile(rf"^{_ARN}:sqs:{_REGION}:\*:airflow-celery-\*$"),
+        "the queue lives in an account MWAA owns; its account and name are not known",
+    ),
+    AllowedWildcard(
+        "Airflow secrets prefix",
+        re.compile(rf"^{_ARN}:secretsmanager:{_REGION}:\d{{12}}:secret:airflow/\*$"),
+        "the secrets backend reads connections and variables under airflow/",
+    ),
+    AllowedWildcard(
+        "this environment's Glue jobs",
+        re.compile(rf"^{_ARN}:glue:{_REGION}:\d{{12}}:job/[a-z0-9]+-[a-z0-9]+-\*$"),
+        "jobs named <prefix>-<env>-*; one ARN per job outgrows the policy size limit at 500 jobs",
+    ),
+)
+
+POLICY_PROPERTIES = {
+    "AWS::IAM::Policy": "PolicyDocument",
+    "AWS::IAM::ManagedPolicy": "PolicyDocument",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+}
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One policy statement and where it is."""
+
+    stack: str
+    logical_id: str
+    resource_type: str
+    body: Mapping[str, Any]
+
+    @property
+    def actions(self) -> list[str]:
+        return _as_list(self.body.get("Action"))
+
+    @property
+    def resources(self) -> list[Any]:
+        return _as_list(self.body.get("Resource"))
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def allow_statements(templates: Mapping[str, Mapping[str, Any]]) -> Iterator[Statement]:
+    """Every Allow statement of every permission policy (not trust policies) in `templates`."""
+    for stack, template in sorted(templates.items()):
+        for logical_id, resource in sorted(template.get("Resources", {}).items()):
+            kind = resource.get("Type", "")
+            props = resource.get("Properties", {})
+            documents = []
+            if kind in POLICY_PROPERTIES:
+                documents.append(props.get(POLICY_PROPERTIES[kind], {}))
+            elif kind == "AWS::IAM::Role":
+                documents += [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+            for document in documents:
+                for body in _as_list(document.get("Statement")):
+                    if body.get("Effect") == "Allow":
+                        yield Statement(stack, logical_id, kind, body)
+
+
+def wildcard_problems(templates: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Wildcard actions, and wildcard resources the allowlist does not name; empty when clean."""
+    problems = []
+    for st in allow_statements(templates):
+        where = f"{st.stack}/{st.logical_id}"
+        for action in st.actions:
+            if "*" in action:
+                problems.append(f"{where}: wildcard action {action!r}")
+        for resource in st.resources:
+            wildcard = isinstance(resource, str) and "*" in resource
+            if wildcard and allowed_wildcard(st, resource) is None:
+                problems.append(f"{where}: wildcard resource {resource!r} is not allowlisted")
+    return problems
+
+
+def allowed_wildcard(st: Statement, resource: str) -> str | None:
+    """The allowlist entry that permits `resource` in `st`, or None."""
+    if resource == "*":
+        if st.resource_type == "AWS::KMS::Key":
+            return "in a key policy, '*' is the key itself"
+        if st.actions and all(a in NO_RESOURCE_LEVEL_ACTIONS for a in st.actions):
+            return "actions with no resource-level permission: " + ", ".join(sorted(st.actions))
+        return None
+    for entry in WILDCARD_ALLOWLIST:
+        if entry.pattern.fullmatch(resource):
+            return entry.name
+    return None

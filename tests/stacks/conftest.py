@@ -1,0 +1,59 @@
+"""Synthesized environments, shared by the infrastructure tests (each synth takes seconds)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+import app as cdk_app
+from configs.loader import Platform, load_platform
+from stacks.stage import GlueflowStage
+from tests.conftest import Project
+
+
+@dataclass
+class Synthesized:
+    """One synthesized environment: its stage, assembly folder and templates by stack name."""
+
+    stage: GlueflowStage
+    outdir: Path
+
+    @property
+    def stacks(self) -> dict[str, cdk.Stack]:
+        return {s.stack_name: s for s in self.stage.node.children if isinstance(s, cdk.Stack)}
+
+    def template(self, stack: cdk.Stack) -> Template:
+        return Template.from_stack(stack)
+
+    @property
+    def templates(self) -> dict[str, dict[str, Any]]:
+        return {name: Template.from_stack(s).to_json() for name, s in self.stacks.items()}
+
+
+def synthesize(platform: Platform, outdir: Path) -> Synthesized:
+    """Synthesize like `make synth` does: cdk.json's feature flags, cdk-nag registered."""
+    application = cdk.App(context=cdk_app.project_context(), outdir=str(outdir))
+    stage = cdk_app.add_environment(application, platform)
+    application.synth()
+    return Synthesized(stage, outdir)
+
+
+def synthesize_project(project: Project, env: str, outdir: Path) -> Synthesized:
+    """Synthesize an environment of a throwaway project (its own environment file and jobs)."""
+    platform = load_platform(env, root=project.root, **project.paths())
+    return synthesize(platform, outdir)
+
+
+@pytest.fixture(scope="session")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(load_platform("dev"), tmp_path_factory.mktemp("dev") / "cdk.out")
+
+
+@pytest.fixture(scope="session")
+def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    return synthesize(load_platform("prod"), tmp_path_factory.mktemp("prod") / "cdk.out")
