@@ -1,11 +1,19 @@
-"""Run every benchmark and print its table with the machine it ran on."""
+"""Run the benchmarks and print their tables with the machine they ran on.
+
+python -m benchmarks            # config, then synth
+python -m benchmarks config     # config validation + manifest only (seconds)
+python -m benchmarks synth      # full synth only (minutes)
+"""
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 
-from benchmarks import config_bench
+from benchmarks import config_bench, synth_bench
+
+BENCHES = {"config": config_bench, "synth": synth_bench}
 
 
 def machine() -> str:
@@ -13,9 +21,19 @@ def machine() -> str:
     return f"{platform.node()}: {os.cpu_count()} cores, {cpu}, Python {platform.python_version()}"
 
 
-def main() -> None:
-    print(f"machine: {machine()}\n")
-    print(config_bench.report(config_bench.run()))
+def main(argv: list[str] | None = None) -> None:
+    summary = __doc__.split("\n")[0]
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=summary)
+    parser.add_argument("bench", nargs="?", choices=BENCHES, help="run only this one")
+    args = parser.parse_args(argv)
+    names = [args.bench] if args.bench else list(BENCHES)
+    print(f"machine: {machine()}")
+    for name in names:
+        bench = BENCHES[name]
+        # Flush before each run: the synth takes minutes and a piped stdout would hold
+        # the earlier tables back until the end.
+        print(flush=True)
+        print(bench.report(bench.run()), flush=True)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ class GlueflowStage(Stage):
         super().__init__(
             scope, id_, env=Environment(account=cfg.account, region=cfg.region), **kwargs
         )
+        self.platform = platform
         tags = {**cfg.tags, "glueflow:env": env.name}
         for key, value in sorted(tags.items()):
             Tags.of(self).add(key, value)

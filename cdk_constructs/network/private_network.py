@@ -12,6 +12,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk_constructs.nag import acknowledge
+
 
 @dataclass(frozen=True)
 class ExistingVpcIds:
@@ -159,9 +161,13 @@ class PrivateNetwork(Construct):
         ]
         if egress:
             subnets.append(
-                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC)
+                ec2.SubnetConfiguration(
+                    name="public",
+                    subnet_type=ec2.SubnetType.PUBLIC,
+                    map_public_ip_on_launch=False,  # the NAT gateway has its own Elastic IP
+                )
             )
-        return ec2.Vpc(
+        vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(cidr) if cidr else None,
@@ -170,6 +176,18 @@ class PrivateNetwork(Construct):
             subnet_configuration=subnets,
             restrict_default_security_group=True,
         )
+        for subnet in vpc.public_subnets:
+            route = subnet.node.try_find_child("DefaultRoute")
+            if route is not None:
+                acknowledge(
+                    route,
+                    {
+                        "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW": "the environment opted in "
+                        "to egress: the NAT gateway's public subnet routes out through the "
+                        "internet gateway; nothing else is placed in it"
+                    },
+                )
+        return vpc
 
 
 def _endpoint_id(service: str) -> str:

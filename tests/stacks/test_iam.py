@@ -1,0 +1,156 @@
+"""Least privilege, read from the synthesized policy documents (DESIGN.md decision 9)."""
+
+from __future__ import annotations
+
+import fnmatch
+
+from stacks.iam_review import WILDCARD_ALLOWLIST, allow_statements, wildcard_problems
+from tests.stacks.conftest import Synthesized
+
+
+def test_no_wildcard_action_and_only_allowlisted_wildcard_resources(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    for synth in (dev, prod):
+        statements = list(allow_statements(synth.templates))
+        assert len(statements) > 50  # the reader sees every policy, not an empty list
+        assert wildcard_problems(synth.templates) == []
+
+
+def test_allowlist_rejects_what_it_does_not_name() -> None:
+    template = {
+        "Resources": {
+            "Broad": {
+                "Type": "AWS::IAM::ManagedPolicy",
+                "Properties": {
+                    "PolicyDocument": {
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "s3:Get*",
+                                "Resource": "arn:aws:s3:::b/p/x",
+                            },
+                            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"},
+                            {
+                                "Effect": "Allow",
+                                "Action": "s3:GetObject",
+                                "Resource": "arn:aws:s3:::b/*",
+                            },
+                            {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
+                        ]
+                    }
+                },
+            }
+        }
+    }
+    assert wildcard_problems({"s": template}) == [
+        "s/Broad: wildcard action 's3:Get*'",
+        "s/Broad: wildcard resource '*' is not allowlisted",
+        "s/Broad: wildcard resource 'arn:aws:s3:::b/*' is not allowlisted",
+    ]
+    assert all(entry.reason for entry in WILDCARD_ALLOWLIST)
+
+
+def job_policy(synth: Synthesized, job: str) -> list[dict]:
+    """The statements of one Glue job's managed policy."""
+    for shard in synth.stage.job_shards.values():
+        if job in shard.glue_jobs:
+            template = synth.template(shard).to_json()
+            logical_id = shard.get_logical_id(shard.glue_jobs[job].policy.node.default_child)
+            return template["Resources"][logical_id]["Properties"]["PolicyDocument"]["Statement"]
+    raise KeyError(job)
+
+
+def reachable(statements: list[dict], action: str, arn: str) -> bool:
+    """Whether an Allow statement grants `action` on `arn` (IAM's glob matching)."""
+    for st in statements:
+        actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+        resources = st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]]
+        if action in actions and any(
+            isinstance(r, str) and fnmatch.fnmatchcase(arn, r) for r in resources
+        ):
+            return True
+    return False
+
+
+def test_a_job_cannot_reach_another_jobs_prefixes(dev: Synthesized) -> None:
+    ingest = job_policy(dev, "sales_ingest")
+    aggregate = job_policy(dev, "sales_daily_aggregate")
+    raw = "arn:aws:s3:::glueflow-dev-raw-111111111111"
+    curated = "arn:aws:s3:::glueflow-dev-curated-111111111111"
+    artifacts = "arn:aws:s3:::glueflow-dev-artifacts-111111111111"
+
+    # Its own: reads its input, writes its output, its temp dir and script.
+    assert reachable(ingest, "s3:GetObject", f"{raw}/sales/incoming/day=1/a.csv")
+    assert reachable(ingest, "s3:PutObject", f"{curated}/sales/orders/part-0.parquet")
+    assert reachable(ingest, "s3:PutObject", f"{artifacts}/temp/sales_ingest/x")
+    assert reachable(ingest, "s3:GetObject", f"{artifacts}/glue_scripts/jobs/sales_ingest.py")
+    # Not its input for writing, and nothing of the other job.
+    assert not reachable(ingest, "s3:PutObject", f"{raw}/sales/incoming/a.csv")
+    assert not reachable(ingest, "s3:GetObject", f"{artifacts}/temp/sales_daily_aggregate/x")
+    assert not reachable(ingest, "s3:GetObject", f"{artifacts}/glue_scripts/jobs/customer_ltv.py")
+    assert not reachable(ingest, "s3:PutObject", f"{curated}/sales/daily/part-0.parquet")
+    # The aggregate may read the ingest's output (it declares it), but never write it.
+    assert reachable(aggregate, "s3:GetObject", f"{curated}/sales/orders/part-0.parquet")
+    assert not reachable(aggregate, "s3:PutObject", f"{curated}/sales/orders/part-0.parquet")
+    assert not reachable(aggregate, "s3:GetObject", f"{raw}/sales/incoming/a.csv")
+    # Nothing in its policy names the other job (log groups, temp, reports).
+    assert not any(
+        "sales_daily_aggregate" in r
+        for st in ingest
+        for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])
+        if isinstance(r, str)
+    )
+
+
+def test_listing_is_limited_to_the_declared_prefixes(dev: Synthesized) -> None:
+    ingest = job_policy(dev, "sales_ingest")
+    listing = [st for st in ingest if st["Action"] == "s3:ListBucket"]
+    assert listing
+    for st in listing:
+        prefixes = st["Condition"]["StringLike"]["s3:prefix"]
+        assert all("sales_daily_aggregate" not in p and p.endswith("*") for p in prefixes)
+
+
+def mwaa_statements(synth: Synthesized) -> list[dict]:
+    orchestration = synth.stage.orchestration
+    template = synth.template(orchestration).to_json()
+    logical_id = orchestration.get_logical_id(orchestration.mwaa.policy.node.default_child)
+    return template["Resources"][logical_id]["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_mwaa_role_starts_only_this_environments_glue_jobs(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    for synth, env, account in ((dev, "dev", "111111111111"), (prod, "prod", "222222222222")):
+        statements = mwaa_statements(synth)
+        glue = [st for st in statements if any(a.startswith("glue:") for a in _list(st["Action"]))]
+        assert len(glue) == 1
+        assert glue[0]["Resource"] == f"arn:aws:glue:eu-west-1:{account}:job/glueflow-{env}-*"
+        assert sorted(_list(glue[0]["Action"])) == [
+            "glue:BatchStopJobRun",
+            "glue:GetJob",
+            "glue:GetJobRun",
+            "glue:GetJobRuns",
+            "glue:StartJobRun",
+        ]
+        own = f"arn:aws:glue:eu-west-1:{account}:job/glueflow-{env}-sales_ingest"
+        assert reachable(statements, "glue:StartJobRun", own)
+        other_env = "prod" if env == "dev" else "dev"
+        for foreign in (
+            f"arn:aws:glue:eu-west-1:{account}:job/glueflow-{other_env}-sales_ingest",
+            f"arn:aws:glue:eu-west-1:{account}:job/someone-elses-job",
+            f"arn:aws:glue:eu-west-1:{account}:job/glueflow-{env}2-x",
+        ):
+            assert not reachable(statements, "glue:StartJobRun", foreign)
+
+
+def test_mwaa_secrets_are_limited_to_the_airflow_prefix(dev: Synthesized) -> None:
+    statements = mwaa_statements(dev)
+    secret = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:"  # noqa: S105 - an ARN
+    assert reachable(statements, "secretsmanager:GetSecretValue", f"{secret}airflow/connections/x")
+    assert not reachable(statements, "secretsmanager:GetSecretValue", f"{secret}glueflow/dev/slack")
+
+
+def _list(value):
+    return value if isinstance(value, list) else [value]

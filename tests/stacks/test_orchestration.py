@@ -1,0 +1,156 @@
+"""MWAA: version, privacy, logging, size from config, secrets prefix, requirements, DAG deploy."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from aws_cdk.assertions import Match
+
+from tests.conftest import REPO_ROOT
+from tests.stacks.conftest import Synthesized
+
+CONSTRAINTS = REPO_ROOT.parent / "shared" / "mwaa" / "airflow-3.0.6.txt"
+
+
+def mwaa(synth: Synthesized) -> dict:
+    template = synth.template(synth.stage.orchestration)
+    (resource,) = template.find_resources("AWS::MWAA::Environment").values()
+    return resource["Properties"]
+
+
+def test_private_airflow_3_0_6_with_every_log_module_on(dev: Synthesized) -> None:
+    props = mwaa(dev)
+    assert props["Name"] == "glueflow-dev"
+    assert props["AirflowVersion"] == "3.0.6"
+    assert props["WebserverAccessMode"] == "PRIVATE_ONLY"
+    assert props["LoggingConfiguration"] == {
+        "DagProcessingLogs": {"Enabled": True, "LogLevel": "INFO"},
+        "SchedulerLogs": {"Enabled": True, "LogLevel": "INFO"},
+        "TaskLogs": {"Enabled": True, "LogLevel": "INFO"},
+        "WebserverLogs": {"Enabled": True, "LogLevel": "WARNING"},
+        "WorkerLogs": {"Enabled": True, "LogLevel": "INFO"},
+    }
+    assert "KmsKey" in props
+    assert len(props["NetworkConfiguration"]["SubnetIds"]) == 2
+    assert len(props["NetworkConfiguration"]["SecurityGroupIds"]) == 2
+
+
+def test_size_and_log_levels_come_from_config(prod: Synthesized) -> None:
+    props = mwaa(prod)
+    assert (
+        props["EnvironmentClass"],
+        props["MinWorkers"],
+        props["MaxWorkers"],
+        props["Schedulers"],
+        props["MinWebservers"],
+        props["MaxWebservers"],
+    ) == ("mw1.medium", 2, 10, 2, 2, 3)
+    assert props["LoggingConfiguration"]["SchedulerLogs"]["LogLevel"] == "WARNING"
+
+
+def test_secrets_backend_reads_only_the_airflow_prefix(dev: Synthesized) -> None:
+    options = mwaa(dev)["AirflowConfigurationOptions"]
+    assert options["secrets.backend"] == (
+        "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+    )
+    assert json.loads(options["secrets.backend_kwargs"]) == {
+        "connections_prefix": "airflow/connections",
+        "variables_prefix": "airflow/variables",
+    }
+
+
+def test_requirements_are_deployed_and_pinned_by_object_version(dev: Synthesized) -> None:
+    template = dev.template(dev.stage.orchestration)
+    props = mwaa(dev)
+    assert props["RequirementsS3Path"] == "requirements/requirements.txt"
+    version = props["RequirementsS3ObjectVersion"]["Fn::GetAtt"]
+    assert version[1] == "VersionId"
+    readers = template.find_resources("Custom::AWS")
+    assert list(readers) == [version[0]]
+    reader = readers[version[0]]
+    create = json.loads(reader["Properties"]["Create"])
+    assert create["action"] == "headObject"
+    assert create["parameters"] == {
+        "Bucket": "glueflow-dev-mwaa-111111111111",
+        "Key": "requirements/requirements.txt",
+    }
+    # The physical id carries the file's hash: a changed file reads its new version.
+    assert re.fullmatch(
+        r"requirements/requirements\.txt@[0-9a-f]{16}", create["physicalResourceId"]["id"]
+    )
+    template.has_resource_properties(
+        "Custom::CDKBucketDeployment",
+        {"DestinationBucketKeyPrefix": "requirements/", "Prune": True},
+    )
+
+
+def test_requirements_pin_what_the_mwaa_image_has() -> None:
+    """With no route to PyPI, MWAA can only 'install' what its image already holds."""
+    image = dict(
+        line.split("==", 1)
+        for line in CONSTRAINTS.read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    lines = (REPO_ROOT / "mwaa" / "requirements.txt").read_text().splitlines()
+    pins = [line for line in lines if line and not line.startswith(("#", "-"))]
+    assert "--no-index" in lines
+    assert pins
+    for pin in pins:
+        name, version = pin.split("==")
+        assert image.get(name) == version, pin
+
+
+def test_dags_and_manifest_are_deployed_with_pruning(dev: Synthesized) -> None:
+    template = dev.template(dev.stage.orchestration)
+    deployments = [
+        r["Properties"]
+        for r in template.find_resources("Custom::CDKBucketDeployment").values()
+        if r["Properties"]["DestinationBucketKeyPrefix"] == "dags/"
+    ]
+    assert len(deployments) == 1
+    assert deployments[0]["Prune"] is True
+    assert deployments[0]["DestinationBucketName"] == "glueflow-dev-mwaa-111111111111"
+    assert len(deployments[0]["SourceObjectKeys"]) == 2  # dags/ and the manifest folder
+    assembly = Path(dev.outdir) / f"assembly-{dev.stage.stage_name}"
+    staged = [assembly / p for p in _asset_paths(dev)]
+    assert any((p / "manifest.json").is_file() for p in staged)
+    assert mwaa(dev)["DagS3Path"] == "dags"
+    assert mwaa(dev)["SourceBucketArn"] == "arn:aws:s3:::glueflow-dev-mwaa-111111111111"
+
+
+def _asset_paths(synth: Synthesized) -> list[str]:
+    stack = synth.stage.orchestration
+    metadata = json.loads(
+        (
+            Path(synth.outdir)
+            / f"assembly-{synth.stage.stage_name}"
+            / f"{stack.artifact_id}.assets.json"
+        ).read_text()
+    )
+    return [
+        entry["source"]["path"]
+        for entry in metadata["files"].values()
+        if entry["source"].get("packaging") == "zip"
+    ]
+
+
+def test_execution_role_trusts_only_mwaa(dev: Synthesized) -> None:
+    template = dev.template(dev.stage.orchestration)
+    template.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "AssumeRolePolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {
+                            "Principal": {
+                                "Service": ["airflow-env.amazonaws.com", "airflow.amazonaws.com"]
+                            }
+                        }
+                    )
+                ]
+            }
+        },
+    )
