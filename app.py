@@ -10,7 +10,6 @@ and exits 1, without a traceback.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -19,19 +18,11 @@ import aws_cdk as cdk
 from configs.loader import JOBS_DIR, Platform, load_platform
 from configs.manifest import compile_manifest, manifest_path, write_manifest
 from configs.problems import ConfigError
+from stacks.cdk_context import project_context
 from stacks.nag import register_checks
 from stacks.stage import GlueflowStage
 
-CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
-
-
-def project_context(**overrides: str) -> dict[str, object]:
-    """cdk.json's context (feature flags included) plus `overrides`: what `cdk synth -c` passes.
-
-    Tests and benchmarks that build an App in-process use this, so they synthesize with the
-    same feature flags as `make synth`.
-    """
-    return {**json.loads(CDK_JSON.read_text())["context"], **overrides}
+__all__ = ["add_environment", "build_app", "main", "project_context"]
 
 
 def build_app(app: cdk.App) -> GlueflowStage:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import psutil
 
 from benchmarks.generate import write_jobs
+from stacks.cdk_context import project_context
 
 SIZES = (5, 50, 500, 2000)
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,15 +52,6 @@ def _tree_rss(proc: psutil.Process) -> int:
         with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
             total += member.memory_info().rss
     return total
-
-
-def project_context(**overrides: str) -> dict[str, object]:
-    """cdk.json's context plus `overrides`, as `app.project_context` builds it.
-
-    Not imported from `app`: that imports aws_cdk, which starts a jsii Node process in this
-    (measuring) process, costing seconds and memory before and during every benchmark.
-    """
-    return {**json.loads((ROOT / "cdk.json").read_text())["context"], **overrides}
 
 
 def _child_env(jobs_dir: Path, outdir: Path) -> dict[str, str]:

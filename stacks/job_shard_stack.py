@@ -43,6 +43,7 @@ class JobShardStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
+        self.shard = shard
         cfg = environment
         prefix = cfg.name_prefix
         self.security_configuration = glue.SecurityConfiguration(

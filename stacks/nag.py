@@ -59,3 +59,8 @@ def acknowledgements(root: IConstruct) -> list[Acknowledged]:
                 rule_id = str(rule).removeprefix("Annotation::")
                 found.append(Acknowledged(construct.node.path, rule_id, str(reason)))
     return sorted(found, key=lambda a: (a.path, a.rule))
+
+
+def render_acknowledgements(found: list[Acknowledged]) -> str:
+    """One line per acknowledgement: `path | rule | reason`, as committed for review."""
+    return "".join(f"{a.path} | {a.rule} | {a.reason}\n" for a in found)

@@ -1,0 +1,67 @@
+"""cdk-nag: every pack runs, findings fail synth, and every acknowledgement is listed here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+
+import app as cdk_app
+from configs.loader import load_platform
+from stacks.nag import acknowledgements, render_acknowledgements
+from tests.stacks.conftest import Synthesized
+
+ACKNOWLEDGEMENTS_FILE = Path(__file__).with_name("acknowledgements.txt")
+
+
+def test_every_acknowledgement_is_listed_for_review(dev: Synthesized) -> None:
+    """A new acknowledgement fails here until acknowledgements.txt lists it, so it shows in
+    the pull request's diff with its construct path and reason."""
+    found = acknowledgements(dev.stage)
+    listed = render_acknowledgements(found)
+    assert listed == ACKNOWLEDGEMENTS_FILE.read_text(), (
+        f"acknowledgements changed; if intended, write this to {ACKNOWLEDGEMENTS_FILE.name}:\n"
+        f"{listed}"
+    )
+    for ack in found:
+        assert len(ack.reason) >= 30, ack  # a specific reason, not "ok"
+        if ack.rule.startswith("CloudFormation-Validate::"):
+            continue  # aws-cdk-lib's own, for the AZs it writes into the template
+        assert not ack.path.endswith(("/Storage", "/Network", "/Orchestration")), ack
+
+
+def test_synth_reports_no_violation(dev: Synthesized, prod: Synthesized) -> None:
+    for synth in (dev, prod):
+        report = json.loads((synth.outdir / "validation-report.json").read_text())
+        plugins = {r["pluginName"]: r for r in report["pluginReports"]}
+        for name, plugin in plugins.items():
+            assert plugin["conclusion"] == "success", name
+            assert plugin["violations"] == [], name
+
+
+def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
+    application = cdk.App(context=cdk_app.project_context(), outdir=str(tmp_path / "cdk.out"))
+    stage = cdk_app.add_environment(application, load_platform("dev"))
+    s3.Bucket(stage.storage, "Careless")  # no encryption key, no logging, no TLS policy
+    lambda_.Function(
+        stage.storage,
+        "Loose",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): pass"),
+    )
+
+    with pytest.raises(RuntimeError, match="ValidationFailed") as failure:
+        application.synth()
+
+    message = str(failure.value)
+    assert "AwsSolutions-S1" in message
+    assert "dev/Storage/Careless/Resource" in message
+    report = json.loads((tmp_path / "cdk.out" / "validation-report.json").read_text())
+    failed = {r["pluginName"] for r in report["pluginReports"] if r["conclusion"] == "failure"}
+    # Each of the three packs runs on the whole app and reports its own findings.
+    assert {"AwsSolutions", "NIST.800.53.R5", "Serverless"} <= failed
