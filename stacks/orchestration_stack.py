@@ -18,6 +18,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from cdk_constructs.orchestration.mwaa_environment import MwaaEnvironment, MwaaSize
+from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 from cdk_constructs.storage.asset_deployment import AssetDeployments
 from cdk_constructs.storage.s3_access import object_statement
 from configs import naming
@@ -208,16 +209,11 @@ class OrchestrationStack(Stack):
             retention=log_retention,
             removal_policy=removal_policy,
         )
-        role = iam.Role(
+        access = ManagedPolicyRole(
             self,
-            "ObjectVersionRole",
+            "ObjectVersionAccess",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Reads the S3 version id of the MWAA requirements file",
-        )
-        iam.ManagedPolicy(
-            self,
-            "ObjectVersionPolicy",
-            roles=[role],
             statements=[
                 object_statement(bucket_name, key, self.partition),
                 iam.PolicyStatement(
@@ -238,7 +234,7 @@ class OrchestrationStack(Stack):
             "RequirementsVersion",
             on_create=call,
             on_update=call,
-            role=role.without_policy_updates(),
+            role=access.role_for_grants,
             log_group=log_group,
             memory_size=256,
             install_latest_aws_sdk=False,

@@ -13,6 +13,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.nag import acknowledge
+from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 
 
 @dataclass(frozen=True)
@@ -116,16 +117,11 @@ class PrivateNetwork(Construct):
             retention=log_retention,
             removal_policy=removal_policy,
         )
-        flow_log_role = iam.Role(
+        flow_log_access = ManagedPolicyRole(
             self,
-            "FlowLogRole",
+            "FlowLogAccess",
             assumed_by=iam.ServicePrincipal("vpc-flow-logs.amazonaws.com"),
             description="VPC flow logs write to their log group",
-        )
-        iam.ManagedPolicy(
-            self,
-            "FlowLogPolicy",
-            roles=[flow_log_role],
             statements=[
                 iam.PolicyStatement(
                     actions=[
@@ -143,7 +139,7 @@ class PrivateNetwork(Construct):
             resource_type=ec2.FlowLogResourceType.from_vpc(self.vpc),
             # Immutable: CDK's own grants would add an inline policy beside the managed one.
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(
-                self.flow_log_group, flow_log_role.without_policy_updates()
+                self.flow_log_group, flow_log_access.role_for_grants
             ),
             traffic_type=ec2.FlowLogTrafficType.ALL,
         )

@@ -14,6 +14,8 @@ from aws_cdk import aws_mwaa as mwaa
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
+
 LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
 SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
 
@@ -67,21 +69,16 @@ class MwaaEnvironment(Construct):
         self.environment_arn = (
             f"{arn_prefix}:airflow:{region}:{account}:environment/{environment_name}"
         )
-        self.execution_role = iam.Role(
+        self._access = ManagedPolicyRole(
             self,
-            "ExecutionRole",
+            "Execution",
             assumed_by=iam.CompositePrincipal(
                 iam.ServicePrincipal("airflow.amazonaws.com"),
                 iam.ServicePrincipal("airflow-env.amazonaws.com"),
             ),
-            description=f"MWAA execution role of {environment_name}",
+            description=f"MWAA execution role of {environment_name} and its tasks",
         )
-        self.policy = iam.ManagedPolicy(
-            self,
-            "ExecutionPolicy",
-            description=f"What MWAA environment {environment_name} and its tasks may reach",
-            roles=[self.execution_role],
-        )
+        self.execution_role, self.policy = self._access.role, self._access.policy
         log_groups = f"{arn_prefix}:logs:{region}:{account}:log-group:airflow-{environment_name}-*"
         self.allow(
             iam.PolicyStatement(
@@ -202,4 +199,4 @@ class MwaaEnvironment(Construct):
 
     def allow(self, *statements: iam.PolicyStatement) -> None:
         """Add statements to the execution role's policy."""
-        self.policy.add_statements(*statements)
+        self._access.allow(*statements)

@@ -12,6 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.security.kms import use_keys
+from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 from cdk_constructs.storage.s3_access import (
     S3Prefix,
     object_statement,
@@ -129,22 +130,15 @@ class GlueEtlJob(Construct):
                     ],
                 )
             )
-        self.role = iam.Role(
+        access = ManagedPolicyRole(
             self,
-            "Role",
+            "Access",
             role_name=role_name,
             assumed_by=iam.ServicePrincipal("glue.amazonaws.com"),
             description=f"Runs Glue job {job_name}; scoped to its declared data only",
-        )
-        # A customer managed policy rather than an inline one (NIST 800-53 IAMNoInlinePolicy),
-        # attached to this role alone.
-        self.policy = iam.ManagedPolicy(
-            self,
-            "Policy",
-            description=f"What Glue job {job_name} may reach",
             statements=statements,
-            roles=[self.role],
         )
+        self.role, self.policy = access.role, access.policy
         self.job = glue.CfnJob(
             self,
             "Job",

@@ -14,6 +14,7 @@ from constructs import Construct
 
 from cdk_constructs.nag import acknowledge_deploy_time_handlers, acknowledge_wildcards
 from cdk_constructs.security.kms import use_keys
+from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 from cdk_constructs.storage.s3_access import S3Prefix, read_statements, write_statements
 
 HANDLER_ID = "Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C"
@@ -47,18 +48,13 @@ class AssetDeployments(Construct):
             retention=log_retention,
             removal_policy=removal_policy,
         )
-        self.role = iam.Role(
+        self._access = ManagedPolicyRole(
             self,
-            "HandlerRole",
+            "Handler",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Copies deployment assets (DAGs, scripts) into platform buckets",
         )
-        self.policy = iam.ManagedPolicy(
-            self,
-            "HandlerPolicy",
-            description="Read CDK assets; write the deployment prefixes only",
-            roles=[self.role],
-        )
+        self.role, self.policy = self._access.role, self._access.policy
         qualifier = stack.synthesizer.bootstrap_qualifier or "hnb659fds"
         asset_bucket = S3Prefix(
             f"cdk-{qualifier}-assets-{stack.account}-{stack.region}", partition=stack.partition
@@ -78,6 +74,7 @@ class AssetDeployments(Construct):
             ),
         )
         self._keys: list[kms.IKey] = []
+        self._handler_acknowledged = False
 
     def deploy(
         self,
@@ -109,15 +106,16 @@ class AssetDeployments(Construct):
             destination_key_prefix=key_prefix,
             prune=True,
             exclude=list(exclude) or None,
-            role=self.role.without_policy_updates(),
+            role=self._access.role_for_grants,
             log_group=self.log_group,
             memory_limit=HANDLER_MEMORY_MB,
         )
         # The handler is a singleton per stack and memory size, at the stack's top level.
         handler = stack.node.try_find_child(f"{HANDLER_ID}{HANDLER_MEMORY_MB}MiB")
-        if handler is not None:
+        if handler is not None and not self._handler_acknowledged:
             acknowledge_deploy_time_handlers([handler])
+            self._handler_acknowledged = True
         return deployment
 
     def _allow(self, *statements: iam.PolicyStatement) -> None:
-        self.policy.add_statements(*statements)
+        self._access.allow(*statements)

@@ -51,30 +51,25 @@ def _list(locations: list[S3Prefix]) -> list[iam.PolicyStatement]:
     ]
 
 
-def read_statements(*locations: S3Prefix) -> list[iam.PolicyStatement]:
-    """List and get objects under each prefix."""
+def _object_statements(
+    actions: tuple[str, ...], locations: tuple[S3Prefix, ...]
+) -> list[iam.PolicyStatement]:
     if not locations:
         return []
-    return [
-        iam.PolicyStatement(
-            actions=list(READ_ACTIONS),
-            resources=sorted({loc.objects_arn for loc in locations}),
-        ),
-        *_list(list(locations)),
-    ]
+    objects = iam.PolicyStatement(
+        actions=list(actions), resources=sorted({loc.objects_arn for loc in locations})
+    )
+    return [objects, *_list(list(locations))]
+
+
+def read_statements(*locations: S3Prefix) -> list[iam.PolicyStatement]:
+    """List and get objects under each prefix."""
+    return _object_statements(READ_ACTIONS, locations)
 
 
 def write_statements(*locations: S3Prefix) -> list[iam.PolicyStatement]:
     """List, get, put and delete objects under each prefix (Spark overwrites and commits)."""
-    if not locations:
-        return []
-    return [
-        iam.PolicyStatement(
-            actions=list(WRITE_ACTIONS),
-            resources=sorted({loc.objects_arn for loc in locations}),
-        ),
-        *_list(list(locations)),
-    ]
+    return _object_statements(WRITE_ACTIONS, locations)
 
 
 def object_statement(bucket_name: str, key: str, partition: str = "aws") -> iam.PolicyStatement:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,7 @@ from aws_cdk.assertions import Template
 import app as cdk_app
 from configs.loader import Platform, load_platform
 from stacks.stage import GlueflowStage
-from tests.conftest import Project
+from tests.conftest import REPO_ROOT, Project
 
 
 @dataclass
@@ -47,6 +51,19 @@ def synthesize_project(project: Project, env: str, outdir: Path) -> Synthesized:
     """Synthesize an environment of a throwaway project (its own environment file and jobs)."""
     platform = load_platform(env, root=project.root, **project.paths())
     return synthesize(platform, outdir)
+
+
+def run_app(context: dict[str, object], outdir: Path) -> subprocess.CompletedProcess[str]:
+    """`python app.py` as the cdk CLI runs it: context in CDK_CONTEXT_JSON, output to `outdir`."""
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps(context), "CDK_OUTDIR": str(outdir)}
+    return subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -15,7 +14,7 @@ from configs.loader import load_platform
 from configs.manifest import manifest_path
 from stacks.summary import render, stacks_in
 from tests.conftest import REPO_ROOT, valid_job
-from tests.stacks.conftest import Synthesized
+from tests.stacks.conftest import Synthesized, run_app
 
 
 def glue_jobs(synth: Synthesized) -> dict[str, dict]:
@@ -94,23 +93,6 @@ def test_jobs_dir_context_reads_another_folder(tmp_path: Path) -> None:
     assert sum(len(s.glue_jobs) for s in stage.job_shards.values()) == 7
 
 
-def run_app(tmp_path: Path, context: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    outdir = tmp_path / "out"
-    env = {
-        **os.environ,
-        "CDK_CONTEXT_JSON": json.dumps(context),
-        "CDK_OUTDIR": str(outdir),
-    }
-    return subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_bad_config_stops_the_app_before_synthesis(tmp_path: Path) -> None:
     jobs_dir = tmp_path / "jobs"
     jobs_dir.mkdir()
@@ -118,7 +100,7 @@ def test_bad_config_stops_the_app_before_synthesis(tmp_path: Path) -> None:
     bad["trigger"] = {"schedule": "0 25 * * *"}
     (jobs_dir / "bad.yaml").write_text(json.dumps(bad))
 
-    result = run_app(tmp_path, {"env": "dev", "jobs_dir": str(jobs_dir)})
+    result = run_app({"env": "dev", "jobs_dir": str(jobs_dir)}, tmp_path / "out")
 
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
@@ -129,7 +111,7 @@ def test_bad_config_stops_the_app_before_synthesis(tmp_path: Path) -> None:
 
 
 def test_unknown_environment_is_refused(tmp_path: Path) -> None:
-    result = run_app(tmp_path, {"env": "staging"})
+    result = run_app({"env": "staging"}, tmp_path / "out")
     assert result.returncode == 1
     assert "env: no environment 'staging'; accepted: dev, prod" in result.stderr
 

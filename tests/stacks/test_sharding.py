@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +11,7 @@ from configs import naming
 from configs.loader import load_platform
 from stacks.cdk_context import project_context
 from stacks.summary import stacks_in
-from tests.conftest import REPO_ROOT
-from tests.stacks.conftest import synthesize
+from tests.stacks.conftest import run_app, synthesize
 
 
 def placement(jobs_dir: Path, outdir: Path) -> dict[str, tuple[str, str]]:
@@ -54,19 +49,7 @@ def synth_subprocess(jobs: int, tmp_path: Path) -> list:
     """`python app.py` on `jobs` generated jobs, as `cdk synth` runs it, with cdk-nag."""
     jobs_dir = write_jobs(tmp_path / "jobs", jobs)
     outdir = tmp_path / "cdk.out"
-    env = {
-        **os.environ,
-        "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps(project_context(env="dev", jobs_dir=str(jobs_dir))),
-    }
-    result = subprocess.run(
-        [sys.executable, "app.py"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+    result = run_app(project_context(env="dev", jobs_dir=str(jobs_dir)), outdir)
     assert result.returncode == 0, result.stderr[-4000:]
     return stacks_in(outdir, "dev")
 
