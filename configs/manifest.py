@@ -88,6 +88,7 @@ def _job_entry(platform: Platform, job: JobConfig, artifacts_bucket: str) -> dic
             "dpu_hour_usd": price.flex if glue.execution_class == "FLEX" else price.standard,
             "timeout_minutes": glue.timeout_minutes,
             "max_retries": glue.max_retries,
+            "max_concurrent_runs": glue.max_concurrent_runs,
             "arguments": dict(sorted(glue.arguments.items())),
             "log_groups": naming.glue_log_group_names(prefix, env.name, job.name, shard),
             "temp_dir": f"s3://{artifacts_bucket}/{naming.glue_temp_prefix(job.name)}",

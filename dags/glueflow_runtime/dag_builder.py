@@ -1,0 +1,180 @@
+"""Build one Airflow DAG per job entry of the compiled manifest (DESIGN.md decisions 1 to 4).
+
+The manifest is plain JSON that synth compiled and validated; nothing here re-validates it or
+imports the config models. Task ids are stable, so a run's history survives a redeploy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+from airflow.providers.amazon.aws.operators.redshift_data import RedshiftDataOperator
+from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, Asset
+from airflow.timetables.assets import AssetOrTimeSchedule
+from airflow.timetables.trigger import CronTriggerTimetable
+
+from glueflow_runtime import gate
+from glueflow_runtime.callbacks import on_task_failure
+
+GLUE_TASK = "run_glue_job"
+GATE_TASK = "validation_gate"
+INPUT_SENSOR_TASK = "wait_for_input"
+START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
+AWS_CONN_ID = "aws_default"
+# Every S3 input sensor gives up after this long; the next scheduled run tries again.
+SENSOR_TIMEOUT = timedelta(hours=12)
+
+
+def load_manifest(path: Path) -> dict[str, Any]:
+    """The compiled manifest, read with the standard library."""
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def job_asset(env: str, job: str) -> Asset:
+    """What a job's successful, valid run updates; jobs that depend on it are scheduled on it."""
+    return Asset(name=f"glueflow-{env}-{job}", uri=f"glueflow://{env}/{job}")
+
+
+def build_dags(manifest: dict[str, Any], only: str | None = None) -> Iterator[DAG]:
+    """A DAG per job; with `only` (the DAG a worker is about to run), just that one."""
+    environment = manifest["environment"]
+    for name, job in sorted(manifest["jobs"].items()):
+        if only is None or only == name:
+            yield build_dag(job, environment)
+
+
+def _schedule(job: dict[str, Any], env: str) -> Any:
+    upstream = [job_asset(env, dep) for dep in job["depends_on"]]
+    cron = job["trigger"].get("cron")
+    if upstream and cron:
+        return AssetOrTimeSchedule(
+            timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=upstream
+        )
+    if upstream:
+        return upstream
+    if cron:
+        return CronTriggerTimetable(cron, timezone="UTC")
+    return None  # S3 events and manual runs come in through the API
+
+
+def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
+    """The DAG of one job: [input sensor] -> Glue run -> [validation gate] -> downstream steps."""
+    env = environment["name"]
+    region = environment["region"]
+    airflow = job["airflow"]
+    trigger_type = job["trigger"]["type"]
+    default_args = {
+        "owner": job["owner"],
+        "retries": airflow["retries"],
+        "retry_delay": timedelta(minutes=airflow["retry_delay_minutes"]),
+        "on_failure_callback": on_task_failure if airflow["alert_on_failure"] else None,
+    }
+    with DAG(
+        dag_id=job["dag_id"],
+        description=job["description"],
+        schedule=_schedule(job, env),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=job["glue"]["max_concurrent_runs"],
+        tags=[job["owner"], f"env:{env}", f"trigger:{trigger_type}"],
+        default_args=default_args,
+        doc_md=job["description"],
+    ) as dag:
+        chain: list[Any] = []
+        if trigger_type == "schedule" and job["inputs"]:
+            source = job["inputs"][0]
+            chain.append(
+                S3KeySensor(
+                    task_id=INPUT_SENSOR_TASK,
+                    bucket_key=f"{source['uri']}*",
+                    wildcard_match=True,
+                    deferrable=True,
+                    timeout=SENSOR_TIMEOUT.total_seconds(),
+                    aws_conn_id=AWS_CONN_ID,
+                    region_name=region,
+                )
+            )
+        chain.append(
+            GlueJobOperator(
+                task_id=GLUE_TASK,
+                job_name=job["glue_job_name"],
+                script_args={
+                    **job["glue"]["arguments"],
+                    # The object that started the run (bucket, key, size, etag, sequencer,
+                    # event time) for S3-triggered runs; "{}" for scheduled and manual ones.
+                    "--glueflow-trigger": "{{ dag_run.conf | tojson }}",
+                    "--glueflow-airflow-run-id": "{{ run_id }}",
+                },
+                deferrable=True,
+                stop_job_run_on_kill=True,
+                wait_for_completion=True,
+                verbose=False,
+                aws_conn_id=AWS_CONN_ID,
+                region_name=region,
+            )
+        )
+        if job["validation"]:
+            validation = job["validation"]
+            branch = BranchPythonOperator(
+                task_id=GATE_TASK,
+                python_callable=gate.run_gate,
+                op_kwargs={
+                    "report_prefix": validation["report_prefix"],
+                    "max_invalid_ratio": validation["max_invalid_ratio"],
+                    "glue_task_id": GLUE_TASK,
+                    "aws_conn_id": AWS_CONN_ID,
+                    "region_name": region,
+                },
+            )
+            failed = PythonOperator(
+                task_id=gate.FAILED_TASK,
+                python_callable=gate.fail_run,
+                op_kwargs={"gate_task_id": GATE_TASK},
+                retries=0,
+            )
+            passed = EmptyOperator(task_id=gate.PASSED_TASK)
+            chain[-1] >> branch >> [passed, failed]
+            chain = [passed]
+        for step in job["downstream"]:
+            chain.append(_step(step, job, region))
+        for upstream, downstream in itertools.pairwise(chain):
+            upstream >> downstream
+        chain[-1].outlets = [job_asset(env, job["dag_id"])]
+    return dag
+
+
+def _step(step: dict[str, Any], job: dict[str, Any], region: str) -> Any:
+    if step["type"] == "redshift_sql":
+        return RedshiftDataOperator(
+            task_id=step["name"],
+            database=step["database"],
+            sql=step["sql"],
+            workgroup_name=step.get("workgroup"),
+            cluster_identifier=step.get("cluster_identifier"),
+            secret_arn=step.get("secret_arn"),
+            wait_for_completion=True,
+            deferrable=True,
+            aws_conn_id=AWS_CONN_ID,
+            region_name=region,
+        )
+    if step["type"] == "trigger_job":
+        return TriggerDagRunOperator(
+            task_id=step["name"],
+            trigger_dag_id=step["job"],
+            conf={
+                **step["conf"],
+                "triggered_by": {"dag_id": job["dag_id"], "run_id": "{{ run_id }}"},
+            },
+            wait_for_completion=False,
+        )
+    raise ValueError(f"unknown downstream step type {step['type']!r} in job {job['dag_id']}")

@@ -1,0 +1,113 @@
+"""The factory DAG file under Airflow's own loader: what the MWAA scheduler sees."""
+
+from __future__ import annotations
+
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from airflow.models.dagbag import DagBag
+from airflow.sdk import DAG
+
+
+@pytest.fixture(scope="module")
+def dagbag(dev_dag_folder: Path) -> DagBag:
+    return DagBag(dag_folder=str(dev_dag_folder), include_examples=False)
+
+
+def test_imports_without_errors_and_builds_a_dag_per_job(dagbag: DagBag) -> None:
+    assert dagbag.import_errors == {}
+    assert sorted(dagbag.dag_ids) == [
+        "customer_ltv",
+        "marketing_events_ingest",
+        "sales_daily_aggregate",
+        "sales_ingest",
+    ]
+
+
+def test_only_the_factory_is_parsed(dagbag: DagBag, dev_dag_folder: Path) -> None:
+    files = {Path(dag.fileloc).name for dag in dagbag.dags.values()}
+    assert files == {"glueflow_factory.py"}
+    assert "glueflow_runtime/" in (dev_dag_folder / ".airflowignore").read_text()
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "tasks", "edges"),
+    [
+        (
+            "sales_ingest",  # S3-triggered, validation gate, no steps
+            {"run_glue_job", "validation_gate", "validation_passed", "validation_failed"},
+            {
+                ("run_glue_job", "validation_gate"),
+                ("validation_gate", "validation_passed"),
+                ("validation_gate", "validation_failed"),
+            },
+        ),
+        (
+            "sales_daily_aggregate",  # cron with an input: sensor first, then a Redshift step
+            {"wait_for_input", "run_glue_job", "refresh_sales_mart"},
+            {("wait_for_input", "run_glue_job"), ("run_glue_job", "refresh_sales_mart")},
+        ),
+    ],
+)
+def test_tasks_and_edges(dagbag: DagBag, dag_id: str, tasks: set, edges: set) -> None:
+    dag = dagbag.dags[dag_id]
+    assert set(dag.task_ids) == tasks
+    found = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
+    assert found == edges
+
+
+def test_schedules_tags_and_retries_come_from_the_manifest(dagbag: DagBag) -> None:
+    ingest = dagbag.dags["sales_ingest"]
+    assert ingest.schedule is None  # S3 events start it through the API
+    assert set(ingest.tags) == {"sales-data@example.com", "env:dev", "trigger:s3"}
+    glue = ingest.get_task("run_glue_job")
+    assert glue.retries == 1
+    assert glue.deferrable is True
+    assert glue.stop_job_run_on_kill is True
+    assert glue.job_name == "glueflow-dev-sales_ingest"
+    assert glue.script_args["--glueflow-trigger"] == "{{ dag_run.conf | tojson }}"
+    assert glue.script_args["--source-format"] == "csv"
+    aggregate = dagbag.dags["sales_daily_aggregate"]
+    assert aggregate.timetable.summary == "0 6 * * *"
+
+
+def test_a_dependent_job_is_scheduled_on_its_upstream_asset(dagbag: DagBag) -> None:
+    upstream = dagbag.dags["sales_daily_aggregate"]
+    (last,) = [t for t in upstream.tasks if not t.downstream_task_ids]
+    assert [a.uri for a in last.outlets] == ["glueflow://dev/sales_daily_aggregate"]
+    dependent = dagbag.dags["customer_ltv"]
+    assert "glueflow://dev/sales_daily_aggregate" in str(dependent.timetable.asset_condition)
+
+
+def test_a_worker_builds_only_the_dag_it_runs(
+    dev_dag_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What Airflow sets when a worker parses the file to run one task of one DAG.
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "sales_ingest")
+    module = runpy.run_path(str(dev_dag_folder / "glueflow_factory.py"))
+    built = sorted(name for name, value in module.items() if isinstance(value, DAG))
+    assert built == ["sales_ingest"]
+
+
+def test_the_factory_reads_only_the_local_manifest(dev_dag_folder: Path) -> None:
+    """Importing the DAG file works with no network and with configs/ unimportable."""
+    code = (
+        "import socket, sys, runpy\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise OSError('network used at import')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "sys.modules['configs'] = None\n"
+        f"sys.path.insert(0, {str(dev_dag_folder)!r})\n"
+        f"m = runpy.run_path({str(dev_dag_folder / 'glueflow_factory.py')!r})\n"
+        "print(sorted(k for k, v in m.items() if type(v).__name__ == 'DAG'))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "'sales_ingest'" in result.stdout
+    assert "network used at import" not in result.stderr
