@@ -1,0 +1,199 @@
+"""Factory DAGs run end to end with dag.test(), every AWS call answered by a moto server.
+
+The Glue operator and the Redshift step are deferrable: their triggers poll with aiobotocore,
+which moto's in-process mock cannot patch, so moto runs as a real server on loopback and both
+clients reach it through AWS_ENDPOINT_URL. Glue here is moto's: a run succeeds at once. What
+the job's script would write (its validation report) and a failing run are set up on moto's
+Glue backend, which is the fake AWS, not the code under test.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from airflow.models.dagbag import DagBag
+from moto.backends import get_backend
+from moto.server import ThreadedMotoServer
+
+from glueflow_runtime.validation_report import ValidationReport, report_location
+from tests.dags.conftest import dag_folder
+
+ACCOUNT = "123456789012"  # moto's account
+REGION = "eu-west-1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    yield endpoint
+    server.stop()
+    if previous is None:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+    else:
+        os.environ["AWS_ENDPOINT_URL"] = previous
+
+
+@pytest.fixture(scope="module")
+def airflow_db() -> None:
+    from airflow.utils.db import resetdb
+
+    resetdb(skip_init=False)
+
+
+class FakeGlueScripts:
+    """What each job's script does when moto's Glue starts a run: write a validation report
+    with the given counts, or end the run FAILED."""
+
+    def __init__(self, manifest: dict[str, Any]) -> None:
+        self.manifest = manifest
+        self.outcomes: dict[str, dict[str, Any]] = {}
+        self.started: list[tuple[str, str, dict[str, str]]] = []
+        self.statements: list[str] = []
+
+    def start_job_run(self, original, backend, *args: Any, **kwargs: Any) -> str:
+        run_id = original(backend, *args, **kwargs)
+        name = kwargs.get("name", args[0] if args else None)
+        arguments = kwargs.get("arguments", args[1] if len(args) > 1 else None)
+        self.started.append((name, run_id, dict(arguments or {})))
+        job = next(j for j in self.manifest["jobs"].values() if j["glue_job_name"] == name)
+        outcome = self.outcomes.get(job["dag_id"], {"read": 100, "invalid": 0})
+        if outcome.get("fail"):
+            run = next(r for r in backend.get_job(name).job_runs if r.job_run_id == run_id)
+            run.status = "FAILED"
+        elif job["validation"]:
+            bucket, key = report_location(job["validation"]["report_prefix"], run_id)
+            report = ValidationReport(job["dag_id"], run_id, outcome["read"], outcome["invalid"])
+            boto3.client("s3", region_name=REGION).put_object(
+                Bucket=bucket, Key=key, Body=report.to_json().encode()
+            )
+        return run_id
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch):
+    """Buckets and Glue jobs as the platform stacks create them, and the fake scripts."""
+    from moto.glue.models import GlueBackend
+
+    s3 = boto3.client("s3", region_name=REGION)
+    env = dev_manifest["environment"]
+    for bucket in [*env["buckets"].values(), env["artifacts_bucket"]]:
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    glue = boto3.client("glue", region_name=REGION)
+    for job in dev_manifest["jobs"].values():
+        glue.create_job(
+            Name=job["glue_job_name"],
+            Role="arn:aws:iam::123456789012:role/glue",
+            Command={"Name": "glueetl", "ScriptLocation": "s3://x/y.py"},
+            ExecutionProperty={"MaxConcurrentRuns": 5},
+        )
+    scripts = FakeGlueScripts(dev_manifest)
+    original = GlueBackend.start_job_run
+    monkeypatch.setattr(
+        GlueBackend,
+        "start_job_run",
+        lambda backend, *a, **kw: scripts.start_job_run(original, backend, *a, **kw),
+    )
+    # moto's Redshift Data API never finishes a statement; the fake warehouse runs each at once.
+    from moto.redshiftdata.models import RedshiftDataAPIServiceBackend
+
+    execute = RedshiftDataAPIServiceBackend.execute_statement
+
+    def execute_at_once(backend, *args: Any, **kwargs: Any):
+        statement = execute(backend, *args, **kwargs)
+        statement.status = "FINISHED"
+        scripts.statements.append(statement.query_string)
+        return statement
+
+    monkeypatch.setattr(RedshiftDataAPIServiceBackend, "execute_statement", execute_at_once)
+    yield scripts
+    # A fresh account state for the next test.
+    for service in ("s3", "glue", "redshift-data"):
+        get_backend(service).reset()
+
+
+def deploy(manifest: dict, folder: Path) -> DagBag:
+    """The DAG folder MWAA would get for `manifest`, parsed and registered like the DAG
+    processor does (DAGs, assets), without Airflow retries so a failure ends the run at once."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+
+    quick = copy.deepcopy(manifest)
+    for job in quick["jobs"].values():
+        job["airflow"]["retries"] = 0
+    dagbag = DagBag(dag_folder=str(dag_folder(folder, quick)), include_examples=False)
+    assert dagbag.import_errors == {}
+    DagBundlesManager().sync_bundles_to_db()
+    dagbag.sync_to_db("dags-folder", None)
+    return dagbag
+
+
+def states(dag_run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def with_steps(manifest: dict) -> dict:
+    """The dev manifest with a Redshift step after sales_ingest's validation gate."""
+    changed = copy.deepcopy(manifest)
+    changed["jobs"]["sales_ingest"]["downstream"] = [
+        {
+            "type": "redshift_sql",
+            "name": "load_orders",
+            "sql": "CALL mart.load_orders();",
+            "database": "sales",
+            "workgroup": "analytics",
+            "cluster_identifier": None,
+            "secret_arn": None,
+        }
+    ]
+    return changed
+
+
+S3_EVENT_CONF = {
+    "bucket": "glueflow-dev-raw-111111111111",
+    "key": "sales/incoming/2026-11-24.csv",
+    "size": 1024,
+    "etag": "abc",
+    "sequencer": "0065",
+    "event_time": "2026-11-24T06:00:00Z",
+}
+
+
+def test_valid_run_continues_to_the_downstream_steps(
+    airflow_db, aws, dev_manifest, tmp_path: Path
+) -> None:
+    manifest = with_steps(dev_manifest)
+    aws.manifest = manifest
+    aws.outcomes["sales_ingest"] = {"read": 200, "invalid": 4}  # 2% <= 5%
+
+    dag_run = deploy(manifest, tmp_path / "dags").dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
+
+    assert str(dag_run.state) == "success"
+    assert states(dag_run) == {
+        "run_glue_job": "success",
+        "validation_gate": "success",
+        "validation_passed": "success",
+        "validation_failed": "skipped",
+        "load_orders": "success",
+    }
+    ((name, _, arguments),) = aws.started
+    assert name == "glueflow-dev-sales_ingest"
+    assert '"key": "sales/incoming/2026-11-24.csv"' in arguments["--glueflow-trigger"]
+    assert arguments["--source-format"] == "csv"
+    assert aws.statements == ["CALL mart.load_orders();"]
