@@ -197,3 +197,66 @@ def test_valid_run_continues_to_the_downstream_steps(
     assert '"key": "sales/incoming/2026-11-24.csv"' in arguments["--glueflow-trigger"]
     assert arguments["--source-format"] == "csv"
     assert aws.statements == ["CALL mart.load_orders();"]
+
+
+def test_too_many_invalid_records_stop_the_pipeline(
+    airflow_db, aws, dev_manifest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    manifest = with_steps(dev_manifest)
+    aws.manifest = manifest
+    aws.outcomes["sales_ingest"] = {"read": 200, "invalid": 24}  # 12% > 5%
+
+    dag_run = deploy(manifest, tmp_path / "dags").dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
+
+    assert str(dag_run.state) == "failed"
+    assert states(dag_run) == {
+        "run_glue_job": "success",
+        "validation_gate": "success",
+        "validation_passed": "skipped",
+        "load_orders": "skipped",
+        "validation_failed": "failed",
+    }
+    assert aws.statements == []  # the warehouse was never touched
+    message = "24 of 200 records invalid (ratio 0.1200, threshold 0.0500)"
+    assert any(
+        message in record.getMessage()
+        and "validation failed for sales_ingest" in record.getMessage()
+        for record in caplog.records
+    )
+
+
+def test_a_failed_glue_run_fails_the_dag_run(airflow_db, aws, dev_manifest, tmp_path: Path) -> None:
+    aws.outcomes["sales_ingest"] = {"fail": True}
+
+    dag_run = (
+        deploy(dev_manifest, tmp_path / "dags").dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
+    )
+
+    assert str(dag_run.state) == "failed"
+    result = states(dag_run)
+    assert result["run_glue_job"] == "failed"
+    assert result["validation_passed"] in ("upstream_failed", "None")
+    assert "success" not in {result["validation_gate"], result["validation_passed"]}
+
+
+def test_a_dependent_job_is_queued_on_its_upstream_asset(
+    airflow_db, aws, dev_manifest, tmp_path: Path
+) -> None:
+    from airflow.models.asset import AssetDagRunQueue, AssetEvent
+    from airflow.utils.session import create_session
+
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.put_object(  # what the input sensor of the scheduled aggregate waits for
+        Bucket="glueflow-dev-curated-111111111111", Key="sales/orders/part-0.parquet", Body=b"x"
+    )
+    dagbag = deploy(dev_manifest, tmp_path / "dags")
+
+    dag_run = dagbag.dags["sales_daily_aggregate"].test()
+
+    assert str(dag_run.state) == "success"
+    assert states(dag_run)["wait_for_input"] == "success"
+    with create_session() as session:
+        events = session.query(AssetEvent).filter_by(source_run_id=dag_run.run_id).all()
+        assert [e.asset.uri for e in events] == ["glueflow://dev/sales_daily_aggregate"]
+        queued = session.query(AssetDagRunQueue).filter_by(asset_id=events[0].asset_id).all()
+        assert [q.target_dag_id for q in queued] == ["customer_ltv"]
