@@ -19,6 +19,7 @@ from configs.loader import JOBS_DIR, Platform, load_platform
 from configs.manifest import compile_manifest, manifest_path, write_manifest
 from configs.problems import ConfigError
 from stacks.cdk_context import project_context
+from stacks.glue_library import build_glue_library
 from stacks.nag import register_checks
 from stacks.stage import GlueflowStage
 
@@ -39,7 +40,10 @@ def add_environment(app: cdk.App, platform: Platform) -> GlueflowStage:
     manifest_file = write_manifest(
         compile_manifest(platform), manifest_path(Path(app.outdir), env_name)
     )
-    stage = GlueflowStage(app, env_name, platform=platform, manifest_file=manifest_file)
+    glue_library = build_glue_library(manifest_file.parent / "glue_library")
+    stage = GlueflowStage(
+        app, env_name, platform=platform, manifest_file=manifest_file, glue_library=glue_library
+    )
     register_checks(app)
     return stage
 

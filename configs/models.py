@@ -239,6 +239,10 @@ RESERVED_ARGUMENTS = frozenset(
         "--job-language",
         "--glueflow-job",
         "--glueflow-env",
+        "--glueflow-inputs",
+        "--glueflow-outputs",
+        "--glueflow-trigger",
+        "--glueflow-airflow-run-id",
         "--validation-report-uri",
     }
 )

@@ -19,7 +19,9 @@ from cdk_constructs.processing.glue_job import GlueEtlJob
 from cdk_constructs.storage.s3_access import S3Prefix
 from configs import naming
 from configs.models import EnvironmentConfig, JobConfig
+from stacks.glue_library import ZIP_NAME
 from stacks.nag import acknowledge_wildcards
+from stacks.storage_stack import GLUE_SCRIPTS_PREFIX
 
 GLUE_LOG_STREAMS_REASON = "log streams are named by run id, inside the job's own log group"
 
@@ -89,6 +91,7 @@ class JobShardStack(Stack):
         writes = [location(loc.bucket, loc.prefix) for loc in job.outputs]
         temp = S3Prefix(artifacts, naming.glue_temp_prefix(name), self.partition)
         reports = S3Prefix(artifacts, naming.validation_report_prefix(name), self.partition)
+        library = S3Prefix(artifacts, f"{GLUE_SCRIPTS_PREFIX}{ZIP_NAME}", self.partition)
         log_groups = naming.glue_log_group_names(prefix, env_name, name, shard)
         shared_logs = (
             [naming.glue_continuous_log_group_name(prefix, env_name, shard)]
@@ -114,6 +117,9 @@ class JobShardStack(Stack):
                 "--glueflow-job": name,
                 "--glueflow-env": env_name,
                 "--validation-report-uri": f"s3://{reports.bucket_name}/{reports.prefix}",
+                "--glueflow-inputs": ",".join(f"s3://{r.bucket_name}/{r.prefix}" for r in reads),
+                "--glueflow-outputs": ",".join(f"s3://{w.bucket_name}/{w.prefix}" for w in writes),
+                "--extra-py-files": f"s3://{library.bucket_name}/{library.prefix}",
                 "--job-bookmark-option": (
                     "job-bookmark-enable" if glue_cfg.job_bookmarks else "job-bookmark-disable"
                 ),
@@ -129,6 +135,7 @@ class JobShardStack(Stack):
             writes=writes,
             temp=temp,
             reports=reports,
+            extra_files=[library],
             shared_log_group_names=shared_logs,
         )
         reasons = {

@@ -30,6 +30,7 @@ class GlueflowStage(Stage):
         *,
         platform: Platform,
         manifest_file: Path,
+        glue_library: Path,
         repo_root: Path = REPO_ROOT,
         **kwargs: Any,
     ) -> None:
@@ -55,6 +56,7 @@ class GlueflowStage(Stage):
             env_name=env.name,
             environment=cfg,
             glue_scripts_dir=repo_root / "glue_scripts",
+            glue_library=glue_library,
             **stack_args("storage", "KMS keys, buckets, Glue scripts"),
         )
         shared = {

@@ -40,6 +40,7 @@ class StorageStack(Stack):
         env_name: str,
         environment: EnvironmentConfig,
         glue_scripts_dir: Path,
+        glue_library: Path,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -135,7 +136,9 @@ class StorageStack(Stack):
         self.deployments.deploy(
             "GlueScripts",
             sources=[
-                s3_deployment.Source.asset(str(glue_scripts_dir), exclude=list(ASSET_EXCLUDES))
+                # The scripts; their shared helpers go as one zip, for --extra-py-files.
+                s3_deployment.Source.asset(str(glue_scripts_dir), exclude=[*ASSET_EXCLUDES, "lib"]),
+                s3_deployment.Source.asset(str(glue_library.parent)),
             ],
             bucket=self.artifacts.bucket,
             bucket_name=naming.platform_bucket_name(cfg, env_name, "artifacts"),

@@ -1,34 +1,39 @@
-"""sales_daily_aggregate.
+"""sales_daily_aggregate: revenue, orders and units per store and day, from the orders table.
 
-Aggregates yesterday's orders into daily revenue per store and product.
-
-The transform is a plain function on DataFrames, so tests run it on a local SparkSession.
-Only main() touches Glue.
+A plain function on DataFrames does the work; only main() touches Glue.
 """
 
 from __future__ import annotations
 
-import sys
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
-from pyspark.sql import DataFrame
 
-
-def transform(frame: DataFrame) -> DataFrame:
-    """The job's transformation. Replace the pass-through with the real logic."""
-    return frame
+def aggregate_daily(orders: DataFrame) -> DataFrame:
+    """One row per (sale_date, store_id): revenue, distinct orders and units sold."""
+    return (
+        orders.groupBy("sale_date", "store_id")
+        .agg(
+            F.sum("amount").alias("revenue"),
+            F.countDistinct("order_id").alias("orders"),
+            F.sum("quantity").alias("units"),
+        )
+        .orderBy("sale_date", "store_id")
+    )
 
 
 def main() -> None:
-    from awsglue.context import GlueContext
-    from awsglue.job import Job
-    from awsglue.utils import getResolvedOptions
-    from pyspark.context import SparkContext
+    from glueflow_glue.job import run_glue_job
 
-    args = getResolvedOptions(sys.argv, ["JOB_NAME"])
-    glue_context = GlueContext(SparkContext.getOrCreate())
-    job = Job(glue_context)
-    job.init(args["JOB_NAME"], args)
-    job.commit()
+    def body(spark: SparkSession, run) -> None:
+        orders = spark.read.parquet(*run.inputs)
+        # Rewrites only the days present in this run's input.
+        spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        aggregate_daily(orders).write.mode("overwrite").partitionBy("sale_date").parquet(
+            run.outputs[0]
+        )
+
+    run_glue_job(body)
 
 
 if __name__ == "__main__":

@@ -1,34 +1,70 @@
-"""sales_ingest.
+"""sales_ingest: point-of-sale CSV drops to Parquet partitioned by sale date.
 
-Converts point-of-sale CSV drops to partitioned Parquet, rejecting malformed rows.
-
-The transform is a plain function on DataFrames, so tests run it on a local SparkSession.
-Only main() touches Glue.
+Rows that fail the schema are counted and left out; the validation report carries the counts,
+and the DAG's gate stops the pipeline when too many are invalid. The transform is plain
+functions on DataFrames; only main() touches Glue.
 """
 
 from __future__ import annotations
 
-import sys
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
-from pyspark.sql import DataFrame
+from glueflow_glue.validation import INVALID_FLAG, Validated, reasons, split_invalid, write_report
+
+# The CSV's columns, all read as text so that a malformed value is caught here, not dropped.
+CSV_COLUMNS = ("order_id", "store_id", "sold_at", "amount", "quantity")
+RAW_SCHEMA = StructType([StructField(name, StringType()) for name in CSV_COLUMNS])
 
 
-def transform(frame: DataFrame) -> DataFrame:
-    """The job's transformation. Replace the pass-through with the real logic."""
-    return frame
+def read_orders(spark: SparkSession, uris: list[str]) -> DataFrame:
+    """The CSV files as text columns; a row with too few or too many fields keeps nulls."""
+    return spark.read.csv(uris, header=True, schema=RAW_SCHEMA, mode="PERMISSIVE")
+
+
+def validate_orders(raw: DataFrame) -> Validated:
+    """Type the columns and reject rows that do not fit the schema."""
+    # try_* give null instead of failing the job on a bad value (Spark 3.5 and 4.x alike).
+    typed = raw.select(
+        F.trim("order_id").alias("order_id"),
+        F.trim("store_id").alias("store_id"),
+        F.expr("try_to_timestamp(sold_at)").alias("sold_at"),
+        F.expr("try_cast(amount as decimal(12,2))").alias("amount"),
+        F.expr("try_cast(quantity as int)").alias("quantity"),
+    )
+    flagged = typed.withColumn(
+        INVALID_FLAG,
+        reasons(
+            ("missing_order_id", F.col("order_id").isNull() | (F.col("order_id") == "")),
+            ("missing_store_id", F.col("store_id").isNull() | (F.col("store_id") == "")),
+            ("bad_sold_at", F.col("sold_at").isNull()),
+            ("bad_amount", F.col("amount").isNull() | (F.col("amount") < 0)),
+            ("bad_quantity", F.col("quantity").isNull() | (F.col("quantity") <= 0)),
+        ),
+    )
+    return split_invalid(flagged)
+
+
+def to_partitioned(valid: DataFrame) -> DataFrame:
+    """Valid orders with the sale date they are partitioned by."""
+    return valid.withColumn("sale_date", F.to_date("sold_at"))
 
 
 def main() -> None:
-    from awsglue.context import GlueContext
-    from awsglue.job import Job
-    from awsglue.utils import getResolvedOptions
-    from pyspark.context import SparkContext
+    from glueflow_glue.job import run_glue_job
 
-    args = getResolvedOptions(sys.argv, ["JOB_NAME"])
-    glue_context = GlueContext(SparkContext.getOrCreate())
-    job = Job(glue_context)
-    job.init(args["JOB_NAME"], args)
-    job.commit()
+    def body(spark: SparkSession, run) -> None:
+        validated = validate_orders(read_orders(spark, run.source_uris))
+        (
+            to_partitioned(validated.valid)
+            .write.mode("append")
+            .partitionBy("sale_date")
+            .parquet(run.outputs[0])
+        )
+        write_report(run.report_prefix, run.job, run.run_id, validated)
+
+    run_glue_job(body)
 
 
 if __name__ == "__main__":

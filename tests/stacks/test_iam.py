@@ -85,6 +85,7 @@ def test_a_job_cannot_reach_another_jobs_prefixes(dev: Synthesized) -> None:
     assert reachable(ingest, "s3:PutObject", f"{curated}/sales/orders/part-0.parquet")
     assert reachable(ingest, "s3:PutObject", f"{artifacts}/temp/sales_ingest/x")
     assert reachable(ingest, "s3:GetObject", f"{artifacts}/glue_scripts/jobs/sales_ingest.py")
+    assert reachable(ingest, "s3:GetObject", f"{artifacts}/glue_scripts/glueflow_glue.zip")
     # Not its input for writing, and nothing of the other job.
     assert not reachable(ingest, "s3:PutObject", f"{raw}/sales/incoming/a.csv")
     assert not reachable(ingest, "s3:GetObject", f"{artifacts}/temp/sales_daily_aggregate/x")

@@ -54,6 +54,11 @@ def test_job_runs_with_logging_metrics_queuing_and_tags(dev: Synthesized) -> Non
         "s3://glueflow-dev-artifacts-111111111111/validation/sales_ingest/"
     )
     assert args["--source-format"] == "csv"  # the job's own argument
+    assert args["--glueflow-inputs"] == "s3://glueflow-dev-raw-111111111111/sales/incoming/"
+    assert args["--glueflow-outputs"] == "s3://glueflow-dev-curated-111111111111/sales/orders/"
+    assert args["--extra-py-files"] == (
+        "s3://glueflow-dev-artifacts-111111111111/glue_scripts/glueflow_glue.zip"
+    )
     assert job["Tags"] == {
         "domain": "sales",  # the job's
         "glueflow:job": "sales_ingest",
