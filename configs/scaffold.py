@@ -45,14 +45,12 @@ SCRIPT_TEMPLATE = '''\
 {wrapped_description}
 
 The transform is a plain function on DataFrames, so tests run it on a local SparkSession.
-Only main() touches Glue.
+Only main() touches Glue, through glueflow_glue (shipped with --extra-py-files).
 """
 
 from __future__ import annotations
 
-import sys
-
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 
 def transform(frame: DataFrame) -> DataFrame:
@@ -61,16 +59,14 @@ def transform(frame: DataFrame) -> DataFrame:
 
 
 def main() -> None:
-    from awsglue.context import GlueContext
-    from awsglue.job import Job
-    from awsglue.utils import getResolvedOptions
-    from pyspark.context import SparkContext
+    from glueflow_glue.job import GlueRun, run_glue_job
 
-    args = getResolvedOptions(sys.argv, ["JOB_NAME"])
-    glue_context = GlueContext(SparkContext.getOrCreate())
-    job = Job(glue_context)
-    job.init(args["JOB_NAME"], args)
-    job.commit()
+    def body(spark: SparkSession, run: GlueRun) -> None:
+        # run.source_uris: the object that started an S3-triggered run, else the inputs.
+        frame = spark.read.parquet(*run.source_uris)
+        transform(frame).write.mode("append").parquet(run.outputs[0])
+
+    run_glue_job(body)
 
 
 if __name__ == "__main__":

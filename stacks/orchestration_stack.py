@@ -18,9 +18,10 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from cdk_constructs.orchestration.mwaa_environment import MwaaEnvironment, MwaaSize
+from cdk_constructs.security.kms import use_keys
 from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 from cdk_constructs.storage.asset_deployment import AssetDeployments
-from cdk_constructs.storage.s3_access import object_statement
+from cdk_constructs.storage.s3_access import S3Prefix, object_statement, read_statements
 from configs import naming
 from configs.models import EnvironmentConfig
 from stacks.nag import acknowledge, acknowledge_deploy_time_handlers, acknowledge_wildcards
@@ -55,6 +56,7 @@ class OrchestrationStack(Stack):
         subnet_ids: Sequence[str],
         clients_security_group: ec2.ISecurityGroup,
         platform_key: kms.IKey,
+        data_key: kms.IKey,
         dags_dir: Path,
         manifest_file: Path,
         requirements_file: Path,
@@ -187,6 +189,27 @@ class OrchestrationStack(Stack):
                     f"{naming.glue_job_name(prefix, env_name, '*')}"
                 ],
             )
+        )
+        # What the factory DAG's other tasks call (dags/glueflow_runtime/dag_builder.py): the
+        # validation gate reads the run's report; the input sensors of scheduled jobs list
+        # their data bucket (names only, no object reads).
+        reports = S3Prefix(
+            naming.platform_bucket_name(cfg, env_name, "artifacts"), "validation/", self.partition
+        )
+        self.mwaa.allow(
+            *read_statements(reports),
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[
+                    f"arn:{self.partition}:s3:::{naming.data_bucket_name(cfg, env_name, key)}"
+                    for key in sorted(cfg.buckets)
+                ],
+            ),
+            use_keys([data_key], via_services=[f"s3.{self.region}.amazonaws.com"]),
+        )
+        acknowledge_wildcards(
+            self.mwaa.policy,
+            {reports.objects_arn: "the validation gate reads each run's report under validation/"},
         )
 
     def _object_version(

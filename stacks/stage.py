@@ -101,6 +101,7 @@ class GlueflowStage(Stage):
             subnet_ids=self.network.network.subnet_ids,
             clients_security_group=self.network.network.clients_security_group,
             platform_key=self.storage.platform_key,
+            data_key=self.storage.data_key,
             dags_dir=repo_root / "dags",
             manifest_file=manifest_file,
             requirements_file=repo_root / "mwaa" / "requirements.txt",

@@ -155,3 +155,14 @@ def test_mwaa_secrets_are_limited_to_the_airflow_prefix(dev: Synthesized) -> Non
 
 def _list(value):
     return value if isinstance(value, list) else [value]
+
+
+def test_mwaa_reads_validation_reports_but_no_data(dev: Synthesized) -> None:
+    statements = mwaa_statements(dev)
+    artifacts = "arn:aws:s3:::glueflow-dev-artifacts-111111111111"
+    assert reachable(statements, "s3:GetObject", f"{artifacts}/validation/sales_ingest/jr_1.json")
+    assert not reachable(statements, "s3:GetObject", f"{artifacts}/temp/sales_ingest/x")
+    raw = "arn:aws:s3:::glueflow-dev-raw-111111111111"
+    assert reachable(statements, "s3:ListBucket", raw)  # the input sensors
+    assert not reachable(statements, "s3:GetObject", f"{raw}/sales/incoming/a.csv")
+    assert not reachable(statements, "s3:PutObject", f"{artifacts}/validation/sales_ingest/x")
