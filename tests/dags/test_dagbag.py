@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from airflow.models.dagbag import DagBag
 from airflow.sdk import DAG
+from airflow.utils.dag_cycle_tester import check_cycle
 
 
 @pytest.fixture(scope="module")
@@ -19,6 +20,8 @@ def dagbag(dev_dag_folder: Path) -> DagBag:
 
 def test_imports_without_errors_and_builds_a_dag_per_job(dagbag: DagBag) -> None:
     assert dagbag.import_errors == {}
+    for dag in dagbag.dags.values():
+        check_cycle(dag)  # raises on a cycle
     assert sorted(dagbag.dag_ids) == [
         "customer_ltv",
         "marketing_events_ingest",
