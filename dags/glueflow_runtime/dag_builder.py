@@ -123,6 +123,9 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
                 region_name=region,
             )
         )
+        # Link what is built so far; the gate then starts a new chain on its passing branch.
+        for upstream, downstream in itertools.pairwise(chain):
+            upstream >> downstream
         if job["validation"]:
             validation = job["validation"]
             branch = BranchPythonOperator(
@@ -145,10 +148,10 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
             passed = EmptyOperator(task_id=gate.PASSED_TASK)
             chain[-1] >> branch >> [passed, failed]
             chain = [passed]
-        for step in job["downstream"]:
-            chain.append(_step(step, job, region))
-        for upstream, downstream in itertools.pairwise(chain):
+        steps = [_step(step, job, region) for step in job["downstream"]]
+        for upstream, downstream in itertools.pairwise([chain[-1], *steps]):
             upstream >> downstream
+        chain += steps
         chain[-1].outlets = [job_asset(env, job["dag_id"])]
     return dag
 

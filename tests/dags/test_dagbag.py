@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import runpy
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import pytest
 from airflow.models.dagbag import DagBag
 from airflow.sdk import DAG
 from airflow.utils.dag_cycle_tester import check_cycle
+
+from tests.dags.conftest import dag_folder
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +63,26 @@ def test_tasks_and_edges(dagbag: DagBag, dag_id: str, tasks: set, edges: set) ->
     assert set(dag.task_ids) == tasks
     found = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
     assert found == edges
+
+
+def test_a_scheduled_job_with_validation_waits_for_its_input_first(
+    tmp_path: Path, dev_manifest: dict
+) -> None:
+    manifest = copy.deepcopy(dev_manifest)
+    manifest["jobs"]["sales_daily_aggregate"]["validation"] = {
+        "max_invalid_ratio": 0.1,
+        "report_prefix": "s3://artifacts/validation/sales_daily_aggregate/",
+    }
+    bag = DagBag(dag_folder=str(dag_folder(tmp_path / "dags", manifest)), include_examples=False)
+    dag = bag.dags["sales_daily_aggregate"]
+    found = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
+    assert found == {
+        ("wait_for_input", "run_glue_job"),
+        ("run_glue_job", "validation_gate"),
+        ("validation_gate", "validation_passed"),
+        ("validation_gate", "validation_failed"),
+        ("validation_passed", "refresh_sales_mart"),
+    }
 
 
 def test_schedules_tags_and_retries_come_from_the_manifest(dagbag: DagBag) -> None:
