@@ -1,8 +1,9 @@
 """Run the benchmarks and print their tables with the machine they ran on.
 
-python -m benchmarks            # config, then synth
+python -m benchmarks            # config, then synth, then dag
 python -m benchmarks config     # config validation + manifest only (seconds)
 python -m benchmarks synth      # full synth only (minutes)
+python -m benchmarks dag        # DagBag parse, factory vs dag-factory 1.1.0 only (minutes)
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import argparse
 import os
 import platform
 
-from benchmarks import config_bench, synth_bench
+from benchmarks import config_bench, dag_parse_bench, synth_bench
 
-BENCHES = {"config": config_bench, "synth": synth_bench}
+BENCHES = {"config": config_bench, "synth": synth_bench, "dag": dag_parse_bench}
 
 
 def machine() -> str:
