@@ -19,6 +19,7 @@ from typing import Any
 import boto3
 import pytest
 from airflow.models.dagbag import DagBag
+from airflow.models.dagrun import DagRun
 from moto.backends import get_backend
 from moto.server import ThreadedMotoServer
 
@@ -160,7 +161,13 @@ def with_steps(manifest: dict) -> dict:
             "workgroup": "analytics",
             "cluster_identifier": None,
             "secret_arn": None,
-        }
+        },
+        {
+            "type": "trigger_job",
+            "name": "start_aggregate",
+            "job": "sales_daily_aggregate",
+            "conf": {"reason": "fresh orders"},
+        },
     ]
     return changed
 
@@ -191,12 +198,20 @@ def test_valid_run_continues_to_the_downstream_steps(
         "validation_passed": "success",
         "validation_failed": "skipped",
         "load_orders": "success",
+        "start_aggregate": "success",
     }
     ((name, _, arguments),) = aws.started
     assert name == "glueflow-dev-sales_ingest"
     assert '"key": "sales/incoming/2026-11-24.csv"' in arguments["--glueflow-trigger"]
     assert arguments["--source-format"] == "csv"
     assert aws.statements == ["CALL mart.load_orders();"]
+    triggered = DagRun.find(dag_id="sales_daily_aggregate")
+    assert [r.conf for r in triggered] == [
+        {
+            "reason": "fresh orders",
+            "triggered_by": {"dag_id": "sales_ingest", "run_id": dag_run.run_id},
+        }
+    ]
 
 
 def test_too_many_invalid_records_stop_the_pipeline(
@@ -214,6 +229,7 @@ def test_too_many_invalid_records_stop_the_pipeline(
         "validation_gate": "success",
         "validation_passed": "skipped",
         "load_orders": "skipped",
+        "start_aggregate": "skipped",
         "validation_failed": "failed",
     }
     assert aws.statements == []  # the warehouse was never touched
