@@ -1,0 +1,247 @@
+"""Trigger Lambda: an S3 object created -> a DAG run of every job it routes to.
+
+EventBridge delivers at least once, so the run id is derived from the object (bucket, key,
+sequencer): a redelivered event asks for the same run, Airflow answers 409, and that counts as
+done (DESIGN.md decision 5). Throttling, 429 and 5xx are retried with backoff and jitter while
+the invocation has time, then the handler raises, so Lambda retries the event and finally
+dead-letters it. Every decision is one JSON log line. Standard library only at import: boto3
+is loaded on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from routing import RoutingTable
+from transport import ApiResponse, HttpTransport, MwaaTransport, Transport
+
+log = logging.getLogger("glueflow.trigger")
+log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+BACKOFF_BASE_S = 0.2
+BACKOFF_CAP_S = 5.0
+REQUEST_TIMEOUT_S = 10.0
+# Time kept back at the end of an invocation, so that it ends by raising, not by timing out.
+SAFETY_MARGIN_S = 2.0
+
+
+class TriggerError(Exception):
+    """A run could not be started; raising makes Lambda retry the event, then dead-letter it."""
+
+
+class MalformedEvent(ValueError):
+    """The event is not an S3 Object Created event this handler understands."""
+
+
+@dataclass(frozen=True)
+class CreatedObject:
+    """The object an event reports, with its key decoded."""
+
+    bucket: str
+    key: str
+    size: int | None
+    etag: str | None
+    sequencer: str
+    event_time: str | None
+
+    def conf(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "size": self.size,
+            "etag": self.etag,
+            "sequencer": self.sequencer,
+            "event_time": self.event_time,
+        }
+
+    def run_id(self) -> str:
+        """The same object (and write) always gives the same DAG run id."""
+        digest = hashlib.sha256(f"{self.bucket}\n{self.key}\n{self.sequencer}".encode())
+        return f"s3__{digest.hexdigest()[:40]}"
+
+
+def parse_event(event: Any) -> list[CreatedObject]:
+    """The objects of an EventBridge `Object Created` event (or a classic S3 notification)."""
+    if not isinstance(event, dict):
+        raise MalformedEvent("the event is not a JSON object")
+    if "detail" in event:
+        if event.get("source") != "aws.s3" or event.get("detail-type") != "Object Created":
+            raise MalformedEvent(
+                f"not an S3 Object Created event: source={event.get('source')!r}, "
+                f"detail-type={event.get('detail-type')!r}"
+            )
+        detail = event["detail"]
+        # EventBridge percent-encodes the key; '+' stays a literal plus.
+        return [_created(detail.get("bucket"), detail.get("object"), event.get("time"), False)]
+    if "Records" in event and isinstance(event["Records"], list) and event["Records"]:
+        # Classic S3 notifications form-encode the key: '+' is a space.
+        return [
+            _created(r.get("s3", {}).get("bucket"), r.get("s3", {}).get("object"),
+                     r.get("eventTime"), True)
+            for r in event["Records"]
+        ]  # fmt: skip
+    raise MalformedEvent("the event has neither 'detail' nor 'Records'")
+
+
+def _created(bucket: Any, obj: Any, event_time: Any, plus_is_space: bool) -> CreatedObject:
+    if not isinstance(bucket, dict) or not isinstance(bucket.get("name"), str):
+        raise MalformedEvent("the event names no bucket")
+    if not isinstance(obj, dict) or not isinstance(obj.get("key"), str) or not obj["key"]:
+        raise MalformedEvent("the event names no object key")
+    if not isinstance(obj.get("sequencer"), str) or not obj["sequencer"]:
+        raise MalformedEvent("the event has no sequencer, so its run id cannot be derived")
+    decode = urllib.parse.unquote_plus if plus_is_space else urllib.parse.unquote
+    size = obj.get("size")
+    return CreatedObject(
+        bucket=bucket["name"],
+        key=decode(obj["key"]),
+        size=size if isinstance(size, int) else None,
+        etag=obj.get("etag") or obj.get("eTag"),
+        sequencer=obj["sequencer"],
+        event_time=event_time if isinstance(event_time, str) else None,
+    )
+
+
+def _say(decision: str, level: int = logging.INFO, **fields: Any) -> None:
+    if log.isEnabledFor(level):
+        log.log(level, json.dumps({"decision": decision, **fields}, sort_keys=True, default=str))
+
+
+def _count(metric: str) -> None:
+    """A CloudWatch metric through the log line itself (Embedded Metric Format): no API call."""
+    env = os.environ.get("GLUEFLOW_ENVIRONMENT", "local")
+    # Embedded Metric Format is read from stdout.
+    print(json.dumps({
+        "_aws": {
+            "Timestamp": int(time.time() * 1000),
+            "CloudWatchMetrics": [{
+                "Namespace": "Glueflow/Trigger",
+                "Dimensions": [["Environment"]],
+                "Metrics": [{"Name": metric, "Unit": "Count"}],
+            }],
+        },
+        "Environment": env,
+        metric: 1,
+    }))  # fmt: skip
+
+
+class Trigger:
+    """Starts DAG runs for created objects, through a transport, within a time budget."""
+
+    def __init__(
+        self,
+        table: RoutingTable,
+        transport: Transport,
+        sleep: Any = time.sleep,
+        jitter: Any = random.random,
+    ) -> None:
+        self.table = table
+        self.transport = transport
+        self.sleep = sleep
+        self.jitter = jitter
+
+    def handle(self, event: Any, remaining_s: Any) -> dict[str, Any]:
+        """Route and trigger; `remaining_s()` says how long the invocation may still run."""
+        try:
+            objects = parse_event(event)
+        except MalformedEvent as exc:
+            _say("malformed_event", logging.WARNING, reason=str(exc), event=event)
+            _count("MalformedEvents")
+            dead_letter(event, str(exc))
+            return {"malformed": 1, "triggered": [], "already_triggered": []}
+        result: dict[str, Any] = {"malformed": 0, "triggered": [], "already_triggered": []}
+        for obj in objects:
+            routes = self.table.match(obj.bucket, obj.key)
+            if not routes:
+                _say("no_route", logging.DEBUG, bucket=obj.bucket, key=obj.key)
+                continue
+            for route in routes:
+                outcome = self.start_run(route.dag_id, obj, remaining_s)
+                result[outcome].append(route.dag_id)
+        return result
+
+    def start_run(self, dag_id: str, obj: CreatedObject, remaining_s: Any) -> str:
+        """POST the run; 'triggered' or 'already_triggered', else TriggerError."""
+        run_id = obj.run_id()
+        body = {"dag_run_id": run_id, "logical_date": None, "conf": obj.conf()}
+        path = f"/dags/{urllib.parse.quote(dag_id, safe='')}/dagRuns"
+        attempt = 0
+        while True:
+            attempt += 1
+            budget = remaining_s() - SAFETY_MARGIN_S
+            answer = self.transport.post(
+                path, body, timeout=max(min(REQUEST_TIMEOUT_S, budget), 0.5)
+            )
+            fields = {"dag_id": dag_id, "run_id": run_id, "key": obj.key, "attempt": attempt}
+            if answer.status in (200, 201):
+                _say("triggered", **fields)
+                return "triggered"
+            if answer.status == 409:
+                _say("already_triggered", **fields)
+                return "already_triggered"
+            if not answer.retryable:
+                _say(
+                    "rejected", logging.ERROR, status=answer.status, response=answer.body, **fields
+                )
+                raise TriggerError(f"Airflow refused the run of {dag_id}: {_describe(answer)}")
+            delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)) * self.jitter()
+            if remaining_s() - SAFETY_MARGIN_S - delay < 1.0:
+                _say("gave_up", logging.ERROR, status=answer.status, error=answer.error, **fields)
+                raise TriggerError(
+                    f"Airflow did not accept the run of {dag_id} after {attempt} attempts "
+                    f"({_describe(answer)}); the event will be retried"
+                )
+            _say("retrying", logging.WARNING, status=answer.status, error=answer.error,
+                 delay_s=round(delay, 3), **fields)  # fmt: skip
+            self.sleep(delay)
+
+
+def _describe(answer: ApiResponse) -> str:
+    body = json.dumps(answer.body, default=str)[:500]
+    return f"status {answer.status or 'none'} {answer.error} {body}"
+
+
+def dead_letter(event: Any, reason: str) -> None:
+    """Keep a malformed event in the dead-letter queue: nothing is dropped silently."""
+    url = os.environ.get("DEAD_LETTER_QUEUE_URL")
+    if not url:
+        return
+    import boto3
+
+    boto3.client("sqs").send_message(
+        QueueUrl=url,
+        MessageBody=json.dumps(event, default=str)[:250_000],
+        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
+    )
+
+
+_trigger: Trigger | None = None
+
+
+def _from_environment() -> Trigger:
+    manifest_path = Path(os.environ.get("MANIFEST_PATH", Path(__file__).with_name("manifest.json")))
+    table = RoutingTable.from_manifest(json.loads(manifest_path.read_text()))
+    if os.environ.get("AIRFLOW_API_URL"):
+        transport: Transport = HttpTransport(
+            os.environ["AIRFLOW_API_URL"], os.environ.get("AIRFLOW_API_TOKEN")
+        )
+    else:
+        transport = MwaaTransport(os.environ["MWAA_ENVIRONMENT_NAME"])
+    return Trigger(table, transport)
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """Lambda entry point."""
+    global _trigger  # built once per container, on the first event
+    if _trigger is None:
+        _trigger = _from_environment()
+    return _trigger.handle(event, lambda: context.get_remaining_time_in_millis() / 1000)

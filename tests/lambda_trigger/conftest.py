@@ -1,0 +1,27 @@
+"""The trigger Lambda's modules, imported as Lambda imports them: from their own folder."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from types import ModuleType
+
+import pytest
+
+from configs.loader import load_platform
+from configs.manifest import compile_manifest
+from tests.conftest import REPO_ROOT
+
+TRIGGER_DIR = REPO_ROOT / "lambda" / "trigger"
+
+
+def trigger_module(name: str) -> ModuleType:
+    """`handler`, `routing` or `transport` from lambda/trigger (a folder, not a package)."""
+    if str(TRIGGER_DIR) not in sys.path:
+        sys.path.insert(0, str(TRIGGER_DIR))
+    return importlib.import_module(name)
+
+
+@pytest.fixture(scope="session")
+def dev_manifest_for_trigger() -> dict:
+    return compile_manifest(load_platform("dev"))

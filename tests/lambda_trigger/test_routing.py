@@ -1,0 +1,118 @@
+"""Routing S3 keys to jobs: prefixes, suffixes, globs, overlaps, encoded keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.lambda_trigger.conftest import trigger_module
+
+routing = trigger_module("routing")
+handler = trigger_module("handler")
+Route, RoutingTable = routing.Route, routing.RoutingTable
+
+TABLE = RoutingTable(
+    [
+        Route("sales_ingest", "raw", prefix="sales/incoming/", suffix=".csv"),
+        Route("sales_audit", "raw", prefix="sales/"),  # overlaps the ingest's prefix
+        Route("events", "raw", prefix="marketing/events/", suffix=".json"),
+        Route("any_parquet", "raw", suffix=".parquet"),  # a suffix alone: empty prefix
+        Route("dated", "raw", prefix="logs/", glob="logs/20??-??-??/*.gz"),
+        Route("other_bucket", "curated", prefix="sales/incoming/"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("bucket", "key", "jobs"),
+    [
+        ("raw", "sales/incoming/2026-11-24.csv", ["sales_audit", "sales_ingest"]),
+        ("raw", "sales/incoming/2026-11-24.txt", ["sales_audit"]),  # suffix must match
+        ("raw", "sales/other.csv", ["sales_audit"]),
+        ("raw", "marketing/events/a.json", ["events"]),
+        ("raw", "marketing/events/a.json.tmp", []),
+        ("raw", "x/y/z.parquet", ["any_parquet"]),
+        ("raw", "logs/2026-11-24/a.gz", ["dated"]),
+        ("raw", "logs/latest/a.gz", []),  # prefix fits, glob does not
+        ("raw", "sales", []),  # shorter than every prefix
+        ("curated", "sales/incoming/a.csv", ["other_bucket"]),
+        ("unknown", "sales/incoming/a.csv", []),
+    ],
+)
+def test_routes(bucket: str, key: str, jobs: list[str]) -> None:
+    assert [r.dag_id for r in TABLE.match(bucket, key)] == jobs
+
+
+def event(key: str, sequencer: str = "0065A1B2C3") -> dict:
+    """An EventBridge S3 Object Created event, shaped as AWS documents it."""
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "111122223333",
+        "time": "2026-11-24T06:00:00Z",
+        "region": "eu-west-1",
+        "resources": ["arn:aws:s3:::raw"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": "raw"},
+            "object": {"key": key, "size": 5, "etag": "b1946ac9", "sequencer": sequencer},
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "123456789012",
+            "source-ip-address": "1.2.3.4",
+            "reason": "PutObject",
+        },
+    }
+
+
+def test_eventbridge_keys_are_percent_decoded_and_plus_stays_a_plus() -> None:
+    (obj,) = handler.parse_event(event("sales/incoming/my%20file%2Bv2.csv"))
+    assert obj.key == "sales/incoming/my file+v2.csv"
+    (obj,) = handler.parse_event(event("sales/incoming/c++.csv"))
+    assert obj.key == "sales/incoming/c++.csv"
+    assert [r.dag_id for r in TABLE.match(obj.bucket, obj.key)] == ["sales_audit", "sales_ingest"]
+
+
+def test_classic_notification_keys_use_plus_for_space() -> None:
+    record = {
+        "eventTime": "2026-11-24T06:00:00.000Z",
+        "s3": {
+            "bucket": {"name": "raw"},
+            "object": {"key": "sales/incoming/my+file.csv", "size": 5, "eTag": "e",
+                       "sequencer": "0A1"},
+        },
+    }  # fmt: skip
+    (obj,) = handler.parse_event({"Records": [record]})
+    assert obj.key == "sales/incoming/my file.csv"
+
+
+def test_run_id_is_derived_from_bucket_key_and_sequencer() -> None:
+    (a,) = handler.parse_event(event("sales/incoming/a.csv", "0065"))
+    (again,) = handler.parse_event(event("sales/incoming/a.csv", "0065"))
+    (rewritten,) = handler.parse_event(event("sales/incoming/a.csv", "0066"))
+    assert a.run_id() == again.run_id()
+    assert a.run_id() != rewritten.run_id()
+    assert a.run_id().startswith("s3__")
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("not a dict", "not a JSON object"),
+        ({}, "neither 'detail' nor 'Records'"),
+        ({**event("k"), "source": "aws.ec2"}, "not an S3 Object Created event"),
+        ({**event("k"), "detail": {"bucket": {"name": "raw"}, "object": {}}}, "no object key"),
+        ({**event("k"), "detail": {"bucket": {"name": "raw"}, "object": {"key": "k"}}},
+         "no sequencer"),
+    ],
+)  # fmt: skip
+def test_malformed_events_say_what_is_wrong(bad, reason: str) -> None:
+    with pytest.raises(handler.MalformedEvent, match=reason):
+        handler.parse_event(bad)
+
+
+def test_table_from_manifest(dev_manifest_for_trigger: dict) -> None:
+    table = RoutingTable.from_manifest(dev_manifest_for_trigger)
+    assert table.size == 2  # the two S3-triggered example jobs
+    routes = table.match("glueflow-dev-raw-111111111111", "sales/incoming/2026-11-24.csv")
+    assert [r.dag_id for r in routes] == ["sales_ingest"]
