@@ -49,7 +49,7 @@ class MwaaTransport:
 
             # Retries are the handler's (with its time budget), not botocore's.
             self._client = boto3.client(
-                "mwaa", config=Config(retries={"max_attempts": 1}, read_timeout=10)
+                "mwaa", config=Config(retries={"total_max_attempts": 1}, read_timeout=10)
             )
         return self._client
 
