@@ -1,9 +1,10 @@
 """Run the benchmarks and print their tables with the machine they ran on.
 
-python -m benchmarks            # config, then synth, then dag
+python -m benchmarks            # config, synth, dag, then trigger
 python -m benchmarks config     # config validation + manifest only (seconds)
 python -m benchmarks synth      # full synth only (minutes)
 python -m benchmarks dag        # DagBag parse, factory vs dag-factory 1.1.0 only (minutes)
+python -m benchmarks trigger    # trigger Lambda routing and cold import only (seconds)
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ import argparse
 import os
 import platform
 
-from benchmarks import config_bench, dag_parse_bench, synth_bench
+from benchmarks import config_bench, dag_parse_bench, synth_bench, trigger_bench
 
-BENCHES = {"config": config_bench, "synth": synth_bench, "dag": dag_parse_bench}
+BENCHES = {
+    "config": config_bench,
+    "synth": synth_bench,
+    "dag": dag_parse_bench,
+    "trigger": trigger_bench,
+}
 
 
 def machine() -> str:
