@@ -478,6 +478,21 @@ class Mwaa(_Model):
         return self
 
 
+class TriggerSettings(_Model):
+    """The trigger Lambda: S3 object events -> MWAA InvokeRestApi."""
+
+    invoke_rest_api_tps: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="MWAA's InvokeRestApi throttle for this environment (10 TPS by default); "
+        "the Lambda's reserved concurrency is sized to stay under it.",
+    )
+    timeout_seconds: int = Field(
+        default=60, ge=10, le=900, description="Lambda timeout, within which 429/5xx are retried."
+    )
+
+
 class AlertChannel(_Model):
     """Where failure alerts go. The webhook URL is read from Secrets Manager at run time."""
 
@@ -601,6 +616,7 @@ class EnvironmentConfig(_Model):
     )
     network: Network = Field(default_factory=lambda: Network(new_vpc=NewVpc()))
     mwaa: Mwaa = Field(default_factory=Mwaa)
+    trigger: TriggerSettings = Field(default_factory=TriggerSettings)
     buckets: dict[BucketKey, DataBucket] = Field(min_length=1)
     alerts: list[AlertChannel] = Field(default_factory=list)
     removal_policy: Literal["retain", "destroy"] = "retain"

@@ -17,6 +17,9 @@ NO_RESOURCE_LEVEL_ACTIONS = {
     "cloudwatch:PutMetricData": "CloudWatch metrics have no ARN; a namespace condition narrows it",
     "logs:DescribeLogGroups": "MWAA lists log groups; the action has no resource-level scope",
     "s3:GetAccountPublicAccessBlock": "MWAA checks the account's public access block",
+    "ec2:DescribeNetworkInterfaces": "a Lambda in a VPC reads its network interfaces",
+    "xray:PutTelemetryRecords": "X-Ray tracing of the trigger Lambda",
+    "xray:PutTraceSegments": "X-Ray tracing of the trigger Lambda",
 }
 
 
@@ -67,6 +70,14 @@ WILDCARD_ALLOWLIST: tuple[AllowedWildcard, ...] = (
         "Airflow secrets prefix",
         re.compile(rf"^{_ARN}:secretsmanager:{_REGION}:\d{{12}}:secret:airflow/\*$"),
         "the secrets backend reads connections and variables under airflow/",
+    ),
+    AllowedWildcard(
+        "VPC network interfaces of a Lambda",
+        re.compile(
+            rf"^{_ARN}:ec2:{_REGION}:\d{{12}}:(network-interface|subnet|security-group)/\*$"
+        ),
+        "a Lambda in a VPC creates and deletes its interfaces, named at creation, in the "
+        "account's subnets and security groups",
     ),
     AllowedWildcard(
         "this environment's Glue jobs",

@@ -14,6 +14,7 @@ from stacks.job_shard_stack import JobShardStack
 from stacks.network_stack import NetworkStack
 from stacks.orchestration_stack import OrchestrationStack
 from stacks.storage_stack import StorageStack
+from stacks.trigger_stack import TriggerStack
 
 
 class GlueflowStage(Stage):
@@ -57,6 +58,9 @@ class GlueflowStage(Stage):
             environment=cfg,
             glue_scripts_dir=repo_root / "glue_scripts",
             glue_library=glue_library,
+            event_source_buckets=frozenset(
+                job.trigger.s3.bucket for job in platform.jobs.values() if job.trigger.s3
+            ),
             **stack_args("storage", "KMS keys, buckets, Glue scripts"),
         )
         shared = {
@@ -109,6 +113,22 @@ class GlueflowStage(Stage):
             **shared,
             **stack_args("orchestration", "MWAA environment, DAGs and manifest"),
         )
+        self.triggers = TriggerStack(
+            self,
+            "Triggers",
+            env_name=env.name,
+            environment=cfg,
+            jobs=platform.jobs,
+            manifest_file=manifest_file,
+            vpc=self.network.network.vpc,
+            subnets=self.network.network.subnets,
+            clients_security_group=self.network.network.clients_security_group,
+            key=self.storage.platform_key,
+            alert_topic=self.storage.alert_topic,
+            **shared,
+            **stack_args("triggers", "S3 events -> trigger Lambda -> MWAA DAG runs"),
+        )
+        self.triggers.node.add_dependency(self.orchestration)
         # MWAA's tasks start jobs by name; the jobs must exist before DAGs can run them.
         for shard_stack in self.job_shards.values():
             self.orchestration.node.add_dependency(shard_stack)

@@ -8,6 +8,7 @@ from typing import Any
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_deployment as s3_deployment
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from cdk_constructs.security.kms import PlatformKey
@@ -41,6 +42,7 @@ class StorageStack(Stack):
         environment: EnvironmentConfig,
         glue_scripts_dir: Path,
         glue_library: Path,
+        event_source_buckets: frozenset[str] = frozenset(),
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -64,8 +66,19 @@ class StorageStack(Stack):
             description=f"Glueflow {env_name}: MWAA, its bucket, and every log group",
             removal_policy=self.removal_policy,
             allow_cloudwatch_logs=True,
+            publishers=["cloudwatch.amazonaws.com"],
         ).key
 
+        # Where alarms and (with the notifier) failure alerts go; encrypted with the platform
+        # key, which CloudWatch may use to publish to it.
+        self.alert_topic = sns.Topic(
+            self,
+            "Alerts",
+            topic_name=f"{base}-alerts",
+            display_name=f"Glueflow {env_name} alerts",
+            master_key=self.platform_key,
+            enforce_ssl=True,
+        )
         self.access_logs = SecureBucket(
             self,
             "AccessLogs",
@@ -104,6 +117,12 @@ class StorageStack(Stack):
             )
             for key in sorted(cfg.buckets)
         }
+        for key in sorted(event_source_buckets):
+            # S3 -> EventBridge, natively: no notification custom resource and its wildcards.
+            cfn_bucket = self.data_buckets[key].bucket.node.default_child
+            cfn_bucket.add_property_override(
+                "NotificationConfiguration.EventBridgeConfiguration.EventBridgeEnabled", True
+            )
         self.artifacts = bucket(
             "Artifacts", naming.platform_bucket_name(cfg, env_name, "artifacts"), self.data_key
         )

@@ -75,6 +75,7 @@ class PlatformKey(Construct):
         description: str,
         removal_policy: RemovalPolicy,
         allow_cloudwatch_logs: bool = False,
+        publishers: Sequence[str] = (),
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -102,6 +103,17 @@ class PlatformKey(Construct):
                             )
                         }
                     },
+                )
+            )
+        if publishers:
+            # Services that publish to topics encrypted with this key (CloudWatch alarms).
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="ServicesPublishToEncryptedTopics",
+                    principals=[iam.ServicePrincipal(p) for p in publishers],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
                 )
             )
         self.key = kms.Key(

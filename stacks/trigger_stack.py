@@ -1,0 +1,156 @@
+"""Event-driven runs: one EventBridge rule per source bucket -> the trigger Lambda (DESIGN.md
+decisions 5 and 6)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from cdk_constructs.nag import acknowledge
+from cdk_constructs.orchestration.dag_trigger import (
+    DagTriggerFunction,
+    encrypted_queue,
+    queue_depth_alarm,
+)
+from configs import naming
+from configs.loader import REPO_ROOT
+from configs.models import EnvironmentConfig, JobConfig
+
+TRIGGER_SOURCE = REPO_ROOT / "lambda" / "trigger"
+# EventBridge accepts event patterns up to 2,048 characters; keep room for the rest.
+MAX_KEY_FILTER_CHARS = 1500
+# Each invocation holds one InvokeRestApi call at a time, which takes about half a second or
+# more, so this many concurrent invocations stay under the throttle's requests per second.
+INVOCATIONS_PER_TPS = 0.5
+
+
+def source_prefixes(cfg: EnvironmentConfig, env_name: str, jobs: Mapping[str, JobConfig]) -> dict:
+    """Physical bucket name -> the key prefixes S3-triggered jobs listen on ('' = any key)."""
+    found: dict[str, set[str]] = {}
+    for job in jobs.values():
+        if job.trigger.s3 is not None:
+            bucket = naming.data_bucket_name(cfg, env_name, job.trigger.s3.bucket)
+            found.setdefault(bucket, set()).add(job.trigger.s3.prefix or "")
+    return {bucket: sorted(prefixes) for bucket, prefixes in sorted(found.items())}
+
+
+def key_filter(prefixes: list[str]) -> list[dict[str, str]] | None:
+    """The fewest prefix matchers that cover `prefixes`; None (any key) when one is empty or
+    the list would not fit in an event pattern even after cutting to top-level folders."""
+    if "" in prefixes:
+        return None
+    covering: list[str] = []
+    for prefix in sorted(prefixes):
+        if not any(prefix.startswith(kept) for kept in covering):
+            covering.append(prefix)
+    if len(json.dumps(covering)) > MAX_KEY_FILTER_CHARS:
+        covering = sorted({p.split("/", 1)[0] + ("/" if "/" in p else "") for p in covering})
+    if len(json.dumps(covering)) > MAX_KEY_FILTER_CHARS:
+        return None
+    return [{"prefix": p} for p in covering]
+
+
+def bundle(manifest_file: Path, out_dir: Path, source_dir: Path = TRIGGER_SOURCE) -> Path:
+    """The Lambda's code: its modules and the manifest it routes with."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    for module in sorted(source_dir.glob("*.py")):
+        shutil.copy2(module, out_dir / module.name)
+    shutil.copy2(manifest_file, out_dir / "manifest.json")
+    return out_dir
+
+
+class TriggerStack(Stack):
+    """The trigger Lambda and one `Object Created` rule per source bucket."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        env_name: str,
+        environment: EnvironmentConfig,
+        jobs: Mapping[str, JobConfig],
+        manifest_file: Path,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        clients_security_group: ec2.ISecurityGroup,
+        key: kms.IKey,
+        alert_topic: sns.ITopic,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id_, **kwargs)
+        cfg = environment
+        mwaa_name = naming.mwaa_environment_name(cfg.name_prefix, env_name)
+        settings = cfg.trigger
+        self.trigger = DagTriggerFunction(
+            self,
+            "Trigger",
+            code_dir=bundle(manifest_file, manifest_file.parent / "trigger_lambda"),
+            mwaa_environment_name=mwaa_name,
+            mwaa_user_role_arn=(
+                f"arn:{self.partition}:airflow:{self.region}:{self.account}:role/{mwaa_name}/User"
+            ),
+            vpc=vpc,
+            subnets=subnets,
+            security_groups=[clients_security_group],
+            reserved_concurrency=max(1, int(settings.invoke_rest_api_tps * INVOCATIONS_PER_TPS)),
+            timeout=Duration.seconds(settings.timeout_seconds),
+            key=key,
+            log_retention=log_retention,
+            removal_policy=removal_policy,
+            environment={"GLUEFLOW_ENVIRONMENT": env_name, "LOG_LEVEL": "INFO"},
+        )
+        # EventBridge delivers to this queue what it could not deliver to the Lambda; SSE-SQS,
+        # because a customer managed key would have to trust EventBridge too.
+        self.rule_dead_letters = encrypted_queue(self, "RuleDeadLetters", None)
+        rule_alarm = queue_depth_alarm(self, "RuleDeadLettersDepth", self.rule_dead_letters)
+        self.alarms = [*self.trigger.alarms, rule_alarm]
+        for alarm in self.alarms:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(alert_topic))
+        for queue in (self.trigger.dead_letter_queue, self.rule_dead_letters):
+            why = (
+                "this queue is itself a dead-letter queue (of the trigger Lambda or its "
+                "EventBridge rules); an alarm watches its depth"
+            )
+            acknowledge(queue, {"AwsSolutions-SQS3": why, "Serverless-SQSRedrivePolicy": why})
+        self.rules: dict[str, events.Rule] = {}
+        for bucket, prefixes in source_prefixes(cfg, env_name, jobs).items():
+            detail: dict[str, Any] = {"bucket": {"name": [bucket]}}
+            keys = key_filter(prefixes)
+            if keys is not None:
+                detail["object"] = {"key": keys}
+            rule = events.Rule(
+                self,
+                # Named by bucket, so adding a bucket never replaces another bucket's rule.
+                "ObjectCreated" + "".join(p.title() for p in bucket.replace(".", "-").split("-")),
+                description=f"Objects created in {bucket} under the prefixes its jobs use",
+                event_pattern=events.EventPattern(
+                    source=["aws.s3"], detail_type=["Object Created"], detail=detail
+                ),
+            )
+            rule.add_target(
+                targets.LambdaFunction(
+                    self.trigger.function,
+                    dead_letter_queue=self.rule_dead_letters,
+                    retry_attempts=185,  # EventBridge's maximum, within max_event_age
+                    max_event_age=Duration.hours(24),
+                )
+            )
+            self.rules[bucket] = rule

@@ -1,0 +1,113 @@
+"""Event-driven runs: one rule per source bucket, the trigger Lambda, its queues and alarms."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Match
+
+from stacks.trigger_stack import MAX_KEY_FILTER_CHARS, key_filter
+from tests.stacks.conftest import Synthesized
+from tests.stacks.test_iam import reachable
+
+
+def resources(synth: Synthesized, kind: str) -> list[dict]:
+    template = synth.template(synth.stage.triggers).to_json()
+    return [r for r in template["Resources"].values() if r["Type"] == kind]
+
+
+def test_eventbridge_is_on_for_source_buckets_only(dev: Synthesized) -> None:
+    storage = dev.template(dev.stage.storage).to_json()
+    enabled = sorted(
+        r["Properties"]["BucketName"]
+        for r in storage["Resources"].values()
+        if r["Type"] == "AWS::S3::Bucket"
+        and r["Properties"]
+        .get("NotificationConfiguration", {})
+        .get("EventBridgeConfiguration", {})
+        .get("EventBridgeEnabled")
+    )
+    assert enabled == ["glueflow-dev-raw-111111111111"]
+    assert not resources(dev, "Custom::S3BucketNotifications")  # native, no custom resource
+
+
+def test_one_rule_per_source_bucket_narrowed_to_its_prefixes(dev: Synthesized) -> None:
+    (rule,) = resources(dev, "AWS::Events::Rule")
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {
+            "bucket": {"name": ["glueflow-dev-raw-111111111111"]},
+            "object": {"key": [{"prefix": "marketing/events/"}, {"prefix": "sales/incoming/"}]},
+        },
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
+    assert "DeadLetterConfig" in target
+
+
+def test_lambda_in_vpc_newest_runtime_sized_to_the_throttle(dev: Synthesized) -> None:
+    (function,) = [
+        r["Properties"]
+        for r in resources(dev, "AWS::Lambda::Function")
+        if r["Properties"].get("Handler") == "handler.handler"
+    ]
+    assert function["Runtime"] == "python3.14"
+    assert function["ReservedConcurrentExecutions"] == 5  # 10 TPS, about 0.5 s per call
+    assert function["Timeout"] == 60
+    assert len(function["VpcConfig"]["SubnetIds"]) == 2
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["Environment"]["Variables"]["MWAA_ENVIRONMENT_NAME"] == "glueflow-dev"
+    assert "TargetArn" in function["DeadLetterConfig"]
+
+
+def test_queues_are_encrypted_and_alarms_notify_the_alert_topic(dev: Synthesized) -> None:
+    queues = resources(dev, "AWS::SQS::Queue")
+    assert len(queues) == 2
+    assert sorted("KmsMasterKeyId" in q["Properties"] for q in queues) == [False, True]
+    assert all(
+        q["Properties"].get("SqsManagedSseEnabled") or "KmsMasterKeyId" in q["Properties"]
+        for q in queues
+    )
+    alarms = resources(dev, "AWS::CloudWatch::Alarm")
+    metrics = sorted(a["Properties"]["MetricName"] for a in alarms)
+    assert metrics == ["ApproximateNumberOfMessagesVisible"] * 2 + ["Errors"]
+    for alarm in alarms:
+        assert len(alarm["Properties"]["AlarmActions"]) == 1
+    dev.template(dev.stage.storage).has_resource_properties(
+        "AWS::SNS::Topic",
+        {"TopicName": "glueflow-dev-alerts", "KmsMasterKeyId": Match.any_value()},
+    )
+
+
+def test_lambda_may_invoke_only_this_environments_user_role(dev: Synthesized) -> None:
+    policies = resources(dev, "AWS::IAM::ManagedPolicy")
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    user = "arn:aws:airflow:eu-west-1:111111111111:role/glueflow-dev/User"
+    assert reachable(statements, "airflow:InvokeRestApi", user)
+    for other in ("role/glueflow-dev/Admin", "role/glueflow-prod/User", "role/glueflow-dev/Op"):
+        assert not reachable(
+            statements, "airflow:InvokeRestApi", f"arn:aws:airflow:eu-west-1:111111111111:{other}"
+        )
+
+
+def test_the_lambda_bundle_carries_its_modules_and_the_manifest(dev: Synthesized) -> None:
+    bundle = dev.outdir / "glueflow" / "dev" / "trigger_lambda"
+    assert sorted(p.name for p in bundle.iterdir()) == [
+        "handler.py",
+        "manifest.json",
+        "routing.py",
+        "transport.py",
+    ]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["jobs"]["sales_ingest"]["trigger"]["type"] == "s3"
+
+
+def test_key_filter_covers_nests_and_falls_back() -> None:
+    assert key_filter(["a/b/", "a/", "c/"]) == [{"prefix": "a/"}, {"prefix": "c/"}]
+    assert key_filter(["a/", ""]) is None  # a suffix-only job listens to every key
+    many = [f"team{i % 7}/job{i:04d}/incoming/" for i in range(400)]
+    cut = key_filter(many)
+    assert cut == [{"prefix": f"team{i}/"} for i in range(7)]
+    assert len(json.dumps(cut)) <= MAX_KEY_FILTER_CHARS
+    assert key_filter([f"t{i:05d}/" for i in range(2000)]) is None
