@@ -36,6 +36,11 @@ def compile_manifest(platform: Platform) -> dict[str, Any]:
                 key: naming.data_bucket_name(cfg, env.name, key) for key in sorted(cfg.buckets)
             },
             "glue_dpu_hour_usd": cfg.pricing.glue_dpu_hour_usd.model_dump(),
+            "dpu_per_worker": dict(sorted(glue_limits.DPU_PER_WORKER.items())),
+            "alert_topic_arn": (
+                f"arn:aws:sns:{cfg.region}:{cfg.account}:"
+                f"{naming.alert_topic_name(cfg.name_prefix, env.name)}"
+            ),
             "alert_channels": sorted({channel.type for channel in cfg.alerts}),
         },
         "jobs": {

@@ -34,6 +34,11 @@ def mwaa_environment_name(prefix: str, env: str) -> str:
     return f"{prefix}-{env}"
 
 
+def alert_topic_name(prefix: str, env: str) -> str:
+    """The SNS topic alarms and failure alerts go to."""
+    return f"{prefix}-{env}-alerts"
+
+
 def stack_name(prefix: str, env: str, part: str) -> str:
     """CloudFormation stack names: `<prefix>-<env>-<part>`."""
     return f"{prefix}-{env}-{part}"

@@ -206,6 +206,20 @@ class OrchestrationStack(Stack):
                 ],
             ),
             use_keys([data_key], via_services=[f"s3.{self.region}.amazonaws.com"]),
+            # The cost monitor: its metrics, and budget alerts to the KMS-encrypted topic.
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],
+                conditions={"StringEquals": {"cloudwatch:namespace": "Glueflow"}},
+            ),
+            iam.PolicyStatement(
+                actions=["sns:Publish"],
+                resources=[
+                    f"arn:{self.partition}:sns:{self.region}:{self.account}:"
+                    f"{naming.alert_topic_name(prefix, env_name)}"
+                ],
+            ),
+            use_keys([platform_key], via_services=[f"sns.{self.region}.amazonaws.com"]),
         )
         acknowledge_wildcards(
             self.mwaa.policy,

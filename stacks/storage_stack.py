@@ -74,7 +74,7 @@ class StorageStack(Stack):
         self.alert_topic = sns.Topic(
             self,
             "Alerts",
-            topic_name=f"{base}-alerts",
+            topic_name=naming.alert_topic_name(cfg.name_prefix, env_name),
             display_name=f"Glueflow {env_name} alerts",
             master_key=self.platform_key,
             enforce_ssl=True,

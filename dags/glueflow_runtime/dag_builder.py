@@ -23,11 +23,12 @@ from airflow.sdk import DAG, Asset
 from airflow.timetables.assets import AssetOrTimeSchedule
 from airflow.timetables.trigger import CronTriggerTimetable
 
-from glueflow_runtime import gate
+from glueflow_runtime import cost, gate
 from glueflow_runtime.callbacks import on_task_failure
 
 GLUE_TASK = "run_glue_job"
 GATE_TASK = "validation_gate"
+COST_TASK = "record_cost"
 INPUT_SENSOR_TASK = "wait_for_input"
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 AWS_CONN_ID = "aws_default"
@@ -123,6 +124,23 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
                 region_name=region,
             )
         )
+        glue_task = chain[-1]
+        # Priced after every run, failed ones too. A teardown: it does not decide the DAG
+        # run's state, so a failed Glue run still fails the run.
+        record_cost = PythonOperator(
+            task_id=COST_TASK,
+            python_callable=cost.record_run_cost,
+            op_kwargs={
+                "job": job["dag_id"],
+                "glue_job_name": job["glue_job_name"],
+                "glue_task_id": GLUE_TASK,
+                "budget_usd": job["cost_budget_usd"],
+                "environment": environment,
+                "aws_conn_id": AWS_CONN_ID,
+            },
+            retries=0,
+        ).as_teardown()
+        glue_task >> record_cost
         # Link what is built so far; the gate then starts a new chain on its passing branch.
         for upstream, downstream in itertools.pairwise(chain):
             upstream >> downstream

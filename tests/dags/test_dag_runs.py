@@ -10,6 +10,7 @@ Glue backend, which is the fake AWS, not the code under test.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -44,8 +45,11 @@ def moto_endpoint() -> Iterator[str]:
     endpoint = f"http://{host}:{port}"
     previous = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = endpoint
+    # The account the example environment names, so the manifest's ARNs exist in moto.
+    os.environ["MOTO_ACCOUNT_ID"] = "111111111111"
     yield endpoint
     server.stop()
+    os.environ.pop("MOTO_ACCOUNT_ID", None)
     if previous is None:
         os.environ.pop("AWS_ENDPOINT_URL", None)
     else:
@@ -75,9 +79,12 @@ class FakeGlueScripts:
         arguments = kwargs.get("arguments", args[1] if len(args) > 1 else None)
         self.started.append((name, run_id, dict(arguments or {})))
         job = next(j for j in self.manifest["jobs"].values() if j["glue_job_name"] == name)
+        run = next(r for r in backend.get_job(name).job_runs if r.job_run_id == run_id)
+        # As Glue does, the run takes its capacity from the job definition.
+        run.worker_type = job["glue"]["worker_type"]
+        run.number_of_workers = job["glue"]["workers"]
         outcome = self.outcomes.get(job["dag_id"], {"read": 100, "invalid": 0})
         if outcome.get("fail"):
-            run = next(r for r in backend.get_job(name).job_runs if r.job_run_id == run_id)
             run.status = "FAILED"
         elif job["validation"]:
             bucket, key = report_location(job["validation"]["report_prefix"], run_id)
@@ -124,9 +131,17 @@ def aws(moto_endpoint: str, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch)
         return statement
 
     monkeypatch.setattr(RedshiftDataAPIServiceBackend, "execute_statement", execute_at_once)
+    sns = boto3.client("sns", region_name=REGION)
+    topic = sns.create_topic(Name="glueflow-dev-alerts")["TopicArn"]
+    assert topic == env["alert_topic_arn"]
+    sqs = boto3.client("sqs", region_name=REGION)
+    queue = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    scripts.alerts_queue = queue
     yield scripts
     # A fresh account state for the next test.
-    for service in ("s3", "glue", "redshift-data"):
+    for service in ("s3", "glue", "redshift-data", "sns", "sqs", "cloudwatch"):
         get_backend(service).reset()
 
 
@@ -199,6 +214,7 @@ def test_valid_run_continues_to_the_downstream_steps(
         "validation_failed": "skipped",
         "load_orders": "success",
         "start_aggregate": "success",
+        "record_cost": "success",
     }
     ((name, _, arguments),) = aws.started
     assert name == "glueflow-dev-sales_ingest"
@@ -231,6 +247,7 @@ def test_too_many_invalid_records_stop_the_pipeline(
         "load_orders": "skipped",
         "start_aggregate": "skipped",
         "validation_failed": "failed",
+        "record_cost": "success",
     }
     assert aws.statements == []  # the warehouse was never touched
     message = "24 of 200 records invalid (ratio 0.1200, threshold 0.0500)"
@@ -251,6 +268,7 @@ def test_a_failed_glue_run_fails_the_dag_run(airflow_db, aws, dev_manifest, tmp_
     assert str(dag_run.state) == "failed"
     result = states(dag_run)
     assert result["run_glue_job"] == "failed"
+    assert result["record_cost"] == "success"  # a failed run is priced too, and still fails
     assert result["validation_passed"] in ("upstream_failed", "None")
     assert "success" not in {result["validation_gate"], result["validation_passed"]}
 
@@ -276,3 +294,29 @@ def test_a_dependent_job_is_queued_on_its_upstream_asset(
         assert [e.asset.uri for e in events] == ["glueflow://dev/sales_daily_aggregate"]
         queued = session.query(AssetDagRunQueue).filter_by(asset_id=events[0].asset_id).all()
         assert [q.target_dag_id for q in queued] == ["customer_ltv"]
+
+
+def test_every_run_is_priced_and_a_run_over_budget_alerts(
+    airflow_db, aws, dev_manifest, tmp_path: Path
+) -> None:
+    manifest = copy.deepcopy(dev_manifest)
+    manifest["jobs"]["sales_ingest"]["cost_budget_usd"] = 0.0001  # any run is over it
+    aws.manifest = manifest
+
+    dag_run = deploy(manifest, tmp_path / "dags").dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
+
+    assert str(dag_run.state) == "success"  # over budget alerts, it does not fail the run
+    priced = dag_run.get_task_instance("record_cost").xcom_pull(task_ids="record_cost")
+    assert priced["job"] == "sales_ingest"
+    # moto reports 123 s; 4 G.1X workers (1 DPU each) at the standard $0.44 per DPU-hour.
+    assert priced["dpu_hours"] == round(4 * 1 * 123 / 3600, 6)
+    assert priced["cost_usd"] == round(4 * 1 * 123 / 3600 * 0.44, 6)
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="Glueflow")["Metrics"]}
+    assert names == {"DPUHours", "CostUSD", "DurationSeconds"}
+    messages = boto3.client("sqs", region_name=REGION).receive_message(
+        QueueUrl=aws.alerts_queue, MaxNumberOfMessages=10
+    )["Messages"]
+    (alert,) = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+    assert alert["kind"] == "budget"
+    assert "over its budget of $0.00" in alert["message"]

@@ -44,8 +44,15 @@ def test_only_the_factory_is_parsed(dagbag: DagBag, dev_dag_folder: Path) -> Non
     [
         (
             "sales_ingest",  # S3-triggered, validation gate, no steps
-            {"run_glue_job", "validation_gate", "validation_passed", "validation_failed"},
             {
+                "run_glue_job",
+                "validation_gate",
+                "validation_passed",
+                "validation_failed",
+                "record_cost",
+            },
+            {
+                ("run_glue_job", "record_cost"),
                 ("run_glue_job", "validation_gate"),
                 ("validation_gate", "validation_passed"),
                 ("validation_gate", "validation_failed"),
@@ -53,8 +60,12 @@ def test_only_the_factory_is_parsed(dagbag: DagBag, dev_dag_folder: Path) -> Non
         ),
         (
             "sales_daily_aggregate",  # cron with an input: sensor first, then a Redshift step
-            {"wait_for_input", "run_glue_job", "refresh_sales_mart"},
-            {("wait_for_input", "run_glue_job"), ("run_glue_job", "refresh_sales_mart")},
+            {"wait_for_input", "run_glue_job", "refresh_sales_mart", "record_cost"},
+            {
+                ("wait_for_input", "run_glue_job"),
+                ("run_glue_job", "refresh_sales_mart"),
+                ("run_glue_job", "record_cost"),
+            },
         ),
     ],
 )
@@ -78,6 +89,7 @@ def test_a_scheduled_job_with_validation_waits_for_its_input_first(
     found = {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids}
     assert found == {
         ("wait_for_input", "run_glue_job"),
+        ("run_glue_job", "record_cost"),
         ("run_glue_job", "validation_gate"),
         ("validation_gate", "validation_passed"),
         ("validation_gate", "validation_failed"),
@@ -102,7 +114,7 @@ def test_schedules_tags_and_retries_come_from_the_manifest(dagbag: DagBag) -> No
 
 def test_a_dependent_job_is_scheduled_on_its_upstream_asset(dagbag: DagBag) -> None:
     upstream = dagbag.dags["sales_daily_aggregate"]
-    (last,) = [t for t in upstream.tasks if not t.downstream_task_ids]
+    (last,) = [t for t in upstream.tasks if not t.downstream_task_ids and not t.is_teardown]
     assert [a.uri for a in last.outlets] == ["glueflow://dev/sales_daily_aggregate"]
     dependent = dagbag.dags["customer_ltv"]
     assert "glueflow://dev/sales_daily_aggregate" in str(dependent.timetable.asset_condition)

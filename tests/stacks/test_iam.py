@@ -166,3 +166,13 @@ def test_mwaa_reads_validation_reports_but_no_data(dev: Synthesized) -> None:
     assert reachable(statements, "s3:ListBucket", raw)  # the input sensors
     assert not reachable(statements, "s3:GetObject", f"{raw}/sales/incoming/a.csv")
     assert not reachable(statements, "s3:PutObject", f"{artifacts}/validation/sales_ingest/x")
+
+
+def test_mwaa_publishes_cost_metrics_and_alerts_only_where_it_should(dev: Synthesized) -> None:
+    statements = mwaa_statements(dev)
+    metrics = [s for s in statements if _list(s["Action"]) == ["cloudwatch:PutMetricData"]]
+    namespaces = {s["Condition"]["StringEquals"]["cloudwatch:namespace"] for s in metrics}
+    assert namespaces == {"AmazonMWAA", "Glueflow"}
+    topic = "arn:aws:sns:eu-west-1:111111111111:glueflow-dev-alerts"
+    assert reachable(statements, "sns:Publish", topic)
+    assert not reachable(statements, "sns:Publish", topic.replace("dev", "prod"))

@@ -1,0 +1,123 @@
+"""What a Glue run cost (DESIGN.md decision 11), and the task that records it after each run.
+
+Cost = DPU-hours x the price per DPU-hour of the run's execution class. DPU-hours come from
+GetJobRun's `DPUSeconds` when Glue reports it (Flex, auto scaling); otherwise from workers x
+DPU per worker type x max(execution time, 60 s), because Glue bills a 1-minute minimum.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MINIMUM_BILLED_SECONDS = 60
+METRIC_NAMESPACE = "Glueflow"
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """One Glue run, priced."""
+
+    job: str
+    run_id: str
+    state: str
+    dpu_hours: float
+    cost_usd: float
+    duration_seconds: int
+
+
+def dpu_hours(job_run: dict[str, Any], dpu_per_worker: dict[str, float]) -> float:
+    """DPU-hours a run is billed for."""
+    if job_run.get("DPUSeconds"):
+        return float(job_run["DPUSeconds"]) / 3600
+    workers = job_run.get("NumberOfWorkers") or 0
+    per_worker = dpu_per_worker.get(job_run.get("WorkerType", ""), 0)
+    seconds = max(int(job_run.get("ExecutionTime") or 0), MINIMUM_BILLED_SECONDS)
+    return workers * per_worker * seconds / 3600
+
+
+def price_run(job: str, job_run: dict[str, Any], environment: dict[str, Any]) -> RunCost:
+    """The run's DPU-hours and cost, at the environment's price for its execution class."""
+    prices = environment["glue_dpu_hour_usd"]
+    price = prices["flex"] if job_run.get("ExecutionClass") == "FLEX" else prices["standard"]
+    hours = dpu_hours(job_run, environment["dpu_per_worker"])
+    return RunCost(
+        job=job,
+        run_id=job_run.get("Id", ""),
+        state=job_run.get("JobRunState", ""),
+        dpu_hours=round(hours, 6),
+        cost_usd=round(hours * price, 6),
+        duration_seconds=int(job_run.get("ExecutionTime") or 0),
+    )
+
+
+def record_run_cost(
+    *,
+    job: str,
+    glue_job_name: str,
+    glue_task_id: str,
+    budget_usd: float | None,
+    environment: dict[str, Any],
+    aws_conn_id: str | None,
+    ti: Any,
+    **_: Any,
+) -> dict[str, Any]:
+    """Task callable: price the run, publish DPUHours, CostUSD and DurationSeconds per job and
+    environment, log it, and alert (without failing) when it is over the job's budget.
+
+    Returns the priced run as XCom.
+    """
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    run_id = ti.xcom_pull(task_ids=glue_task_id)
+    if not run_id:
+        log.warning("no Glue run id from %s: nothing to price", glue_task_id)
+        return {}
+    region = environment["region"]
+
+    def client(kind: str) -> Any:
+        return AwsBaseHook(aws_conn_id=aws_conn_id, client_type=kind, region_name=region).conn
+
+    job_run = client("glue").get_job_run(JobName=glue_job_name, RunId=run_id)["JobRun"]
+    cost = price_run(job, job_run, environment)
+    dimensions = [
+        {"Name": "Job", "Value": job},
+        {"Name": "Environment", "Value": environment["name"]},
+    ]
+    client("cloudwatch").put_metric_data(
+        Namespace=METRIC_NAMESPACE,
+        MetricData=[
+            {"MetricName": "DPUHours", "Dimensions": dimensions, "Value": cost.dpu_hours,
+             "Unit": "None"},
+            {"MetricName": "CostUSD", "Dimensions": dimensions, "Value": cost.cost_usd,
+             "Unit": "None"},
+            {"MetricName": "DurationSeconds", "Dimensions": dimensions,
+             "Value": cost.duration_seconds, "Unit": "Seconds"},
+        ],
+    )  # fmt: skip
+    log.info(json.dumps({"event": "glue_run_cost", **asdict(cost)}, sort_keys=True))
+    if budget_usd is not None and cost.cost_usd > budget_usd:
+        _budget_alert(client, environment, cost, budget_usd)
+    return asdict(cost)
+
+
+def _budget_alert(client: Any, environment: dict[str, Any], cost: RunCost, budget: float) -> None:
+    """Tell the alert topic; a failure to tell is logged, never raised."""
+    message = (
+        f"Glue run {cost.run_id} of {cost.job} ({environment['name']}) cost "
+        f"${cost.cost_usd:.2f}, over its budget of ${budget:.2f} "
+        f"({cost.dpu_hours:.2f} DPU-hours, {cost.duration_seconds} s)"
+    )
+    log.warning(message)
+    try:
+        client("sns").publish(
+            TopicArn=environment["alert_topic_arn"],
+            Subject=f"Glueflow budget: {cost.job} over ${budget:.2f}"[:100],
+            Message=json.dumps({"kind": "budget", "message": message, **asdict(cost)}),
+        )
+    except Exception:  # an alert path must never break the pipeline
+        log.exception("could not publish the budget alert for %s", cost.job)

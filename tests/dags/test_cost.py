@@ -1,0 +1,49 @@
+"""The cost of a Glue run (DESIGN.md decision 11), against hand-computed values."""
+
+from __future__ import annotations
+
+import pytest
+
+from configs.glue_limits import DPU_PER_WORKER
+from glueflow_runtime.cost import dpu_hours, price_run
+
+ENV = {
+    "name": "dev",
+    "glue_dpu_hour_usd": {"standard": 0.44, "flex": 0.29},
+    "dpu_per_worker": DPU_PER_WORKER,
+}
+
+
+@pytest.mark.parametrize(
+    ("run", "hours", "usd"),
+    [
+        # workers x DPU per worker x seconds / 3600, priced by execution class
+        ({"WorkerType": "G.1X", "NumberOfWorkers": 10, "ExecutionTime": 1800}, 5.0, 2.2),
+        ({"WorkerType": "G.2X", "NumberOfWorkers": 5, "ExecutionTime": 3600}, 10.0, 4.4),
+        ({"WorkerType": "G.025X", "NumberOfWorkers": 2, "ExecutionTime": 3600}, 0.5, 0.22),
+        ({"WorkerType": "G.4X", "NumberOfWorkers": 2, "ExecutionTime": 900}, 2.0, 0.88),
+        ({"WorkerType": "G.8X", "NumberOfWorkers": 2, "ExecutionTime": 900}, 4.0, 1.76),
+        ({"WorkerType": "G.12X", "NumberOfWorkers": 3, "ExecutionTime": 600}, 6.0, 2.64),
+        ({"WorkerType": "G.16X", "NumberOfWorkers": 2, "ExecutionTime": 450}, 4.0, 1.76),
+        ({"WorkerType": "R.2X", "NumberOfWorkers": 4, "ExecutionTime": 1800}, 4.0, 1.76),
+        # Flex: the cheaper price
+        ({"WorkerType": "G.1X", "NumberOfWorkers": 10, "ExecutionTime": 1800,
+          "ExecutionClass": "FLEX"}, 5.0, 1.45),
+        # Glue bills at least one minute: 10 s is billed as 60 s
+        ({"WorkerType": "G.1X", "NumberOfWorkers": 6, "ExecutionTime": 10}, 0.1, 0.044),
+        ({"WorkerType": "G.1X", "NumberOfWorkers": 6}, 0.1, 0.044),  # no time reported yet
+        # DPUSeconds, when Glue reports it (Flex, auto scaling), wins over the estimate
+        ({"WorkerType": "G.1X", "NumberOfWorkers": 10, "ExecutionTime": 1800,
+          "DPUSeconds": 9000.0, "ExecutionClass": "FLEX"}, 2.5, 0.725),
+        ({"WorkerType": "G.2X", "NumberOfWorkers": 10, "ExecutionTime": 30,
+          "DPUSeconds": 36.0}, 0.01, 0.0044),
+    ],
+)  # fmt: skip
+def test_run_cost(run: dict, hours: float, usd: float) -> None:
+    priced = price_run("job", {"Id": "jr_1", "JobRunState": "SUCCEEDED", **run}, ENV)
+    assert priced.dpu_hours == pytest.approx(hours)
+    assert priced.cost_usd == pytest.approx(usd)
+
+
+def test_an_unknown_worker_type_costs_nothing_rather_than_failing() -> None:
+    assert dpu_hours({"WorkerType": "Z.9X", "NumberOfWorkers": 3, "ExecutionTime": 60}, {}) == 0
