@@ -5,12 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as events_targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from cdk_constructs.orchestration.dag_trigger import encrypted_queue, queue_depth_alarm
 from cdk_constructs.security.kms import PlatformKey
 from cdk_constructs.storage.asset_deployment import AssetDeployments
 from cdk_constructs.storage.secure_bucket import SecureBucket
@@ -66,7 +71,7 @@ class StorageStack(Stack):
             description=f"Glueflow {env_name}: MWAA, its bucket, and every log group",
             removal_policy=self.removal_policy,
             allow_cloudwatch_logs=True,
-            publishers=["cloudwatch.amazonaws.com"],
+            publishers=["cloudwatch.amazonaws.com", "events.amazonaws.com"],
         ).key
 
         # Where alarms and (with the notifier) failure alerts go; encrypted with the platform
@@ -78,6 +83,57 @@ class StorageStack(Stack):
             display_name=f"Glueflow {env_name} alerts",
             master_key=self.platform_key,
             enforce_ssl=True,
+        )
+        # Runs that end badly reach the topic even when started outside Airflow.
+        self.glue_failures = events.Rule(
+            self,
+            "GlueRunsEndingBadly",
+            description=f"FAILED, TIMEOUT and STOPPED runs of {base}-* Glue jobs -> alerts",
+            event_pattern=events.EventPattern(
+                source=["aws.glue"],
+                detail_type=["Glue Job State Change"],
+                detail={
+                    "jobName": [{"prefix": f"{base}-"}],
+                    "state": ["FAILED", "TIMEOUT", "STOPPED"],
+                },
+            ),
+        )
+        failures_dead_letters = encrypted_queue(self, "GlueRunAlertDeadLetters", None)
+        # By ARN: given the topic itself, CDK would grant EventBridge `kms:GenerateDataKey*` on
+        # the key. The key policy names EventBridge's actions instead, and the topic policy
+        # lets this rule alone publish.
+        self.alert_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="GlueRunAlertRulePublishes",
+                principals=[iam.ServicePrincipal("events.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alert_topic.topic_arn],
+                conditions={"ArnEquals": {"aws:SourceArn": self.glue_failures.rule_arn}},
+            )
+        )
+        self.glue_failures.add_target(
+            events_targets.SnsTopic(
+                sns.Topic.from_topic_arn(
+                    self,
+                    "AlertTopicByArn",
+                    f"arn:{self.partition}:sns:{self.region}:{self.account}:"
+                    f"{naming.alert_topic_name(cfg.name_prefix, env_name)}",
+                ),
+                dead_letter_queue=failures_dead_letters,
+                retry_attempts=185,
+                max_event_age=Duration.hours(24),
+            )
+        )
+        queue_depth_alarm(
+            self,
+            "GlueRunAlertDeadLettersDepth",
+            failures_dead_letters,
+            "A Glue run alert could not be delivered to the alert topic",
+        ).add_alarm_action(cloudwatch_actions.SnsAction(self.alert_topic))
+        why = "this queue is itself the dead-letter queue of the Glue run alert rule"
+        acknowledge(
+            failures_dead_letters,
+            {"AwsSolutions-SQS3": why, "Serverless-SQSRedrivePolicy": why},
         )
         self.access_logs = SecureBucket(
             self,

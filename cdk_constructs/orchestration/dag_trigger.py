@@ -160,7 +160,12 @@ class DagTriggerFunction(Construct):
         ]
 
 
-def queue_depth_alarm(scope: Construct, id_: str, queue: sqs.IQueue) -> cloudwatch.Alarm:
+def queue_depth_alarm(
+    scope: Construct,
+    id_: str,
+    queue: sqs.IQueue,
+    description: str = "A trigger event was dead-lettered; no DAG run was started for it",
+) -> cloudwatch.Alarm:
     """Alarm as soon as a dead-letter queue holds a message: an event needs a person."""
     return cloudwatch.Alarm(
         scope,
@@ -170,5 +175,5 @@ def queue_depth_alarm(scope: Construct, id_: str, queue: sqs.IQueue) -> cloudwat
         evaluation_periods=1,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        alarm_description="A trigger event was dead-lettered; no DAG run was started for it",
+        alarm_description=description,
     )

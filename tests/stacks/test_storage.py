@@ -124,3 +124,49 @@ def test_glue_scripts_are_deployed_to_the_artifacts_bucket_with_pruning(dev: Syn
             "Prune": True,
         },
     )
+
+
+def test_glue_runs_ending_badly_reach_the_alert_topic(dev: Synthesized) -> None:
+    storage = dev.template(dev.stage.storage)
+    storage.has_resource_properties(
+        "AWS::Events::Rule",
+        {
+            "EventPattern": {
+                "source": ["aws.glue"],
+                "detail-type": ["Glue Job State Change"],
+                "detail": {
+                    "jobName": [{"prefix": "glueflow-dev-"}],
+                    "state": ["FAILED", "TIMEOUT", "STOPPED"],
+                },
+            },
+            "Targets": [
+                Match.object_like(
+                    {
+                        "Arn": "arn:aws:sns:eu-west-1:111111111111:glueflow-dev-alerts",
+                        "RetryPolicy": Match.any_value(),
+                        "DeadLetterConfig": Match.any_value(),
+                    }
+                )
+            ],
+        },
+    )
+    # EventBridge and CloudWatch may use the platform key to publish to the encrypted topic.
+    storage.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Sid": "ServicesPublishToEncryptedTopics",
+                                "Principal": {
+                                    "Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+                                },
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
