@@ -57,6 +57,14 @@ WILDCARD_ALLOWLIST: tuple[AllowedWildcard, ...] = (
         "log streams are named by run id inside a log group the principal owns",
     ),
     AllowedWildcard(
+        "this environment's Glue run logs",
+        re.compile(
+            rf"^{_ARN}:logs:{_REGION}:\d{{12}}:log-group:/aws-glue/jobs/[a-z0-9]+-[a-z0-9]+"
+            rf"-jobs-\*:log-stream:\*$"
+        ),
+        "the failure callback reads the tail of a failed run's log streams (read only)",
+    ),
+    AllowedWildcard(
         "MWAA log groups",
         re.compile(rf"^{_ARN}:logs:{_REGION}:\d{{12}}:log-group:airflow-[a-z0-9-]+-\*$"),
         "MWAA names a log group per module: airflow-<environment>-<module>",

@@ -196,6 +196,10 @@ class OrchestrationStack(Stack):
         reports = S3Prefix(
             naming.platform_bucket_name(cfg, env_name, "artifacts"), "validation/", self.partition
         )
+        glue_logs = (
+            f"arn:{self.partition}:logs:{self.region}:{self.account}:log-group:/aws-glue/jobs/"
+            f"{prefix}-{env_name}-jobs-*:log-stream:*"
+        )
         self.mwaa.allow(
             *read_statements(reports),
             iam.PolicyStatement(
@@ -220,6 +224,18 @@ class OrchestrationStack(Stack):
                 ],
             ),
             use_keys([platform_key], via_services=[f"sns.{self.region}.amazonaws.com"]),
+            # The failure callback reads the tail of a failed Glue run's log streams.
+            iam.PolicyStatement(
+                actions=["logs:GetLogEvents"],
+                resources=[glue_logs],
+            ),
+        )
+        acknowledge_wildcards(
+            self.mwaa.policy,
+            {
+                glue_logs: "the failure callback reads the log tail of this environment's Glue "
+                "runs (log groups per job role, streams per run id)"
+            },
         )
         acknowledge_wildcards(
             self.mwaa.policy,

@@ -1,31 +1,177 @@
-"""What happens when a task of a factory DAG fails."""
+"""What happens when a task of a factory DAG fails: one alert, with the log lines that say why.
+
+The callback builds one message (job, DAG, task, run, try, error, the last 20 log lines and
+console links) and publishes it to the environment's KMS-encrypted alert topic; the notifier
+Lambda outside the VPC takes it to Slack or Teams. It never raises, every AWS call has a
+short timeout and no retries beyond one, and anything that looks like a secret is masked.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import time
+import urllib.parse
 from typing import Any
 
 log = logging.getLogger("glueflow.failures")
 
+AWS_CONN_ID = "aws_default"
+LOG_TAIL_LINES = 20
+GLUE_TASK = "run_glue_job"
+# Bounds on the alert path: it must finish well inside Airflow's callback time.
+CALL_TIMEOUT_S = 5
+TOTAL_BUDGET_S = 20
 
-def failure_record(context: dict[str, Any]) -> dict[str, Any]:
-    """The facts of a failed task, as one JSON-able record."""
-    ti = context.get("ti") or context.get("task_instance")
-    dag_run = context.get("dag_run")
+_SECRETS = [
+    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "[masked AWS key id]"),
+    (re.compile(r"https://hooks\.slack\.com/\S+"), "[masked Slack webhook]"),
+    (re.compile(r"https://[^\s/]*\.(logic\.azure|webhook\.office)\.com/\S+"),
+     "[masked Teams webhook]"),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [masked]"),
+    (re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|secret[_-]?access[_-]?key)"
+                r"(\s*[=:]\s*|\"\s*:\s*\")([^\s\",']+)"), r"\1\2[masked]"),
+    (re.compile(r"(?i)(\w+://[^:/\s]+):([^@\s]+)@"), r"\1:[masked]@"),
+]  # fmt: skip
+
+
+def mask(text: str) -> str:
+    """`text` with anything that looks like a credential replaced."""
+    for pattern, replacement in _SECRETS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def log_tail(logs: Any, group: str, stream: str, lines: int = LOG_TAIL_LINES) -> tuple[list, str]:
+    """The last `lines` lines of one stream, oldest first, and a note when none could be read."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        events = logs.get_log_events(
+            logGroupName=group, logStreamName=stream, startFromHead=False, limit=lines
+        )["events"]
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
+            return [], f"no log stream {stream!r} in {group}"
+        return [], f"log tail unavailable ({code or 'error'})"
+    except BotoCoreError as exc:
+        return [], f"log tail unavailable ({type(exc).__name__})"
+    return [(e["timestamp"], e["message"].rstrip("\n")) for e in events][-lines:], ""
+
+
+def glue_run_id(ti: Any) -> str | None:
+    """The Glue run the failed task started, from the link the Glue operator records."""
+    link = ti.xcom_pull(task_ids=GLUE_TASK, key="glue_job_run_details") or {}
+    return link.get("job_run_id") or ti.xcom_pull(task_ids=GLUE_TASK)
+
+
+def collect_tail(logs: Any, ti: Any, job: dict[str, Any], environment: dict[str, Any]) -> tuple:
+    """The log lines behind a failure: the Glue run's error and output streams for the Glue
+    task, else the Airflow task log in MWAA's Task log group."""
+    notes: list[str] = []
+    found: list[tuple[int, str]] = []
+    run_id = glue_run_id(ti) if ti.task_id == GLUE_TASK else None
+    if run_id:
+        sources = [(group, run_id) for group in job["glue"]["log_groups"].values()]
+    else:
+        group = f"airflow-{environment['mwaa_environment']}-Task"
+        stream = (
+            f"dag_id={ti.dag_id}/run_id={ti.run_id}/task_id={ti.task_id}/"
+            f"attempt={ti.try_number}.log"
+        )
+        sources = [(group, stream)]
+    for group, stream in sources:
+        lines, note = log_tail(logs, group, stream)
+        found += lines
+        if note:
+            notes.append(note)
+    tail = [message for _, message in sorted(found)][-LOG_TAIL_LINES:]
+    return tail, notes, run_id
+
+
+def build_message(
+    context: dict[str, Any],
+    job: dict[str, Any],
+    environment: dict[str, Any],
+    tail: list[str],
+    notes: list[str],
+    glue_run: str | None,
+) -> dict[str, Any]:
+    """The alert, as the notifier renders it for Slack and Teams."""
+    ti = context["ti"]
+    region = environment["region"]
+    console = f"https://{region}.console.aws.amazon.com"
+    links = {
+        "airflow_task": getattr(ti, "log_url", None)
+        or f"{console}/mwaa/home?region={region}#environments/{environment['mwaa_environment']}",
+    }
+    if glue_run:
+        name = urllib.parse.quote(job["glue_job_name"], safe="")
+        links["glue_run"] = f"{console}/gluestudio/home?region={region}#/job/{name}/run/{glue_run}"
+    error = context.get("exception")
+    if not error and ti.task_id == "validation_failed":
+        # Airflow 3 does not always hand the exception over; the gate said why it stopped.
+        error = ti.xcom_pull(task_ids="validation_gate", key="gate_message")
+    error = error or f"task ended {getattr(ti, 'state', None) or 'failed'}"
     return {
-        "event": "task_failed",
-        "dag_id": getattr(ti, "dag_id", None),
-        "task_id": getattr(ti, "task_id", None),
-        "run_id": getattr(dag_run, "run_id", None) or getattr(ti, "run_id", None),
-        "try_number": getattr(ti, "try_number", None),
-        "error": str(context.get("exception") or ""),
+        "kind": "task_failed",
+        "environment": environment["name"],
+        "job": job["dag_id"],
+        "dag_id": ti.dag_id,
+        "task_id": ti.task_id,
+        "run_id": ti.run_id,
+        "try_number": ti.try_number,
+        "glue_run_id": glue_run,
+        "error": mask(str(error))[:2000],
+        "log_tail": [mask(line)[:500] for line in tail],
+        "notes": notes,
+        "links": links,
     }
 
 
+def job_of(context: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The failed DAG's job entry and environment, from the manifest beside its DAG file."""
+    from pathlib import Path
+
+    dag = context["dag"]
+    manifest = json.loads(Path(dag.fileloc).with_name("manifest.json").read_text())
+    return manifest["jobs"][dag.dag_id], manifest["environment"]
+
+
 def on_task_failure(context: dict[str, Any]) -> None:
-    """Log one structured line per failure. Never raises: an alert path must not break a run."""
+    """The on_failure_callback of every factory DAG task (when the job alerts on failure)."""
+    started = time.monotonic()
     try:
-        log.error(json.dumps(failure_record(context), sort_keys=True, default=str))
-    except Exception:  # the callback must never fail the task further
-        log.exception("glueflow failure callback could not describe the failure")
+        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+        from botocore.config import Config
+
+        job, environment = job_of(context)
+        config = Config(
+            connect_timeout=CALL_TIMEOUT_S,
+            read_timeout=CALL_TIMEOUT_S,
+            retries={"total_max_attempts": 2},
+        )
+
+        def client(kind: str) -> Any:
+            return AwsBaseHook(
+                aws_conn_id=AWS_CONN_ID, client_type=kind, region_name=environment["region"],
+                config=config,
+            ).conn  # fmt: skip
+
+        tail, notes, glue_run = collect_tail(client("logs"), context["ti"], job, environment)
+        message = build_message(context, job, environment, tail, notes, glue_run)
+        log.error(json.dumps({k: message[k] for k in ("job", "task_id", "run_id", "error")}))
+        if time.monotonic() - started > TOTAL_BUDGET_S:
+            log.error("alert not published: reading the log tail took too long")
+            return
+        client("sns").publish(
+            TopicArn=environment["alert_topic_arn"],
+            Subject=f"Glueflow {environment['name']}: {job['dag_id']}.{message['task_id']} failed"[
+                :100
+            ],
+            Message=json.dumps(message, default=str),
+        )
+    except Exception:  # the alert path must never break the pipeline
+        log.exception("glueflow failure callback could not send its alert")

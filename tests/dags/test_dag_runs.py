@@ -141,7 +141,7 @@ def aws(moto_endpoint: str, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch)
     scripts.alerts_queue = queue
     yield scripts
     # A fresh account state for the next test.
-    for service in ("s3", "glue", "redshift-data", "sns", "sqs", "cloudwatch"):
+    for service in ("s3", "glue", "redshift-data", "sns", "sqs", "cloudwatch", "logs"):
         get_backend(service).reset()
 
 
@@ -251,6 +251,17 @@ def test_too_many_invalid_records_stop_the_pipeline(
     }
     assert aws.statements == []  # the warehouse was never touched
     message = "24 of 200 records invalid (ratio 0.1200, threshold 0.0500)"
+    # The failed task's callback sent one alert to the topic, with the gate's message.
+    inbox = boto3.client("sqs", region_name=REGION).receive_message(
+        QueueUrl=aws.alerts_queue, MaxNumberOfMessages=10
+    )["Messages"]
+    (alert,) = [json.loads(json.loads(m["Body"])["Message"]) for m in inbox]
+    assert (alert["kind"], alert["job"], alert["task_id"]) == (
+        "task_failed", "sales_ingest", "validation_failed"
+    )  # fmt: skip
+    assert message in alert["error"]
+    assert alert["run_id"] == dag_run.run_id
+    assert alert["notes"]  # no Airflow task log in moto: said, not silently empty
     assert any(
         message in record.getMessage()
         and "validation failed for sales_ingest" in record.getMessage()
@@ -269,6 +280,9 @@ def test_a_failed_glue_run_fails_the_dag_run(airflow_db, aws, dev_manifest, tmp_
     result = states(dag_run)
     assert result["run_glue_job"] == "failed"
     assert result["record_cost"] == "success"  # a failed run is priced too, and still fails
+    # dag.test() runs the Glue trigger inline and fails the task itself when the trigger
+    # raises, without the task's failure callback; tests/dags/test_failure_alerts.py covers
+    # the Glue log tail, and the validation test below the callback end to end.
     assert result["validation_passed"] in ("upstream_failed", "None")
     assert "success" not in {result["validation_gate"], result["validation_passed"]}
 

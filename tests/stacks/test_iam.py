@@ -176,3 +176,12 @@ def test_mwaa_publishes_cost_metrics_and_alerts_only_where_it_should(dev: Synthe
     topic = "arn:aws:sns:eu-west-1:111111111111:glueflow-dev-alerts"
     assert reachable(statements, "sns:Publish", topic)
     assert not reachable(statements, "sns:Publish", topic.replace("dev", "prod"))
+
+
+def test_mwaa_reads_the_log_tail_of_this_environments_glue_runs_only(dev: Synthesized) -> None:
+    statements = mwaa_statements(dev)
+    group = "arn:aws:logs:eu-west-1:111111111111:log-group:/aws-glue/jobs"
+    own = f"{group}/glueflow-dev-jobs-002-role/glueflow-dev-sales_ingest/error:log-stream:jr_1"
+    assert reachable(statements, "logs:GetLogEvents", own)
+    other = own.replace("glueflow-dev-", "glueflow-prod-")
+    assert not reachable(statements, "logs:GetLogEvents", other)
