@@ -15,7 +15,7 @@ from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from cdk_constructs.orchestration.dag_trigger import encrypted_queue, queue_depth_alarm
+from cdk_constructs.messaging.dead_letters import encrypted_queue, queue_depth_alarm
 from cdk_constructs.security.kms import PlatformKey
 from cdk_constructs.storage.asset_deployment import AssetDeployments
 from cdk_constructs.storage.secure_bucket import SecureBucket

@@ -19,12 +19,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from cdk_constructs.messaging.dead_letters import encrypted_queue, queue_depth_alarm
 from cdk_constructs.nag import acknowledge
-from cdk_constructs.orchestration.dag_trigger import (
-    DagTriggerFunction,
-    encrypted_queue,
-    queue_depth_alarm,
-)
+from cdk_constructs.orchestration.dag_trigger import DagTriggerFunction
 from configs import naming
 from configs.loader import REPO_ROOT
 from configs.models import EnvironmentConfig, JobConfig

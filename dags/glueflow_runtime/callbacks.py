@@ -15,11 +15,11 @@ import time
 import urllib.parse
 from typing import Any
 
+from glueflow_runtime.ids import AWS_CONN_ID, FAILED_TASK, GATE_TASK, GLUE_TASK
+
 log = logging.getLogger("glueflow.failures")
 
-AWS_CONN_ID = "aws_default"
 LOG_TAIL_LINES = 20
-GLUE_TASK = "run_glue_job"
 # Bounds on the alert path: it must finish well inside Airflow's callback time.
 CALL_TIMEOUT_S = 5
 TOTAL_BUDGET_S = 20
@@ -111,9 +111,9 @@ def build_message(
         name = urllib.parse.quote(job["glue_job_name"], safe="")
         links["glue_run"] = f"{console}/gluestudio/home?region={region}#/job/{name}/run/{glue_run}"
     error = context.get("exception")
-    if not error and ti.task_id == "validation_failed":
+    if not error and ti.task_id == FAILED_TASK:
         # Airflow 3 does not always hand the exception over; the gate said why it stopped.
-        error = ti.xcom_pull(task_ids="validation_gate", key="gate_message")
+        error = ti.xcom_pull(task_ids=GATE_TASK, key="gate_message")
     error = error or f"task ended {getattr(ti, 'state', None) or 'failed'}"
     return {
         "kind": "task_failed",

@@ -25,13 +25,17 @@ from airflow.timetables.trigger import CronTriggerTimetable
 
 from glueflow_runtime import cost, gate
 from glueflow_runtime.callbacks import on_task_failure
+from glueflow_runtime.ids import (
+    AWS_CONN_ID,
+    COST_TASK,
+    FAILED_TASK,
+    GATE_TASK,
+    GLUE_TASK,
+    INPUT_SENSOR_TASK,
+    PASSED_TASK,
+)
 
-GLUE_TASK = "run_glue_job"
-GATE_TASK = "validation_gate"
-COST_TASK = "record_cost"
-INPUT_SENSOR_TASK = "wait_for_input"
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
-AWS_CONN_ID = "aws_default"
 # Every S3 input sensor gives up after this long; the next scheduled run tries again.
 SENSOR_TIMEOUT = timedelta(hours=12)
 
@@ -158,12 +162,12 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
                 },
             )
             failed = PythonOperator(
-                task_id=gate.FAILED_TASK,
+                task_id=FAILED_TASK,
                 python_callable=gate.fail_run,
                 op_kwargs={"gate_task_id": GATE_TASK},
                 retries=0,
             )
-            passed = EmptyOperator(task_id=gate.PASSED_TASK)
+            passed = EmptyOperator(task_id=PASSED_TASK)
             chain[-1] >> branch >> [passed, failed]
             chain = [passed]
         steps = [_step(step, job, region) for step in job["downstream"]]

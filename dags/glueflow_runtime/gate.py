@@ -6,12 +6,10 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from glueflow_runtime.ids import FAILED_TASK, PASSED_TASK
 from glueflow_runtime.validation_report import ValidationReport, report_location
 
 log = logging.getLogger(__name__)
-
-PASSED_TASK = "validation_passed"
-FAILED_TASK = "validation_failed"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Messaging constructs: queues and the alarms that watch them."""
