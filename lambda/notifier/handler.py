@@ -1,0 +1,164 @@
+"""Notifier Lambda: the alert topic -> Slack and Microsoft Teams (DESIGN.md decisions 8 and 11).
+
+It runs outside the VPC, which has no internet path, and posts each SNS message to every
+channel the environment lists (`ALERT_CHANNELS`: type and Secrets Manager secret name). Each
+channel is tried on its own, with retries; a message a channel did not take is sent to the
+dead-letter queue with the channel and the reason, so a failing channel neither loses the alert
+nor posts it twice to the channels that took it. Only when the dead-letter queue itself cannot
+be written does the handler raise, so Lambda retries the event and finally dead-letters it.
+Every decision is one JSON log line; webhook URLs are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from delivery import ChannelConfigError, RetryPolicy, SecretCache, post_json
+from render import RENDERERS, to_alert
+
+log = logging.getLogger("glueflow.notifier")
+log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+
+class NotifierError(Exception):
+    """An alert could be neither delivered nor dead-lettered; Lambda retries the event."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    type: str  # slack | teams
+    secret_name: str
+
+
+def _say(decision: str, level: int = logging.INFO, **fields: Any) -> None:
+    if log.isEnabledFor(level):
+        log.log(level, json.dumps({"decision": decision, **fields}, sort_keys=True, default=str))
+
+
+def channels_from(text: str) -> list[Channel]:
+    """The channels of `ALERT_CHANNELS`, a JSON list of {"type", "secret_name"}."""
+    channels = [Channel(str(c["type"]), str(c["secret_name"])) for c in json.loads(text or "[]")]
+    unknown = sorted({c.type for c in channels} - set(RENDERERS))
+    if unknown:
+        raise ValueError(f"ALERT_CHANNELS: unknown type {unknown}; accepted: {sorted(RENDERERS)}")
+    return channels
+
+
+class Notifier:
+    """Delivers SNS records to channels, and what it cannot deliver to a dead-letter queue."""
+
+    def __init__(
+        self,
+        channels: list[Channel],
+        secrets: SecretCache,
+        dead_letter: Callable[[dict[str, Any]], None],
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.channels = channels
+        self.secrets = secrets
+        self.dead_letter = dead_letter
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
+
+    def handle(self, event: Any, remaining_s: Callable[[], float]) -> dict[str, Any]:
+        records = event.get("Records") if isinstance(event, dict) else None
+        result = {"delivered": 0, "dead_lettered": 0}
+        if not isinstance(records, list) or not records:
+            _say("malformed_event", logging.WARNING, event=event)
+            self._keep({"reason": "not an SNS event", "event": event})
+            result["dead_lettered"] += 1
+            return result
+        for record in records:
+            sns = record.get("Sns") if isinstance(record, dict) else None
+            if not isinstance(sns, dict) or not isinstance(sns.get("Message"), str):
+                _say("malformed_record", logging.WARNING, record=record)
+                self._keep({"reason": "not an SNS record", "record": record})
+                result["dead_lettered"] += 1
+                continue
+            for key, count in self.deliver(sns, remaining_s).items():
+                result[key] += count
+        return result
+
+    def deliver(self, sns: dict[str, Any], remaining_s: Callable[[], float]) -> dict[str, int]:
+        """Post one SNS message to every channel; dead-letter it for each channel that fails."""
+        counts = {"delivered": 0, "dead_lettered": 0}
+        alert = to_alert(sns.get("Subject"), sns["Message"])
+        message_id = sns.get("MessageId")
+        if not self.channels:
+            _say("no_channel", logging.WARNING, message_id=message_id, title=alert.title)
+        for channel in self.channels:
+            fields = {"message_id": message_id, "channel": channel.type,
+                      "secret_name": channel.secret_name, "title": alert.title}  # fmt: skip
+            try:
+                url = self.secrets.url(channel.secret_name)
+                payload = RENDERERS[channel.type](alert)
+            except ChannelConfigError as exc:
+                reason = str(exc)
+            else:
+                extra = {"sleep": self.sleep} if self.sleep else {}
+                outcome = post_json(url, payload, self.policy, remaining_s, **extra)
+                fields.update(status=outcome.status, attempts=outcome.attempts)
+                if outcome.delivered:
+                    _say("delivered", **fields)
+                    counts["delivered"] += 1
+                    continue
+                reason = outcome.detail
+            _say("not_delivered", logging.ERROR, reason=reason, **fields)
+            self._keep({"reason": reason, **fields, "sns": sns})
+            counts["dead_lettered"] += 1
+        return counts
+
+    def _keep(self, entry: dict[str, Any]) -> None:
+        try:
+            self.dead_letter(entry)
+        except Exception as exc:
+            _say("dead_letter_failed", logging.ERROR, error=repr(exc))
+            raise NotifierError(f"could not dead-letter an undelivered alert: {exc!r}") from exc
+
+
+def sqs_dead_letter(queue_url: str) -> Callable[[dict[str, Any]], None]:
+    """Send an entry to the SQS queue at `queue_url`."""
+    import boto3
+
+    sqs = boto3.client("sqs")
+
+    def send(entry: dict[str, Any]) -> None:
+        reason = str(entry.get("reason", ""))[:1000]
+        sqs.send_message(
+            QueueUrl=queue_url,
+            MessageBody=json.dumps(entry, default=str)[:250_000],
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason or "?"}},
+        )
+
+    return send
+
+
+_notifier: Notifier | None = None
+
+
+def _from_environment() -> Notifier:
+    policy = RetryPolicy(
+        attempts=int(os.environ.get("MAX_ATTEMPTS", "4")),
+        base_delay_s=float(os.environ.get("RETRY_BASE_SECONDS", "1")),
+        timeout_s=float(os.environ.get("HTTP_TIMEOUT_SECONDS", "10")),
+    )
+    return Notifier(
+        channels_from(os.environ.get("ALERT_CHANNELS", "[]")),
+        SecretCache(),
+        sqs_dead_letter(os.environ["DEAD_LETTER_QUEUE_URL"]),
+        policy,
+    )
+
+
+def handler(event: Any, context: Any) -> dict[str, Any]:
+    """Lambda entry point."""
+    global _notifier  # built once per container, on the first event
+    if _notifier is None:
+        _notifier = _from_environment()
+    return _notifier.handle(event, lambda: context.get_remaining_time_in_millis() / 1000)

@@ -1,0 +1,323 @@
+"""The notifier against a real local HTTP server standing in for Slack and Teams webhooks,
+with Secrets Manager and the dead-letter queue on moto."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.lambda_notifier.conftest import Webhooks, notifier_module
+
+handler = notifier_module("handler")
+delivery = notifier_module("delivery")
+
+REGION = "eu-west-1"
+SLACK_SECRET = "glueflow/dev/slack-webhook"  # noqa: S105 - a secret's name
+TEAMS_SECRET = "glueflow/dev/teams-webhook"  # noqa: S105 - a secret's name
+# A token-like path: it must never appear in a log line.
+SLACK_PATH = "/services/T000/B000/XXXXsecretXXXX"
+TEAMS_PATH = "/workflows/abc/triggers/manual/paths/invoke?sig=SIGsecretSIG"
+TOPIC_ARN = f"arn:aws:sns:{REGION}:111111111111:glueflow-dev-alerts"
+
+TASK_FAILED = {
+    "kind": "task_failed",
+    "environment": "dev",
+    "job": "sales_ingest",
+    "dag_id": "sales_ingest",
+    "task_id": "run_glue_job",
+    "run_id": "s3__5f0c2a",
+    "try_number": 1,
+    "glue_run_id": "jr_0123456789abcdef",
+    "error": "Glue job glueflow-dev-sales_ingest run jr_0123456789abcdef ended FAILED",
+    "log_tail": [f"line {n}: <stage {n}> & done" for n in range(1, 20)]
+    + ["AnalysisException: [PATH_NOT_FOUND] Path does not exist: s3://glueflow-dev-raw/x"],
+    "notes": [],
+    "links": {
+        "airflow_task": "https://example.invalid/dags/sales_ingest/runs/s3__5f0c2a",
+        "glue_run": "https://eu-west-1.console.aws.amazon.com/gluestudio/home?region=eu-west-1"
+        "#/job/glueflow-dev-sales_ingest/run/jr_0123456789abcdef",
+    },
+}
+
+
+class Context:
+    def __init__(self, seconds: float = 60.0) -> None:
+        self.seconds = seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(self.seconds * 1000)
+
+
+def sns_event(message: Any, subject: str | None = "Glueflow dev: sales_ingest failed") -> dict:
+    text = message if isinstance(message, str) else json.dumps(message)
+    return {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": "6f6c1b6e-0000-4000-8000-000000000001",
+                    "TopicArn": TOPIC_ARN,
+                    "Subject": subject,
+                    "Message": text,
+                },
+            }
+        ]
+    }
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue = sqs.create_queue(QueueName="glueflow-dev-notifier-dead-letters")["QueueUrl"]
+        yield {"secrets": boto3.client("secretsmanager", region_name=REGION), "sqs": sqs,
+               "queue": queue}  # fmt: skip
+
+
+def dead_letters(aws: dict[str, Any]) -> list[dict[str, Any]]:
+    answer = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in answer.get("Messages", [])]
+
+
+@pytest.fixture
+def notify(
+    aws: dict[str, Any], webhooks: Webhooks, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., dict[str, Any]]:
+    """Run the Lambda entry point, as configured by the stack's environment variables."""
+    aws["secrets"].create_secret(Name=SLACK_SECRET, SecretString=webhooks.url(SLACK_PATH))
+    aws["secrets"].create_secret(
+        Name=TEAMS_SECRET, SecretString=json.dumps({"url": webhooks.url(TEAMS_PATH)})
+    )
+
+    def run(event: Any, channels: tuple[str, ...] = ("slack", "teams"), **env: str) -> dict:
+        secrets = {"slack": SLACK_SECRET, "teams": TEAMS_SECRET}
+        listed = [{"type": kind, "secret_name": secrets.get(kind, kind)} for kind in channels]
+        settings = {"ALERT_CHANNELS": json.dumps(listed), "DEAD_LETTER_QUEUE_URL": aws["queue"],
+                    "RETRY_BASE_SECONDS": "0.01", "HTTP_TIMEOUT_SECONDS": "2", **env}  # fmt: skip
+        for name, value in settings.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(handler, "_notifier", None)
+        return handler.handler(event, Context())
+
+    return run
+
+
+def test_a_failed_task_posts_a_slack_message_and_a_teams_card(
+    notify: Callable[..., dict], webhooks: Webhooks, aws: dict[str, Any]
+) -> None:
+    assert notify(sns_event(TASK_FAILED)) == {"delivered": 2, "dead_lettered": 0}
+
+    (slack,) = webhooks.received[SLACK_PATH]
+    assert set(slack) == {"text", "blocks"}
+    assert slack["text"] == ":red_circle: sales_ingest: run_glue_job failed"
+    header, summary, facts, tail, actions = slack["blocks"]
+    assert header == {
+        "type": "header",
+        "text": {"type": "plain_text", "text": "sales_ingest: run_glue_job failed"},
+    }
+    assert summary["text"]["text"] == TASK_FAILED["error"]
+    assert [f["text"].split("\n")[0] for f in facts["fields"]] == [
+        "*Job*", "*Environment*", "*Task*", "*DAG run*", "*Try*", "*Glue run*",
+    ]  # fmt: skip
+    code = tail["text"]["text"]
+    assert code.startswith("```\n")
+    assert code.endswith("\n```")
+    assert len(code.strip("`\n").split("\n")) == 20
+    assert "line 1: &lt;stage 1&gt; &amp; done" in code  # Slack's three escapes
+    assert [(b["text"]["text"], b["url"]) for b in actions["elements"]] == [
+        ("Airflow task log", TASK_FAILED["links"]["airflow_task"]),
+        ("Glue run", TASK_FAILED["links"]["glue_run"]),
+    ]
+
+    (teams,) = webhooks.received[TEAMS_PATH]
+    assert teams["type"] == "message"
+    (attachment,) = teams["attachments"]
+    assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
+    title, error, fact_set, lines = card["body"]
+    assert (title["text"], title["color"]) == ("sales_ingest: run_glue_job failed", "Attention")
+    assert error["text"] == TASK_FAILED["error"]
+    assert {f["title"]: f["value"] for f in fact_set["facts"]}["Glue run"] == "jr_0123456789abcdef"
+    assert lines["items"][0]["text"] == "Last log lines"
+    assert [b["text"] for b in lines["items"][1:]] == TASK_FAILED["log_tail"]
+    assert {b["fontType"] for b in lines["items"][1:]} == {"Monospace"}
+    assert [a["type"] for a in card["actions"]] == ["Action.OpenUrl", "Action.OpenUrl"]
+    assert dead_letters(aws) == []
+
+
+def test_5xx_and_429_are_retried_until_accepted(
+    notify: Callable[..., dict], webhooks: Webhooks
+) -> None:
+    webhooks.answer(
+        SLACK_PATH, (503, {}, "busy"), (500, {}, "oops"), (429, {"Retry-After": "0"}, "")
+    )
+    assert notify(sns_event(TASK_FAILED), channels=("slack",)) == {
+        "delivered": 1, "dead_lettered": 0,
+    }  # fmt: skip
+    assert len(webhooks.received[SLACK_PATH]) == 4
+    assert all(p == webhooks.received[SLACK_PATH][0] for p in webhooks.received[SLACK_PATH])
+
+
+def test_a_4xx_is_not_retried_and_the_alert_is_dead_lettered_for_that_channel_only(
+    notify: Callable[..., dict], webhooks: Webhooks, aws: dict[str, Any]
+) -> None:
+    webhooks.answer(SLACK_PATH, (404, {}, "no_service"))
+    assert notify(sns_event(TASK_FAILED)) == {"delivered": 1, "dead_lettered": 1}
+    assert len(webhooks.received[SLACK_PATH]) == 1  # refused for good: not retried
+    assert len(webhooks.received[TEAMS_PATH]) == 1  # the other channel still got it
+    (kept,) = dead_letters(aws)
+    assert (kept["channel"], kept["secret_name"]) == ("slack", SLACK_SECRET)
+    assert kept["reason"] == "refused, not retried (HTTP 404: no_service)"
+    assert json.loads(kept["sns"]["Message"]) == TASK_FAILED  # the alert itself is kept
+
+
+def test_a_persistent_5xx_is_retried_then_dead_lettered(
+    notify: Callable[..., dict], webhooks: Webhooks, aws: dict[str, Any]
+) -> None:
+    webhooks.answer(TEAMS_PATH, *[(502, {}, "bad gateway")] * 10)
+    assert notify(sns_event(TASK_FAILED), channels=("teams",), MAX_ATTEMPTS="3") == {
+        "delivered": 0, "dead_lettered": 1,
+    }  # fmt: skip
+    assert len(webhooks.received[TEAMS_PATH]) == 3
+    (kept,) = dead_letters(aws)
+    assert kept["reason"] == "gave up after 3 attempts (HTTP 502: bad gateway)"
+
+
+def test_an_unreachable_webhook_is_retried_then_dead_lettered(
+    aws: dict[str, Any], webhooks: Webhooks
+) -> None:
+    aws["secrets"].create_secret(Name=SLACK_SECRET, SecretString="http://127.0.0.1:9/closed")
+    sleeps: list[float] = []
+    notifier = handler.Notifier(
+        [handler.Channel("slack", SLACK_SECRET)],
+        delivery.SecretCache(aws["secrets"]),
+        handler.sqs_dead_letter(aws["queue"]),
+        delivery.RetryPolicy(attempts=3, base_delay_s=1.0, timeout_s=1.0),
+        sleep=sleeps.append,
+    )
+    assert notifier.handle(sns_event(TASK_FAILED), lambda: 60.0)["dead_lettered"] == 1
+    # Exponential backoff with jitter: 1 s then 2 s, each between half and all of it.
+    assert len(sleeps) == 2
+    assert 0.5 <= sleeps[0] <= 1.0
+    assert 1.0 <= sleeps[1] <= 2.0
+    (kept,) = dead_letters(aws)
+    assert kept["reason"].startswith("gave up after 3 attempts (URLError")
+
+
+def test_retry_after_is_honoured_and_time_left_bounds_the_retries(
+    aws: dict[str, Any], webhooks: Webhooks
+) -> None:
+    aws["secrets"].create_secret(Name=SLACK_SECRET, SecretString=webhooks.url(SLACK_PATH))
+    webhooks.answer(SLACK_PATH, (429, {"Retry-After": "7"}, "rate_limited"), (503, {}, ""))
+    sleeps: list[float] = []
+    notifier = handler.Notifier(
+        [handler.Channel("slack", SLACK_SECRET)],
+        delivery.SecretCache(aws["secrets"]),
+        handler.sqs_dead_letter(aws["queue"]),
+        delivery.RetryPolicy(attempts=5, timeout_s=1.0),
+        sleep=sleeps.append,
+    )
+    assert notifier.handle(sns_event(TASK_FAILED), lambda: 60.0)["delivered"] == 1
+    assert sleeps[0] == 7.0
+    # With 5 s left, a 7 s Retry-After cannot be waited for: dead-lettered at once.
+    webhooks.answer(SLACK_PATH, (429, {"Retry-After": "7"}, "rate_limited"))
+    assert notifier.handle(sns_event(TASK_FAILED), lambda: 5.0)["dead_lettered"] == 1
+    assert len(sleeps) == 2
+
+
+def test_a_missing_secret_dead_letters_the_alert(aws: dict[str, Any], webhooks: Webhooks) -> None:
+    notifier = handler.Notifier(
+        [handler.Channel("slack", "glueflow/dev/nowhere")],
+        delivery.SecretCache(aws["secrets"]),
+        handler.sqs_dead_letter(aws["queue"]),
+    )
+    assert notifier.handle(sns_event(TASK_FAILED), lambda: 60.0)["dead_lettered"] == 1
+    (kept,) = dead_letters(aws)
+    assert kept["reason"] == (
+        "secret glueflow/dev/nowhere could not be read (ResourceNotFoundException)"
+    )
+    assert webhooks.received == {}
+
+
+def test_when_the_dead_letter_queue_fails_too_the_handler_raises_for_lambda_to_retry(
+    notify: Callable[..., dict], webhooks: Webhooks, aws: dict[str, Any]
+) -> None:
+    webhooks.answer(SLACK_PATH, (410, {}, "channel_is_archived"))
+    gone = aws["queue"].rsplit("/", 1)[0] + "/no-such-queue"
+    with pytest.raises(handler.NotifierError, match="could not dead-letter"):
+        notify(sns_event(TASK_FAILED), channels=("slack",), DEAD_LETTER_QUEUE_URL=gone)
+
+
+def test_an_event_that_is_not_from_sns_is_dead_lettered(
+    notify: Callable[..., dict], aws: dict[str, Any], webhooks: Webhooks
+) -> None:
+    assert notify({"hello": "world"}) == {"delivered": 0, "dead_lettered": 1}
+    (kept,) = dead_letters(aws)
+    assert kept == {"reason": "not an SNS event", "event": {"hello": "world"}}
+    assert webhooks.received == {}
+
+
+def test_webhook_urls_never_reach_the_logs(
+    notify: Callable[..., dict], webhooks: Webhooks, caplog: pytest.LogCaptureFixture
+) -> None:
+    webhooks.answer(SLACK_PATH, (500, {}, ""))
+    webhooks.answer(TEAMS_PATH, (400, {}, "bad request"))
+    with caplog.at_level(logging.INFO, logger="glueflow.notifier"):
+        notify(sns_event(TASK_FAILED))
+    decisions = [json.loads(r.getMessage())["decision"] for r in caplog.records]
+    assert decisions == ["delivered", "not_delivered"]
+    for secret in ("XXXXsecretXXXX", "SIGsecretSIG", webhooks.base_url):
+        assert secret not in caplog.text
+
+
+def test_unknown_channel_types_are_refused_with_what_is_accepted() -> None:
+    with pytest.raises(
+        ValueError, match=r"unknown type \['email'\]; accepted: \['slack', 'teams'\]"
+    ):
+        handler.channels_from('[{"type": "email", "secret_name": "glueflow/x"}]')
+
+
+@pytest.mark.parametrize(
+    ("stored", "url"),
+    [
+        ("https://hooks.slack.com/services/T/B/x\n", "https://hooks.slack.com/services/T/B/x"),
+        ('{"url": "https://example.org/hook"}', "https://example.org/hook"),
+        ('{"webhook_url": "https://example.org/hook"}', "https://example.org/hook"),
+        ("http://127.0.0.1:8080/hook", "http://127.0.0.1:8080/hook"),
+    ],
+)
+def test_a_secret_holds_the_url_or_json_with_it(stored: str, url: str) -> None:
+    assert delivery.webhook_url(stored, "glueflow/x") == url
+
+
+@pytest.mark.parametrize(
+    ("stored", "error"),
+    [
+        ("", "holds no webhook URL"),
+        ('{"token": "x"}', "holds no webhook URL"),
+        ("{not json", "is not valid JSON"),
+        ("http://hooks.example.org/x", "webhook URLs must use https"),
+    ],
+)
+def test_a_secret_without_a_usable_url_is_a_clear_error(stored: str, error: str) -> None:
+    with pytest.raises(delivery.ChannelConfigError, match=error):
+        delivery.webhook_url(stored, "glueflow/x")
+
+
+def test_secrets_are_read_again_after_their_ttl(aws: dict[str, Any]) -> None:
+    aws["secrets"].create_secret(Name=SLACK_SECRET, SecretString="https://example.org/a")
+    now = [0.0]
+    cache = delivery.SecretCache(aws["secrets"], clock=lambda: now[0])
+    assert cache.url(SLACK_SECRET) == "https://example.org/a"
+    aws["secrets"].put_secret_value(SecretId=SLACK_SECRET, SecretString="https://example.org/b")
+    assert cache.url(SLACK_SECRET) == "https://example.org/a"
+    now[0] = delivery.SECRET_TTL_S + 1
+    assert cache.url(SLACK_SECRET) == "https://example.org/b"
