@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -55,7 +57,7 @@ class Webhooks:
 
 
 @pytest.fixture
-def webhooks() -> Iterator[Webhooks]:
+def webhooks(request: pytest.FixtureRequest) -> Iterator[Webhooks]:
     state = Webhooks(base_url="")
 
     class Hook(BaseHTTPRequestHandler):
@@ -81,4 +83,10 @@ def webhooks() -> Iterator[Webhooks]:
     thread.start()
     yield state
     server.shutdown()
+    # `NOTIFIER_RECORD_DIR=DIR pytest tests/lambda_notifier` keeps what the webhooks received,
+    # to show a rendered message (the closing notes, docs).
+    record = os.environ.get("NOTIFIER_RECORD_DIR")
+    if record:
+        out = Path(record) / f"{request.node.name}.json"
+        out.write_text(json.dumps(state.received, indent=2, ensure_ascii=False))
     server.server_close()

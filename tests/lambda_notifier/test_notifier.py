@@ -35,8 +35,18 @@ TASK_FAILED = {
     "try_number": 1,
     "glue_run_id": "jr_0123456789abcdef",
     "error": "Glue job glueflow-dev-sales_ingest run jr_0123456789abcdef ended FAILED",
-    "log_tail": [f"line {n}: <stage {n}> & done" for n in range(1, 20)]
-    + ["AnalysisException: [PATH_NOT_FOUND] Path does not exist: s3://glueflow-dev-raw/x"],
+    "log_tail": [
+        *(
+            f"26/11/24 05:00:{n:02d} INFO TaskSetManager: Finished task {n}.0 in stage 3.0"
+            for n in range(1, 16)
+        ),
+        "26/11/24 05:00:16 WARN Validation: 12 rows with amount < 0 & no currency",
+        "26/11/24 05:00:17 ERROR GlueJob: write to s3://glueflow-dev-curated/sales/ failed",
+        "Traceback (most recent call last):",
+        '  File "/tmp/sales_ingest.py", line 41, in <module>',
+        "pyspark.errors.exceptions.captured.AnalysisException: [PATH_NOT_FOUND] Path does "
+        "not exist: s3://glueflow-dev-raw/sales/2026-11-24/orders.csv",
+    ],
     "notes": [],
     "links": {
         "airflow_task": "https://example.invalid/dags/sales_ingest/runs/s3__5f0c2a",
@@ -130,7 +140,8 @@ def test_a_failed_task_posts_a_slack_message_and_a_teams_card(
     assert code.startswith("```\n")
     assert code.endswith("\n```")
     assert len(code.strip("`\n").split("\n")) == 20
-    assert "line 1: &lt;stage 1&gt; &amp; done" in code  # Slack's three escapes
+    assert "12 rows with amount &lt; 0 &amp; no currency" in code  # Slack's escapes
+    assert 'File "/tmp/sales_ingest.py", line 41, in &lt;module&gt;' in code
     assert [(b["text"]["text"], b["url"]) for b in actions["elements"]] == [
         ("Airflow task log", TASK_FAILED["links"]["airflow_task"]),
         ("Glue run", TASK_FAILED["links"]["glue_run"]),
