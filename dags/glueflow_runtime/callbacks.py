@@ -15,7 +15,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from glueflow_runtime.ids import AWS_CONN_ID, FAILED_TASK, GATE_TASK, GLUE_TASK
+from glueflow_runtime.ids import AWS_CONN_ID, FAILED_TASK, GATE_TASK, GLUE_TASK, glue_run_id
 
 log = logging.getLogger("glueflow.failures")
 
@@ -61,10 +61,17 @@ def log_tail(logs: Any, group: str, stream: str, lines: int = LOG_TAIL_LINES) ->
     return [(e["timestamp"], e["message"].rstrip("\n")) for e in events][-lines:], ""
 
 
-def glue_run_id(ti: Any) -> str | None:
-    """The Glue run the failed task started, from the link the Glue operator records."""
-    link = ti.xcom_pull(task_ids=GLUE_TASK, key="glue_job_run_details") or {}
-    return link.get("job_run_id") or ti.xcom_pull(task_ids=GLUE_TASK)
+def glue_run_error(glue: Any, job_name: str, run_id: str) -> str | None:
+    """How Glue says the run ended: its state and error message. On MWAA the task's own
+    exception only says the trigger failed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        run = glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+    except (BotoCoreError, ClientError):
+        return None
+    said = f"Glue run {run_id} of {job_name} ended {run.get('JobRunState', 'unknown')}"
+    return f"{said}: {run['ErrorMessage']}" if run.get("ErrorMessage") else said
 
 
 def collect_tail(logs: Any, ti: Any, job: dict[str, Any], environment: dict[str, Any]) -> tuple:
@@ -98,6 +105,7 @@ def build_message(
     tail: list[str],
     notes: list[str],
     glue_run: str | None,
+    glue_error: str | None = None,
 ) -> dict[str, Any]:
     """The alert, as the notifier renders it for Slack and Teams."""
     ti = context["ti"]
@@ -110,11 +118,12 @@ def build_message(
     if glue_run:
         name = urllib.parse.quote(job["glue_job_name"], safe="")
         links["glue_run"] = f"{console}/gluestudio/home?region={region}#/job/{name}/run/{glue_run}"
-    error = context.get("exception")
+    error = glue_error or context.get("exception")
     if not error and ti.task_id == FAILED_TASK:
         # Airflow 3 does not always hand the exception over; the gate said why it stopped.
         error = ti.xcom_pull(task_ids=GATE_TASK, key="gate_message")
-    error = error or f"task ended {getattr(ti, 'state', None) or 'failed'}"
+    state = getattr(ti, "state", None)
+    error = error or f"task ended {getattr(state, 'value', state) or 'failed'}"
     return {
         "kind": "task_failed",
         "environment": environment["name"],
@@ -161,7 +170,8 @@ def on_task_failure(context: dict[str, Any]) -> None:
             ).conn  # fmt: skip
 
         tail, notes, glue_run = collect_tail(client("logs"), context["ti"], job, environment)
-        message = build_message(context, job, environment, tail, notes, glue_run)
+        glue_error = glue_run and glue_run_error(client("glue"), job["glue_job_name"], glue_run)
+        message = build_message(context, job, environment, tail, notes, glue_run, glue_error)
         log.error(json.dumps({k: message[k] for k in ("job", "task_id", "run_id", "error")}))
         if time.monotonic() - started > TOTAL_BUDGET_S:
             log.error("alert not published: reading the log tail took too long")

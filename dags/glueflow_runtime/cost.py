@@ -12,10 +12,14 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from glueflow_runtime.ids import glue_run_id
+
 log = logging.getLogger(__name__)
 
 MINIMUM_BILLED_SECONDS = 60
 METRIC_NAMESPACE = "Glueflow"
+# Glue run states that count as a failed run.
+FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "STOPPED", "ERROR"})
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,31 @@ def price_run(job: str, job_run: dict[str, Any], environment: dict[str, Any]) ->
     )
 
 
+def metric_data(cost: RunCost, environment_name: str) -> list[dict[str, Any]]:
+    """The run's metrics per job and environment, and DPUHours, CostUSD and FailedRuns again
+    per environment alone: alarms cannot aggregate across jobs, and a dashboard can then read
+    the environment's totals without a search."""
+    per_job = [
+        {"Name": "Job", "Value": cost.job},
+        {"Name": "Environment", "Value": environment_name},
+    ]
+    per_environment = [{"Name": "Environment", "Value": environment_name}]
+    failed = 1 if cost.state in FAILED_STATES else 0
+    return [
+        {"MetricName": "DPUHours", "Dimensions": per_job, "Value": cost.dpu_hours, "Unit": "None"},
+        {"MetricName": "CostUSD", "Dimensions": per_job, "Value": cost.cost_usd, "Unit": "None"},
+        {"MetricName": "DurationSeconds", "Dimensions": per_job,
+         "Value": cost.duration_seconds, "Unit": "Seconds"},
+        {"MetricName": "FailedRuns", "Dimensions": per_job, "Value": failed, "Unit": "Count"},
+        {"MetricName": "DPUHours", "Dimensions": per_environment, "Value": cost.dpu_hours,
+         "Unit": "None"},
+        {"MetricName": "CostUSD", "Dimensions": per_environment, "Value": cost.cost_usd,
+         "Unit": "None"},
+        {"MetricName": "FailedRuns", "Dimensions": per_environment, "Value": failed,
+         "Unit": "Count"},
+    ]  # fmt: skip
+
+
 def record_run_cost(
     *,
     job: str,
@@ -66,14 +95,14 @@ def record_run_cost(
     ti: Any,
     **_: Any,
 ) -> dict[str, Any]:
-    """Task callable: price the run, publish DPUHours, CostUSD and DurationSeconds per job and
-    environment, log it, and alert (without failing) when it is over the job's budget.
+    """Task callable: price the run, publish its metrics (`metric_data`), log it, and alert
+    (without failing) when it is over the job's budget.
 
     Returns the priced run as XCom.
     """
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
-    run_id = ti.xcom_pull(task_ids=glue_task_id)
+    run_id = glue_run_id(ti, glue_task_id)
     if not run_id:
         log.warning("no Glue run id from %s: nothing to price", glue_task_id)
         return {}
@@ -84,21 +113,9 @@ def record_run_cost(
 
     job_run = client("glue").get_job_run(JobName=glue_job_name, RunId=run_id)["JobRun"]
     cost = price_run(job, job_run, environment)
-    dimensions = [
-        {"Name": "Job", "Value": job},
-        {"Name": "Environment", "Value": environment["name"]},
-    ]
     client("cloudwatch").put_metric_data(
-        Namespace=METRIC_NAMESPACE,
-        MetricData=[
-            {"MetricName": "DPUHours", "Dimensions": dimensions, "Value": cost.dpu_hours,
-             "Unit": "None"},
-            {"MetricName": "CostUSD", "Dimensions": dimensions, "Value": cost.cost_usd,
-             "Unit": "None"},
-            {"MetricName": "DurationSeconds", "Dimensions": dimensions,
-             "Value": cost.duration_seconds, "Unit": "Seconds"},
-        ],
-    )  # fmt: skip
+        Namespace=METRIC_NAMESPACE, MetricData=metric_data(cost, environment["name"])
+    )
     log.info(json.dumps({"event": "glue_run_cost", **asdict(cost)}, sort_keys=True))
     if budget_usd is not None and cost.cost_usd > budget_usd:
         _budget_alert(client, environment, cost, budget_usd)

@@ -1,10 +1,13 @@
-"""Task ids of a factory DAG, and the Airflow connection its AWS calls use.
+"""Task ids of a factory DAG, the Airflow connection its AWS calls use, and where the Glue
+task leaves its run id.
 
-One place, because the DAG builder names the tasks and the gate and failure callback find
-them by these names.
+One place, because the DAG builder names the tasks and the gate, the cost monitor and the
+failure callback find them by these names.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 AWS_CONN_ID = "aws_default"
 
@@ -14,3 +17,10 @@ GATE_TASK = "validation_gate"
 PASSED_TASK = "validation_passed"
 FAILED_TASK = "validation_failed"
 COST_TASK = "record_cost"
+
+
+def glue_run_id(ti: Any, glue_task_id: str = GLUE_TASK) -> str | None:
+    """The Glue run the Glue task started. The deferrable operator returns it only when the
+    run succeeds; the console link it records as it starts is there for failed runs too."""
+    link = ti.xcom_pull(task_ids=glue_task_id, key="glue_job_run_details") or {}
+    return link.get("job_run_id") or ti.xcom_pull(task_ids=glue_task_id)

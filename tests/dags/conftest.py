@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,3 +30,55 @@ def dev_manifest() -> dict:
 @pytest.fixture(scope="session")
 def dev_dag_folder(tmp_path_factory: pytest.TempPathFactory, dev_manifest: dict) -> Path:
     return dag_folder(tmp_path_factory.mktemp("dags") / "dags", dev_manifest)
+
+
+@pytest.fixture
+def failures_as_on_mwaa(monkeypatch: pytest.MonkeyPatch) -> None:
+    """dag.test() failing a task the way the triggerer and a worker do, in two places.
+
+    - A trigger that raises: dag.test() runs it inline and marks the task failed itself
+      (airflow/sdk/definitions/dag.py, `_run_task`), so no callback runs. The triggerer
+      instead calls `Trigger.submit_failure`: the task is rescheduled with next_method
+      `__fail__`, raises TaskDeferralError when it resumes, and fails the usual way, callbacks
+      included. Here that same function runs in place of the shortcut.
+    - The callback's context: a worker puts the task's exception in it before the callbacks
+      run (task_runner.main); dag.test()'s in-process runner does not. Here it does.
+
+    Only Airflow's test harness changes; the DAG, the operators and the callback run as deployed.
+    """
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import Trigger
+    from airflow.sdk.definitions import dag as sdk_dag
+    from airflow.sdk.execution_time import task_runner
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+
+    run_inline_trigger, run_task, finalize = (
+        sdk_dag._run_inline_trigger, sdk_dag._run_task, task_runner.finalize
+    )  # fmt: skip
+    raised: list[BaseException] = []
+
+    def run_trigger(trigger: Any) -> Any:
+        try:
+            return run_inline_trigger(trigger)
+        except Exception as exc:
+            raised.append(exc)
+            return None
+
+    def run_task_then_fail_its_trigger(*, ti: Any, run_triggerer: bool = False) -> Any:
+        result = run_task(ti=ti, run_triggerer=run_triggerer)
+        if raised:
+            with create_session() as session:
+                row = session.get(TaskInstance, ti.id)
+                row.state = TaskInstanceState.DEFERRED  # as it is while the triggerer runs
+                trigger_id = row.trigger_id
+            Trigger.submit_failure(trigger_id=trigger_id, exc=raised.pop())
+        return result
+
+    def finalize_with_exception(ti: Any, state: Any, context: Any, log: Any, error=None) -> None:
+        context["exception"] = error
+        finalize(ti, state, context, log, error)
+
+    monkeypatch.setattr(sdk_dag, "_run_inline_trigger", run_trigger)
+    monkeypatch.setattr(sdk_dag, "_run_task", run_task_then_fail_its_trigger)
+    monkeypatch.setattr(task_runner, "finalize", finalize_with_exception)

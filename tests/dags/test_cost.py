@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from configs.glue_limits import DPU_PER_WORKER
-from glueflow_runtime.cost import dpu_hours, price_run
+from glueflow_runtime.cost import dpu_hours, metric_data, price_run
 
 ENV = {
     "name": "dev",
@@ -47,3 +47,20 @@ def test_run_cost(run: dict, hours: float, usd: float) -> None:
 
 def test_an_unknown_worker_type_costs_nothing_rather_than_failing() -> None:
     assert dpu_hours({"WorkerType": "Z.9X", "NumberOfWorkers": 3, "ExecutionTime": 60}, {}) == 0
+
+
+@pytest.mark.parametrize(
+    ("state", "failed"),
+    [("SUCCEEDED", 0), ("FAILED", 1), ("TIMEOUT", 1), ("STOPPED", 1), ("ERROR", 1)],
+)
+def test_failed_runs_are_counted_per_job_and_per_environment(state: str, failed: int) -> None:
+    run = {"Id": "jr_1", "JobRunState": state, "WorkerType": "G.1X", "NumberOfWorkers": 2}
+    data = metric_data(price_run("orders", run, ENV), "dev")
+    counts = {
+        tuple(d["Value"] for d in m["Dimensions"]): m["Value"]
+        for m in data
+        if m["MetricName"] == "FailedRuns"
+    }
+    assert counts == {("orders", "dev"): failed, ("dev",): failed}
+    environment_totals = {m["MetricName"]: m["Value"] for m in data if len(m["Dimensions"]) == 1}
+    assert environment_totals["CostUSD"] == pytest.approx(2 * 60 / 3600 * 0.44, abs=1e-6)

@@ -13,6 +13,7 @@ import copy
 import json
 import os
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,8 @@ def airflow_db() -> None:
 
 class FakeGlueScripts:
     """What each job's script does when moto's Glue starts a run: write a validation report
-    with the given counts, or end the run FAILED."""
+    with the given counts, or end the run FAILED with lines in its error log, as Glue writes
+    them (a stream named by the run id in the job's error log group)."""
 
     def __init__(self, manifest: dict[str, Any]) -> None:
         self.manifest = manifest
@@ -86,6 +88,18 @@ class FakeGlueScripts:
         outcome = self.outcomes.get(job["dag_id"], {"read": 100, "invalid": 0})
         if outcome.get("fail"):
             run.status = "FAILED"
+            now = int(time.time() * 1000)  # CloudWatch refuses events older than 14 days
+            group = job["glue"]["log_groups"]["error"]
+            logs = boto3.client("logs", region_name=REGION)
+            logs.create_log_stream(logGroupName=group, logStreamName=run_id)
+            logs.put_log_events(
+                logGroupName=group,
+                logStreamName=run_id,
+                logEvents=[
+                    {"timestamp": now + i, "message": line}
+                    for i, line in enumerate(outcome["error_log"])
+                ],
+            )
         elif job["validation"]:
             bucket, key = report_location(job["validation"]["report_prefix"], run_id)
             report = ValidationReport(job["dag_id"], run_id, outcome["read"], outcome["invalid"])
@@ -105,6 +119,7 @@ def aws(moto_endpoint: str, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch)
     for bucket in [*env["buckets"].values(), env["artifacts_bucket"]]:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     glue = boto3.client("glue", region_name=REGION)
+    logs = boto3.client("logs", region_name=REGION)
     for job in dev_manifest["jobs"].values():
         glue.create_job(
             Name=job["glue_job_name"],
@@ -112,6 +127,8 @@ def aws(moto_endpoint: str, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch)
             Command={"Name": "glueetl", "ScriptLocation": "s3://x/y.py"},
             ExecutionProperty={"MaxConcurrentRuns": 5},
         )
+        for group in job["glue"]["log_groups"].values():
+            logs.create_log_group(logGroupName=group)
     scripts = FakeGlueScripts(dev_manifest)
     original = GlueBackend.start_job_run
     monkeypatch.setattr(
@@ -269,8 +286,15 @@ def test_too_many_invalid_records_stop_the_pipeline(
     )
 
 
-def test_a_failed_glue_run_fails_the_dag_run(airflow_db, aws, dev_manifest, tmp_path: Path) -> None:
-    aws.outcomes["sales_ingest"] = {"fail": True}
+def test_a_failed_glue_run_fails_the_dag_run(
+    airflow_db, aws, dev_manifest, tmp_path: Path, failures_as_on_mwaa
+) -> None:
+    error_log = [
+        "Traceback (most recent call last):",
+        '  File "/tmp/sales_ingest.py", line 42, in <module>',
+        "pyspark.errors.exceptions.captured.AnalysisException: [PATH_NOT_FOUND] s3://x/in",
+    ]
+    aws.outcomes["sales_ingest"] = {"fail": True, "error_log": error_log}
 
     dag_run = (
         deploy(dev_manifest, tmp_path / "dags").dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
@@ -280,11 +304,26 @@ def test_a_failed_glue_run_fails_the_dag_run(airflow_db, aws, dev_manifest, tmp_
     result = states(dag_run)
     assert result["run_glue_job"] == "failed"
     assert result["record_cost"] == "success"  # a failed run is priced too, and still fails
-    # dag.test() runs the Glue trigger inline and fails the task itself when the trigger
-    # raises, without the task's failure callback; tests/dags/test_failure_alerts.py covers
-    # the Glue log tail, and the validation test below the callback end to end.
+    priced = dag_run.get_task_instance("record_cost").xcom_pull(task_ids="record_cost")
+    assert (priced["state"], priced["run_id"]) == ("FAILED", aws.started[0][1])
     assert result["validation_passed"] in ("upstream_failed", "None")
     assert "success" not in {result["validation_gate"], result["validation_passed"]}
+    # The Glue task's callback sent one alert to the topic, with the run's error log.
+    inbox = boto3.client("sqs", region_name=REGION).receive_message(
+        QueueUrl=aws.alerts_queue, MaxNumberOfMessages=10
+    )["Messages"]
+    (alert,) = [json.loads(json.loads(m["Body"])["Message"]) for m in inbox]
+    ((_, glue_run, _),) = aws.started
+    assert (alert["kind"], alert["job"], alert["task_id"]) == (
+        "task_failed", "sales_ingest", "run_glue_job"
+    )  # fmt: skip
+    assert (alert["run_id"], alert["glue_run_id"]) == (dag_run.run_id, glue_run)
+    # Glue's account of the run, not the task's "Trigger failure"
+    assert alert["error"] == f"Glue run {glue_run} of glueflow-dev-sales_ingest ended FAILED"
+    assert alert["log_tail"] == error_log
+    output_group = dev_manifest["jobs"]["sales_ingest"]["glue"]["log_groups"]["output"]
+    assert alert["notes"] == [f"no log stream {glue_run!r} in {output_group}"]
+    assert alert["links"]["glue_run"].endswith(f"/run/{glue_run}")
 
 
 def test_a_dependent_job_is_queued_on_its_upstream_asset(
@@ -326,8 +365,20 @@ def test_every_run_is_priced_and_a_run_over_budget_alerts(
     assert priced["dpu_hours"] == round(4 * 1 * 123 / 3600, 6)
     assert priced["cost_usd"] == round(4 * 1 * 123 / 3600 * 0.44, 6)
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    names = {m["MetricName"] for m in cloudwatch.list_metrics(Namespace="Glueflow")["Metrics"]}
-    assert names == {"DPUHours", "CostUSD", "DurationSeconds"}
+    published = {
+        (m["MetricName"], tuple(sorted(d["Name"] for d in m["Dimensions"])))
+        for m in cloudwatch.list_metrics(Namespace="Glueflow")["Metrics"]
+    }
+    per_job, per_environment = ("Environment", "Job"), ("Environment",)
+    assert published == {
+        ("DPUHours", per_job),
+        ("CostUSD", per_job),
+        ("DurationSeconds", per_job),
+        ("FailedRuns", per_job),
+        ("DPUHours", per_environment),
+        ("CostUSD", per_environment),
+        ("FailedRuns", per_environment),
+    }
     messages = boto3.client("sqs", region_name=REGION).receive_message(
         QueueUrl=aws.alerts_queue, MaxNumberOfMessages=10
     )["Messages"]
