@@ -88,6 +88,15 @@ WILDCARD_ALLOWLIST: tuple[AllowedWildcard, ...] = (
         "account's subnets and security groups",
     ),
     AllowedWildcard(
+        "a named secret's ARN suffix",
+        re.compile(
+            rf"^{_ARN}:secretsmanager:{_REGION}:\d{{12}}:secret:glueflow/[A-Za-z0-9/_+=.@-]+"
+            rf"-\?{{6}}$"
+        ),
+        "Secrets Manager ends a secret's ARN with 6 random characters; '??????' matches those "
+        "of one named webhook secret, and no other secret",
+    ),
+    AllowedWildcard(
         "this environment's Glue jobs",
         re.compile(rf"^{_ARN}:glue:{_REGION}:\d{{12}}:job/[a-z0-9]+-[a-z0-9]+-\*$"),
         "jobs named <prefix>-<env>-*; one ARN per job outgrows the policy size limit at 500 jobs",
@@ -151,10 +160,10 @@ def wildcard_problems(templates: Mapping[str, Mapping[str, Any]]) -> list[str]:
     for st in allow_statements(templates):
         where = f"{st.stack}/{st.logical_id}"
         for action in st.actions:
-            if "*" in action:
+            if "*" in action or "?" in action:
                 problems.append(f"{where}: wildcard action {action!r}")
         for resource in st.resources:
-            wildcard = isinstance(resource, str) and "*" in resource
+            wildcard = isinstance(resource, str) and ("*" in resource or "?" in resource)
             if wildcard and allowed_wildcard(st, resource) is None:
                 problems.append(f"{where}: wildcard resource {resource!r} is not allowlisted")
     return problems

@@ -36,6 +36,18 @@ def test_allowlist_rejects_what_it_does_not_name() -> None:
                                 "Action": "s3:GetObject",
                                 "Resource": "arn:aws:s3:::b/*",
                             },
+                            {
+                                "Effect": "Allow",
+                                "Action": "secretsmanager:GetSecret?alue",
+                                "Resource": "arn:aws:secretsmanager:eu-west-1:111111111111:"
+                                "secret:other/slack-??????",
+                            },
+                            {
+                                "Effect": "Allow",
+                                "Action": "secretsmanager:GetSecretValue",
+                                "Resource": "arn:aws:secretsmanager:eu-west-1:111111111111:"
+                                "secret:glueflow/dev/slack-??????",
+                            },
                             {"Effect": "Deny", "Action": "s3:*", "Resource": "*"},
                         ]
                     }
@@ -47,6 +59,9 @@ def test_allowlist_rejects_what_it_does_not_name() -> None:
         "s/Broad: wildcard action 's3:Get*'",
         "s/Broad: wildcard resource '*' is not allowlisted",
         "s/Broad: wildcard resource 'arn:aws:s3:::b/*' is not allowlisted",
+        "s/Broad: wildcard action 'secretsmanager:GetSecret?alue'",
+        "s/Broad: wildcard resource 'arn:aws:secretsmanager:eu-west-1:111111111111:"
+        "secret:other/slack-??????' is not allowlisted",
     ]
     assert all(entry.reason for entry in WILDCARD_ALLOWLIST)
 
