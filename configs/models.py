@@ -493,6 +493,42 @@ class TriggerSettings(_Model):
     )
 
 
+class Monitoring(_Model):
+    """The environment's alarms, which notify the alert topic, and their thresholds."""
+
+    scheduler_heartbeat_missing_minutes: int = Field(
+        default=15,
+        ge=5,
+        le=1440,
+        multiple_of=5,
+        description="Alarm when no MWAA scheduler has sent a heartbeat for this many minutes "
+        "(a multiple of 5).",
+    )
+    queued_tasks_threshold: int = Field(
+        default=10,
+        ge=1,
+        description="Alarm when more Airflow tasks than this stay queued for queued_tasks_minutes.",
+    )
+    queued_tasks_minutes: int = Field(
+        default=30,
+        ge=5,
+        le=1440,
+        multiple_of=5,
+        description="How long the queue must stay above queued_tasks_threshold (a multiple of 5).",
+    )
+    failed_runs_per_hour: int = Field(
+        default=3,
+        ge=1,
+        description="Alarm when this many Glue runs end FAILED, TIMEOUT or STOPPED within an "
+        "hour; each such run also alerts on its own.",
+    )
+    daily_cost_alarm_usd: float | None = Field(
+        default=None,
+        gt=0,
+        description="Alarm when the Glue runs of one day cost more than this; no alarm if unset.",
+    )
+
+
 class AlertChannel(_Model):
     """Where failure alerts go. The webhook URL is read from Secrets Manager at run time."""
 
@@ -567,6 +603,10 @@ class Pricing(_Model):
     )
     nat_gateway_hour_usd: float = Field(default=0.048, gt=0, description="Only with egress.")
     kms_key_month_usd: float = Field(default=1.0, gt=0, description="Per customer managed key.")
+    dashboard_month_usd: float = Field(default=3.0, gt=0, description="Per CloudWatch dashboard.")
+    alarm_month_usd: float = Field(
+        default=0.10, gt=0, description="Per standard-resolution CloudWatch alarm."
+    )
 
 
 # The values CloudWatch Logs accepts for a log group's retention.
@@ -619,6 +659,10 @@ class EnvironmentConfig(_Model):
     trigger: TriggerSettings = Field(default_factory=TriggerSettings)
     buckets: dict[BucketKey, DataBucket] = Field(min_length=1)
     alerts: list[AlertChannel] = Field(default_factory=list)
+    monitoring: Monitoring = Field(
+        default_factory=Monitoring,
+        description="Alarm thresholds; every alarm notifies the alert topic.",
+    )
     removal_policy: Literal["retain", "destroy"] = "retain"
     log_retention_days: LogRetentionDays = Field(
         default=365, description="Retention of every log group the platform creates."

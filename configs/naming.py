@@ -39,6 +39,17 @@ def alert_topic_name(prefix: str, env: str) -> str:
     return f"{prefix}-{env}-alerts"
 
 
+def dashboard_name(prefix: str, env: str) -> str:
+    """The environment's CloudWatch dashboard."""
+    return f"{prefix}-{env}"
+
+
+def alarm_name(prefix: str, env: str, what: str) -> str:
+    """`<prefix>-<env>-<what>`: an alarm's name says which environment it is about, in every
+    notification."""
+    return f"{prefix}-{env}-{what}"
+
+
 def stack_name(prefix: str, env: str, part: str) -> str:
     """CloudFormation stack names: `<prefix>-<env>-<part>`."""
     return f"{prefix}-{env}-{part}"

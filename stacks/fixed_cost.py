@@ -1,8 +1,9 @@
 """The fixed monthly cost of an environment: what it costs with no job running.
 
-Usage (Glue DPU-hours, S3, log ingestion, data through endpoints) is left out; the cost monitor
-measures that per run. Prices come from the environment's `pricing`, so they can match its
-region and any discount.
+Usage (Glue DPU-hours, S3, log ingestion, custom metrics, data through endpoints) is left out;
+the cost monitor measures Glue per run. Prices come from the environment's `pricing`, so they
+can match its region and any discount. CloudWatch's free tier (3 dashboards and 10 alarms per
+account) is not deducted: every environment in the account shares it.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class DeployedCounts:
     endpoint_azs: int
     kms_keys: int
     nat_gateways: int
+    dashboards: int = 0
+    alarms: int = 0
 
 
 def fixed_monthly_cost(cfg: EnvironmentConfig, counts: DeployedCounts) -> list[CostLine]:
@@ -79,5 +82,12 @@ def fixed_monthly_cost(cfg: EnvironmentConfig, counts: DeployedCounts) -> list[C
             prices.nat_gateway_hour_usd,
         ),
         CostLine("KMS customer managed keys", counts.kms_keys, "month", prices.kms_key_month_usd),
+        CostLine("CloudWatch dashboards", counts.dashboards, "month", prices.dashboard_month_usd),
+        CostLine(
+            "CloudWatch alarms (standard resolution)",
+            counts.alarms,
+            "month",
+            prices.alarm_month_usd,
+        ),
     ]
     return [line for line in lines if line.quantity]

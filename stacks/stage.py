@@ -11,6 +11,7 @@ from constructs import Construct
 from configs import naming
 from configs.loader import REPO_ROOT, Platform
 from stacks.job_shard_stack import JobShardStack
+from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
 from stacks.orchestration_stack import OrchestrationStack
 from stacks.storage_stack import StorageStack
@@ -21,7 +22,8 @@ class GlueflowStage(Stage):
     """One environment, as stacks named `<prefix>-<env>-<part>`, deployed in this order:
 
     storage (keys, buckets, Glue scripts), network (VPC, endpoints, flow logs), one stack per
-    non-empty job shard (Glue jobs), and orchestration (MWAA, DAGs, manifest).
+    non-empty job shard (Glue jobs), orchestration (MWAA, DAGs, manifest), triggers (S3 events
+    -> trigger Lambda -> DAG runs), and monitoring (the dashboard and the environment's alarms).
     """
 
     def __init__(
@@ -129,6 +131,26 @@ class GlueflowStage(Stage):
             **stack_args("triggers", "S3 events -> trigger Lambda -> MWAA DAG runs"),
         )
         self.triggers.node.add_dependency(self.orchestration)
+        self.monitoring = MonitoringStack(
+            self,
+            "Monitoring",
+            env_name=env.name,
+            environment=cfg,
+            alert_topic=self.storage.alert_topic,
+            key=self.storage.platform_key,
+            trigger_function=self.triggers.trigger.function,
+            dead_letter_queues={
+                "trigger Lambda": self.triggers.trigger.dead_letter_queue,
+                "trigger rules": self.triggers.rule_dead_letters,
+                "Glue run alerts": self.storage.glue_failures_dead_letters,
+            },
+            glue_failures_rule=self.storage.glue_failures,
+            other_alarms=[*self.storage.alarms, *self.triggers.alarms],
+            **shared,
+            **stack_args("monitoring", "alert notifier, dashboard and alarms"),
+        )
+        # Last: its scheduler heartbeat alarm treats a missing MWAA as a stopped scheduler.
+        self.monitoring.node.add_dependency(self.triggers)
         # MWAA's tasks start jobs by name; the jobs must exist before DAGs can run them.
         for shard_stack in self.job_shards.values():
             self.orchestration.node.add_dependency(shard_stack)

@@ -98,7 +98,7 @@ class StorageStack(Stack):
                 },
             ),
         )
-        failures_dead_letters = encrypted_queue(self, "GlueRunAlertDeadLetters", None)
+        self.glue_failures_dead_letters = encrypted_queue(self, "GlueRunAlertDeadLetters", None)
         # By ARN: given the topic itself, CDK would grant EventBridge `kms:GenerateDataKey*` on
         # the key. The key policy names EventBridge's actions instead, and the topic policy
         # lets this rule alone publish.
@@ -119,20 +119,24 @@ class StorageStack(Stack):
                     f"arn:{self.partition}:sns:{self.region}:{self.account}:"
                     f"{naming.alert_topic_name(cfg.name_prefix, env_name)}",
                 ),
-                dead_letter_queue=failures_dead_letters,
+                dead_letter_queue=self.glue_failures_dead_letters,
                 retry_attempts=185,
                 max_event_age=Duration.hours(24),
             )
         )
-        queue_depth_alarm(
-            self,
-            "GlueRunAlertDeadLettersDepth",
-            failures_dead_letters,
-            "A Glue run alert could not be delivered to the alert topic",
-        ).add_alarm_action(cloudwatch_actions.SnsAction(self.alert_topic))
+        self.alarms = [
+            queue_depth_alarm(
+                self,
+                "GlueRunAlertDeadLettersDepth",
+                self.glue_failures_dead_letters,
+                "A Glue run alert could not be delivered to the alert topic",
+            )
+        ]
+        for alarm in self.alarms:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alert_topic))
         why = "this queue is itself the dead-letter queue of the Glue run alert rule"
         acknowledge(
-            failures_dead_letters,
+            self.glue_failures_dead_letters,
             {"AwsSolutions-SQS3": why, "Serverless-SQSRedrivePolicy": why},
         )
         self.access_logs = SecureBucket(

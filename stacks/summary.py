@@ -77,6 +77,8 @@ def deployed_counts(stacks: list[StackSummary]) -> DeployedCounts:
         endpoint_azs=max((len(p.get("SubnetIds", [])) for p in interface), default=0),
         kms_keys=sum(s.count("AWS::KMS::Key") for s in stacks),
         nat_gateways=sum(s.count("AWS::EC2::NatGateway") for s in stacks),
+        dashboards=sum(s.count("AWS::CloudWatch::Dashboard") for s in stacks),
+        alarms=sum(s.count("AWS::CloudWatch::Alarm") for s in stacks),
     )
 
 
@@ -120,7 +122,17 @@ def render(
     )
     vpc = f"existing VPC {network.existing_vpc.vpc_id}" if network.existing_vpc else "new VPC"
     statements = list(allow_statements(templates))
-    wildcards = sum(1 for st in statements for r in st.resources if isinstance(r, str) and "*" in r)
+    wildcards = sum(
+        1
+        for st in statements
+        for r in st.resources
+        if isinstance(r, str) and ("*" in r or "?" in r)
+    )
+    alerts = (
+        "notifier -> " + ", ".join(f"{c.type} ({c.secret_name})" for c in cfg.alerts)
+        if cfg.alerts
+        else "NO CHANNEL: nothing reads the alert topic (set `alerts` in the environment file)"
+    )
     problems = wildcard_problems(templates)
     lines += [
         "",
@@ -129,6 +141,7 @@ def render(
         f"  IAM: {sum(s.count('AWS::IAM::Role') for s in stacks)} roles, {len(statements)} allow "
         f"statements, {wildcards} scoped wildcard resources, "
         + ("all allowlisted" if not problems else f"{len(problems)} NOT ALLOWED: {problems}"),
+        f"  alerts: {alerts}",
         "",
         f"  {'job':<32} {'glue':<20} trigger",
     ]

@@ -27,6 +27,7 @@ def queue_depth_alarm(
     id_: str,
     queue: sqs.IQueue,
     description: str = "A trigger event was dead-lettered; no DAG run was started for it",
+    alarm_name: str | None = None,
 ) -> cloudwatch.Alarm:
     """Alarm as soon as a dead-letter queue holds a message: an event needs a person."""
     return cloudwatch.Alarm(
@@ -38,4 +39,5 @@ def queue_depth_alarm(
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         alarm_description=description,
+        alarm_name=alarm_name,
     )

@@ -286,6 +286,21 @@ CASES = [
         "trigger.schedule",
         ("'@often' is not a cron preset", "@daily"),
     ),
+    # monitoring
+    Case(
+        "alarm-minutes-off-the-5-minute-periods",
+        env_with(monitoring={"queued_tasks_minutes": 7}),
+        "configs/environments/dev.yaml",
+        "monitoring.queued_tasks_minutes",
+        ("multiple of 5", "7"),
+    ),
+    Case(
+        "unknown-monitoring-key",
+        env_with(monitoring={"daily_cost_usd": 50.0}),
+        "configs/environments/dev.yaml",
+        "monitoring.daily_cost_usd",
+        ("unknown key 'daily_cost_usd'", "daily_cost_alarm_usd"),
+    ),
     # environment overrides
     Case(
         "bad-override-blames-the-environment",

@@ -73,6 +73,8 @@ def test_environment_is_chosen_by_context_and_summary_lists_it(tmp_path: Path) -
     assert "cron 0 6 * * *" in text
     assert "internet egress: none (no NAT gateway, no internet gateway)" in text
     assert "all allowlisted" in text
+    channels = "slack (glueflow/prod/slack-webhook), teams (glueflow/prod/teams-webhook)"
+    assert f"alerts: notifier -> {channels}" in text
     assert "MWAA mw1.medium environment" in text
 
 

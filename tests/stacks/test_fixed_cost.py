@@ -17,12 +17,16 @@ def priced(cfg: EnvironmentConfig, counts: DeployedCounts) -> dict[str, float]:
 
 def test_prod_example_by_hand() -> None:
     cfg = load_platform("prod").environment.config  # mw1.medium, 2 workers, 2 schedulers
-    counts = DeployedCounts(interface_endpoints=14, endpoint_azs=2, kms_keys=2, nat_gateways=0)
+    counts = DeployedCounts(
+        interface_endpoints=14, endpoint_azs=2, kms_keys=2, nat_gateways=0, dashboards=1, alarms=8
+    )
     assert priced(cfg, counts) == {
         "MWAA mw1.medium environment": 540.20,  # 0.74 x 730 h
         "MWAA workers above the included one (min_workers)": 80.30,  # 1 x 0.11 x 730
         "Interface VPC endpoints: 14 x 2 AZs": 224.84,  # 28 x 0.011 x 730
         "KMS customer managed keys": 2.00,
+        "CloudWatch dashboards": 3.00,
+        "CloudWatch alarms (standard resolution)": 0.80,  # 8 x 0.10
     }
 
 
@@ -45,12 +49,15 @@ def test_prod_example_by_hand() -> None:
         (
             {"environment_class": "mw1.micro", "min_workers": 1, "max_workers": 1,
              "schedulers": 1, "min_webservers": 1, "max_webservers": 1},
-            {"interface_endpoint_az_hour_usd": 0.01, "kms_key_month_usd": 1.5},
-            DeployedCounts(13, 2, 2, 0),
+            {"interface_endpoint_az_hour_usd": 0.01, "kms_key_month_usd": 1.5,
+             "dashboard_month_usd": 2.5, "alarm_month_usd": 0.2},
+            DeployedCounts(13, 2, 2, 0, dashboards=1, alarms=5),
             {
                 "MWAA mw1.micro environment": 175.20,  # 0.24 x 730
                 "Interface VPC endpoints: 13 x 2 AZs": 189.80,  # 26 x 0.01 x 730
                 "KMS customer managed keys": 3.00,
+                "CloudWatch dashboards": 2.50,
+                "CloudWatch alarms (standard resolution)": 1.00,  # 5 x 0.20
             },
         ),
     ],
@@ -71,5 +78,10 @@ def test_priced_lines(mwaa: dict, pricing: dict, counts: DeployedCounts, expecte
 def test_counts_come_from_the_templates(dev: Synthesized) -> None:
     counts = deployed_counts(stacks_in(dev.outdir, "dev"))
     assert counts == DeployedCounts(
-        interface_endpoints=14, endpoint_azs=2, kms_keys=2, nat_gateways=0
+        interface_endpoints=14,
+        endpoint_azs=2,
+        kms_keys=2,
+        nat_gateways=0,
+        dashboards=1,
+        alarms=10,  # monitoring 3, notifier 3, triggers 3, storage 1
     )

@@ -11,7 +11,7 @@ from configs import naming
 from configs.loader import load_platform
 from stacks.cdk_context import project_context
 from stacks.summary import stacks_in
-from tests.stacks.conftest import run_app, synthesize
+from tests.stacks.conftest import Synthesized, run_app, synthesize
 
 
 def placement(jobs_dir: Path, outdir: Path) -> dict[str, tuple[str, str]]:
@@ -62,7 +62,7 @@ def synth_subprocess(jobs: int, tmp_path: Path) -> list:
     ],
 )
 def test_stacks_stay_within_cloudformation_limits(
-    jobs: int, max_resources: int, max_bytes: int, tmp_path: Path
+    jobs: int, max_resources: int, max_bytes: int, tmp_path: Path, dev: Synthesized
 ) -> None:
     stacks = synth_subprocess(jobs, tmp_path)
     shard_stacks = [s for s in stacks if "-jobs-" in s.name]
@@ -70,6 +70,9 @@ def test_stacks_stay_within_cloudformation_limits(
     for stack in stacks:
         assert stack.resources <= max_resources, (stack.name, stack.resources)
         assert stack.template_bytes <= max_bytes, (stack.name, stack.template_bytes)
+    # The dashboard and alarms do not grow with jobs: the same template as dev's 4 jobs.
+    (monitoring,) = [s for s in stacks if s.name == "glueflow-dev-monitoring"]
+    assert monitoring.template == dev.templates["glueflow-dev-monitoring"]
     print(  # shown with -s; the issue note records these
         f"{jobs} jobs: {len(stacks)} stacks, max {max(s.resources for s in stacks)} resources, "
         f"max {max(s.template_bytes for s in stacks) / 1024:.0f} KB"

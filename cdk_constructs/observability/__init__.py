@@ -1,0 +1,1 @@
+"""Alerts and what watches the platform: the notifier Lambda, dashboards, alarms."""
