@@ -272,6 +272,12 @@ class RedshiftSqlStep(_Model):
     sql: str = Field(min_length=1, description="SQL to run.")
     database: str = Field(min_length=1, description="Redshift database.")
     workgroup: str | None = Field(default=None, description="Redshift Serverless workgroup.")
+    workgroup_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:redshift-serverless:[a-z0-9-]+:\d{12}:workgroup/[0-9a-f-]{36}$",
+        description="The workgroup's ARN (it holds the workgroup id, not its name); required "
+        "with 'workgroup', so that MWAA may run statements on this workgroup only.",
+    )
     cluster_identifier: str | None = Field(default=None, description="Provisioned cluster.")
     secret_arn: str | None = Field(
         default=None,
@@ -283,6 +289,11 @@ class RedshiftSqlStep(_Model):
     def _one_target(self) -> RedshiftSqlStep:
         if (self.workgroup is None) == (self.cluster_identifier is None):
             raise ValueError("set exactly one of 'workgroup' or 'cluster_identifier'")
+        if (self.workgroup is None) != (self.workgroup_arn is None):
+            raise ValueError(
+                "'workgroup_arn' goes with 'workgroup' (aws redshift-serverless get-workgroup "
+                "--workgroup-name NAME shows it)"
+            )
         return self
 
 

@@ -20,6 +20,12 @@ NO_RESOURCE_LEVEL_ACTIONS = {
     "ec2:DescribeNetworkInterfaces": "a Lambda in a VPC reads its network interfaces",
     "xray:PutTelemetryRecords": "X-Ray tracing of the trigger Lambda",
     "xray:PutTraceSegments": "X-Ray tracing of the trigger Lambda",
+    "redshift-data:CancelStatement": "statement ids are not resources; a condition limits it to "
+    "the caller's own statements",
+    "redshift-data:DescribeStatement": "statement ids are not resources; a condition limits it "
+    "to the caller's own statements",
+    "redshift-data:GetStatementResult": "statement ids are not resources; a condition limits it "
+    "to the caller's own statements",
 }
 
 

@@ -23,7 +23,7 @@ from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 from cdk_constructs.storage.asset_deployment import AssetDeployments
 from cdk_constructs.storage.s3_access import S3Prefix, object_statement, read_statements
 from configs import naming
-from configs.models import EnvironmentConfig
+from configs.models import EnvironmentConfig, JobConfig
 from stacks.nag import acknowledge, acknowledge_deploy_time_handlers, acknowledge_wildcards
 from stacks.storage_stack import ASSET_EXCLUDES
 
@@ -39,6 +39,12 @@ GLUE_RUN_ACTIONS = (
     "glue:GetJobRun",
     "glue:GetJobRuns",
     "glue:StartJobRun",
+)
+# How a deferrable RedshiftDataOperator follows its statement.
+REDSHIFT_STATEMENT_ACTIONS = (
+    "redshift-data:CancelStatement",
+    "redshift-data:DescribeStatement",
+    "redshift-data:GetStatementResult",
 )
 
 
@@ -63,6 +69,7 @@ class OrchestrationStack(Stack):
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         tags: Mapping[str, str],
+        jobs: Mapping[str, JobConfig],
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -164,7 +171,8 @@ class OrchestrationStack(Stack):
             {
                 "*": "s3:GetAccountPublicAccessBlock, logs:DescribeLogGroups and "
                 "cloudwatch:PutMetricData (namespace AmazonMWAA only) have no resource-level "
-                f"permission; MWAA needs them ({env_arn})",
+                f"permission; MWAA needs them ({env_arn}). So do the redshift-data statement "
+                "reads of redshift_sql steps, limited to the role's own statements",
                 f"{arn}:s3:::{bucket_name}/*": "MWAA reads its own source bucket: DAGs, "
                 "manifest, requirements",
                 f"{arn}:logs:{self.region}:{self.account}:log-group:"
@@ -229,6 +237,7 @@ class OrchestrationStack(Stack):
                 actions=["logs:GetLogEvents"],
                 resources=[glue_logs],
             ),
+            *self._redshift_statements(jobs),
         )
         acknowledge_wildcards(
             self.mwaa.policy,
@@ -241,6 +250,51 @@ class OrchestrationStack(Stack):
             self.mwaa.policy,
             {reports.objects_arn: "the validation gate reads each run's report under validation/"},
         )
+
+    def _redshift_statements(self, jobs: Mapping[str, JobConfig]) -> list[iam.PolicyStatement]:
+        """What the `redshift_sql` steps call through the Redshift Data API: statements on
+        their own workgroups and clusters only, with IAM credentials or their secret."""
+        steps = [s for job in jobs.values() for s in job.downstream if s.type == "redshift_sql"]
+        if not steps:
+            return []
+        redshift = f"arn:{self.partition}:redshift:{self.region}:{self.account}"
+        targets, credentials, secrets = set(), set(), set()
+        for step in steps:
+            if step.workgroup_arn:
+                targets.add(step.workgroup_arn)
+                credentials.add(("redshift-serverless:GetCredentials", step.workgroup_arn))
+            else:
+                targets.add(f"{redshift}:cluster:{step.cluster_identifier}")
+                if not step.secret_arn:
+                    credentials.add((
+                        "redshift:GetClusterCredentialsWithIAM",
+                        f"{redshift}:dbname:{step.cluster_identifier}/{step.database}",
+                    ))  # fmt: skip
+            if step.secret_arn:
+                secrets.add(step.secret_arn)
+        statements = [
+            iam.PolicyStatement(
+                actions=["redshift-data:ExecuteStatement"], resources=sorted(targets)
+            ),
+            # No resource-level permission: only statements this role ran.
+            iam.PolicyStatement(
+                actions=list(REDSHIFT_STATEMENT_ACTIONS),
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}
+                },
+            ),
+        ]
+        for action in sorted({action for action, _ in credentials}):
+            arns = sorted(arn for a, arn in credentials if a == action)
+            statements.append(iam.PolicyStatement(actions=[action], resources=arns))
+        if secrets:
+            statements.append(
+                iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"], resources=sorted(secrets)
+                )
+            )
+        return statements
 
     def _object_version(
         self,

@@ -112,6 +112,7 @@ class GlueflowStage(Stage):
             manifest_file=manifest_file,
             requirements_file=repo_root / "mwaa" / "requirements.txt",
             tags=tags,
+            jobs=platform.jobs,
             **shared,
             **stack_args("orchestration", "MWAA environment, DAGs and manifest"),
         )

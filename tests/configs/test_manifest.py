@@ -64,6 +64,8 @@ def test_downstream_steps(dev: dict) -> None:
             "sql": "REFRESH MATERIALIZED VIEW mart.daily_sales;",
             "database": "sales",
             "workgroup": "analytics",
+            "workgroup_arn": "arn:aws:redshift-serverless:eu-west-1:111111111111:workgroup/"
+            "4a2f9c1e-8b7d-4c3a-9e61-0d5b2f7a8c14",
             "cluster_identifier": None,
             "secret_arn": None,
         }

@@ -366,6 +366,23 @@ CASES = [
         ("must be text; quote it", "123456789012 as a number"),
     ),
     Case(
+        "workgroup-without-its-arn",
+        job_with(
+            downstream=[
+                {
+                    "type": "redshift_sql",
+                    "name": "load",
+                    "workgroup": "analytics",
+                    "database": "dev",
+                    "sql": "select 1",
+                }
+            ]
+        ),
+        "configs/jobs/ingest.yaml",
+        "downstream[0]",
+        ("'workgroup_arn' goes with 'workgroup'", "get-workgroup"),
+    ),
+    Case(
         "step-without-type",
         job_with(downstream=[{"name": "x", "job": "ingest"}]),
         "configs/jobs/ingest.yaml",

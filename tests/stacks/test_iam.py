@@ -200,3 +200,62 @@ def test_mwaa_reads_the_log_tail_of_this_environments_glue_runs_only(dev: Synthe
     assert reachable(statements, "logs:GetLogEvents", own)
     other = own.replace("glueflow-dev-", "glueflow-prod-")
     assert not reachable(statements, "logs:GetLogEvents", other)
+
+
+def test_mwaa_runs_redshift_statements_on_the_configured_workgroup_only(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    for synth, account, workgroup in (
+        (dev, "111111111111", "4a2f9c1e-8b7d-4c3a-9e61-0d5b2f7a8c14"),
+        (prod, "222222222222", "9c3e7b21-5d4f-4a8e-b6c2-7f1a0e9d3b58"),  # prod.yaml's override
+    ):
+        statements = mwaa_statements(synth)
+        serverless = f"arn:aws:redshift-serverless:eu-west-1:{account}:workgroup/"
+        for action in ("redshift-data:ExecuteStatement", "redshift-serverless:GetCredentials"):
+            assert reachable(statements, action, serverless + workgroup)
+            assert not reachable(statements, action, serverless + "0" * 36)
+        reads = [s for s in statements if "redshift-data:GetStatementResult" in _list(s["Action"])]
+        assert [s["Condition"] for s in reads] == [
+            {"StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}}
+        ]
+        cluster = f"arn:aws:redshift:eu-west-1:{account}:cluster:analytics"
+        assert not reachable(statements, "redshift-data:ExecuteStatement", cluster)
+
+
+def test_a_provisioned_cluster_step_gets_its_cluster_and_its_credentials_only() -> None:
+    from aws_cdk import App, Environment, Stack
+
+    from configs.models import JobConfig
+    from stacks.cdk_context import project_context
+    from stacks.orchestration_stack import OrchestrationStack
+    from tests.conftest import valid_job
+
+    secret = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:redshift/etl-AbC123"  # noqa: S105
+    steps = [
+        {"type": "redshift_sql", "name": "iam_auth", "cluster_identifier": "mart",
+         "database": "sales", "sql": "select 1"},
+        {"type": "redshift_sql", "name": "secret_auth", "cluster_identifier": "legacy",
+         "database": "dw", "sql": "select 1", "secret_arn": secret},
+    ]  # fmt: skip
+    jobs = {"mart_load": JobConfig.model_validate(valid_job("mart_load", downstream=steps))}
+    # The project's context: with it, CDK writes the partition of a known region literally.
+    app = App(context=project_context())
+    stack = Stack(app, "S", env=Environment(account="111111111111", region="eu-west-1"))
+    statements = [
+        stack.resolve(s.to_statement_json())
+        for s in OrchestrationStack._redshift_statements(stack, jobs)
+    ]
+    redshift = "arn:aws:redshift:eu-west-1:111111111111"
+    for cluster in ("mart", "legacy"):
+        assert reachable(
+            statements, "redshift-data:ExecuteStatement", f"{redshift}:cluster:{cluster}"
+        )
+    assert reachable(
+        statements, "redshift:GetClusterCredentialsWithIAM", f"{redshift}:dbname:mart/sales"
+    )
+    # the step with a secret signs in with it, not with IAM credentials
+    assert not reachable(
+        statements, "redshift:GetClusterCredentialsWithIAM", f"{redshift}:dbname:legacy/dw"
+    )
+    assert reachable(statements, "secretsmanager:GetSecretValue", secret)
+    assert not reachable(statements, "redshift-data:ExecuteStatement", f"{redshift}:cluster:other")
