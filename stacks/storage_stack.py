@@ -111,6 +111,24 @@ class StorageStack(Stack):
                 conditions={"ArnEquals": {"aws:SourceArn": self.glue_failures.rule_arn}},
             )
         )
+        # A topic policy replaces SNS's default one, under which CloudWatch could publish: the
+        # environment's alarms (every one is named `<prefix>-<env>-...`, by us or by
+        # CloudFormation after its stack) need it said again.
+        self.alert_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="EnvironmentAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alert_topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{self.partition}:cloudwatch:{self.region}:"
+                        f"{self.account}:alarm:{base}-*"
+                    },
+                },
+            )
+        )
         self.glue_failures.add_target(
             events_targets.SnsTopic(
                 sns.Topic.from_topic_arn(

@@ -27,8 +27,9 @@ TOTAL_BUDGET_S = 20
 _SECRETS = [
     (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "[masked AWS key id]"),
     (re.compile(r"https://hooks\.slack\.com/\S+"), "[masked Slack webhook]"),
-    (re.compile(r"https://[^\s/]*\.(logic\.azure|webhook\.office)\.com/\S+"),
-     "[masked Teams webhook]"),
+    (re.compile(r"https://[^\s/]*\.(logic\.azure|webhook\.office|powerplatform|powerautomate)"
+                r"\.com(:\d+)?/\S+"), "[masked Teams webhook]"),
+    (re.compile(r"(?i)([?&]sig=)[^&\s]+"), r"\1[masked]"),
     (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [masked]"),
     (re.compile(r"(?i)\b(password|passwd|pwd|secret|token|api[_-]?key|secret[_-]?access[_-]?key)"
                 r"(\s*[=:]\s*|\"\s*:\s*\")([^\s\",']+)"), r"\1\2[masked]"),

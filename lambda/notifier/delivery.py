@@ -22,6 +22,14 @@ RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 # A webhook URL is read again after this long, so a rotated secret takes effect.
 SECRET_TTL_S = 300.0
 RETRY_AFTER_CAP_S = 30.0
+# Time kept back for the next channels' first tries and for writing to the dead-letter queue.
+RESERVE_S = 6.0
+# AWS calls on the alert path fail fast, so the invocation keeps time to dead-letter.
+AWS_CLIENT_CONFIG = {
+    "connect_timeout": 2,
+    "read_timeout": 5,
+    "retries": {"total_max_attempts": 2, "mode": "standard"},
+}
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -63,6 +71,8 @@ def _post_once(url: str, body: bytes, timeout: float) -> tuple[int, str, str | N
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return 0, f"{type(exc).__name__}: {reason}", None
+    except Exception as exc:  # InvalidURL, IncompleteRead...: their text may hold the URL
+        return 0, type(exc).__name__, None
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -84,7 +94,7 @@ def post_json(
     attempt = 0
     while True:
         attempt += 1
-        timeout = max(0.5, min(policy.timeout_s, remaining_s() - 1.0))
+        timeout = max(0.5, min(policy.timeout_s, remaining_s() - RESERVE_S))
         status, text, retry_after = _post_once(url, body, timeout)
         if 200 <= status < 300:
             return Outcome(True, status, attempt, text[:200])
@@ -95,7 +105,7 @@ def post_json(
         if delay is None:
             ceiling = min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1))
             delay = ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter
-        if attempt >= policy.attempts or remaining_s() - delay - timeout < 1.0:
+        if attempt >= policy.attempts or remaining_s() - delay - timeout < RESERVE_S:
             return Outcome(False, status, attempt, f"gave up after {attempt} attempts ({detail})")
         sleep(delay)
 
@@ -116,6 +126,8 @@ def webhook_url(secret_string: str, secret_name: str) -> str:
             f"secret {secret_name} holds no webhook URL; store the URL itself, or JSON "
             '{"url": "https://..."}'
         )
+    if any(char.isspace() for char in url):
+        raise ChannelConfigError(f"secret {secret_name} holds a URL with whitespace in it")
     if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS):
         raise ChannelConfigError(f"secret {secret_name}: webhook URLs must use https")
     return url
@@ -135,8 +147,9 @@ class SecretCache:
             return cached[1]
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("secretsmanager")
+            self._client = boto3.client("secretsmanager", config=Config(**AWS_CLIENT_CONFIG))
         try:
             secret = self._client.get_secret_value(SecretId=secret_name)
         except Exception as exc:  # botocore's errors, without importing botocore at load

@@ -18,11 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from delivery import ChannelConfigError, RetryPolicy, SecretCache, post_json
+from delivery import AWS_CLIENT_CONFIG, ChannelConfigError, RetryPolicy, SecretCache, post_json
 from render import RENDERERS, to_alert
 
 log = logging.getLogger("glueflow.notifier")
 log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+
+# SQS takes messages up to 256 KiB, attributes included.
+MAX_DEAD_LETTER_BYTES = 250_000
 
 
 class NotifierError(Exception):
@@ -88,8 +92,14 @@ class Notifier:
     def deliver(self, sns: dict[str, Any], remaining_s: Callable[[], float]) -> dict[str, int]:
         """Post one SNS message to every channel; dead-letter it for each channel that fails."""
         counts = {"delivered": 0, "dead_lettered": 0}
-        alert = to_alert(sns.get("Subject"), sns["Message"])
         message_id = sns.get("MessageId")
+        try:
+            alert = to_alert(sns.get("Subject"), sns["Message"])
+        except Exception as exc:  # a message this code cannot read is kept, not dropped
+            _say("unreadable_message", logging.ERROR, message_id=message_id, error=repr(exc))
+            self._keep({"reason": f"could not read the message: {exc!r}", "sns": sns})
+            counts["dead_lettered"] += 1
+            return counts
         if not self.channels:
             _say("no_channel", logging.WARNING, message_id=message_id, title=alert.title)
         for channel in self.channels:
@@ -100,6 +110,8 @@ class Notifier:
                 payload = RENDERERS[channel.type](alert)
             except ChannelConfigError as exc:
                 reason = str(exc)
+            except Exception as exc:  # a rendering bug must not lose the alert
+                reason = f"could not render it for {channel.type}: {exc!r}"
             else:
                 extra = {"sleep": self.sleep} if self.sleep else {}
                 outcome = post_json(url, payload, self.policy, remaining_s, **extra)
@@ -125,14 +137,22 @@ class Notifier:
 def sqs_dead_letter(queue_url: str) -> Callable[[dict[str, Any]], None]:
     """Send an entry to the SQS queue at `queue_url`."""
     import boto3
+    from botocore.config import Config
 
-    sqs = boto3.client("sqs")
+    sqs = boto3.client("sqs", config=Config(**AWS_CLIENT_CONFIG))
 
     def send(entry: dict[str, Any]) -> None:
         reason = str(entry.get("reason", ""))[:1000]
+        body = json.dumps(entry, default=str)
+        if len(body.encode()) > MAX_DEAD_LETTER_BYTES and isinstance(entry.get("sns"), dict):
+            # SNS messages reach 256 KB; keep the entry valid JSON and say what was cut.
+            message = entry["sns"].get("Message", "")
+            kept = message[: MAX_DEAD_LETTER_BYTES // 8]
+            entry = {**entry, "sns": {**entry["sns"], "Message": kept}, "truncated": True}
+            body = json.dumps(entry, default=str)
         sqs.send_message(
             QueueUrl=queue_url,
-            MessageBody=json.dumps(entry, default=str)[:250_000],
+            MessageBody=body,
             MessageAttributes={"reason": {"DataType": "String", "StringValue": reason or "?"}},
         )
 

@@ -70,13 +70,20 @@ def _task_failed(message: dict[str, Any]) -> Alert:
     )
 
 
+def _number(value: Any) -> str:
+    try:
+        return f"{float(value):.2f}"
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def _budget(message: dict[str, Any]) -> Alert:
     facts = [
         ("Job", message.get("job")),
         ("Glue run", message.get("run_id")),
         ("State", message.get("state")),
-        ("Cost", f"${float(message.get('cost_usd') or 0):.2f}"),
-        ("DPU-hours", f"{float(message.get('dpu_hours') or 0):.2f}"),
+        ("Cost", "$" + _number(message.get("cost_usd"))),
+        ("DPU-hours", _number(message.get("dpu_hours"))),
         ("Duration", f"{message.get('duration_seconds')} s"),
     ]
     return Alert(
@@ -181,7 +188,11 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": _clip(_slack_escape(alert.summary), SLACK_TEXT_MAX)},
+            # Slack refuses a section with empty text (invalid_blocks).
+            "text": {
+                "type": "mrkdwn",
+                "text": _clip(_slack_escape(alert.summary.strip() or alert.title), SLACK_TEXT_MAX),
+            },
         },
     ]
     if alert.facts:
@@ -228,7 +239,11 @@ def teams_payload(alert: Alert) -> dict[str, Any]:
             "color": _TEAMS_COLOR.get(alert.severity, "Default"),
             "wrap": True,
         },
-        {"type": "TextBlock", "text": _clip(alert.summary, SLACK_TEXT_MAX), "wrap": True},
+        {
+            "type": "TextBlock",
+            "text": _clip(alert.summary.strip() or alert.title, SLACK_TEXT_MAX),
+            "wrap": True,
+        },
     ]
     if alert.facts:
         body.append({

@@ -71,6 +71,17 @@ def test_a_throttled_call_is_a_note_not_an_error() -> None:
         ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.x.y", "eyJhbGciOiJIUzI1NiJ9"),
         ("postgres://etl:s3cr3t@db:5432/x", "s3cr3t"),
         ("posting to https://hooks.slack.com/services/T0/B0/XYZ", "T0/B0/XYZ"),
+        (
+            "https://prod-11.westus.logic.azure.com:443/workflows/abc/triggers/manual/paths/"
+            "invoke?api-version=2016-06-01&sig=S1GS1G",
+            "S1GS1G",
+        ),
+        (
+            "https://default1a2b.3c.environment.api.powerplatform.com:443/powerautomate/"
+            "automations/direct/workflows/abc/triggers/manual/paths/invoke?sig=S2GS2G",
+            "S2GS2G",
+        ),
+        ("retrying https://example.org/hook?a=1&sig=S3GS3G later", "S3GS3G"),
     ],
 )
 def test_secrets_are_masked(text: str, hidden: str) -> None:

@@ -316,6 +316,7 @@ def test_a_secret_holds_the_url_or_json_with_it(stored: str, url: str) -> None:
         ('{"token": "x"}', "holds no webhook URL"),
         ("{not json", "is not valid JSON"),
         ("http://hooks.example.org/x", "webhook URLs must use https"),
+        ("https://hooks.example.org/T/B/SECRET x", "holds a URL with whitespace in it"),
     ],
 )
 def test_a_secret_without_a_usable_url_is_a_clear_error(stored: str, error: str) -> None:
@@ -332,3 +333,24 @@ def test_secrets_are_read_again_after_their_ttl(aws: dict[str, Any]) -> None:
     assert cache.url(SLACK_SECRET) == "https://example.org/a"
     now[0] = delivery.SECRET_TTL_S + 1
     assert cache.url(SLACK_SECRET) == "https://example.org/b"
+
+
+def test_an_oversized_alert_is_dead_lettered_as_valid_json(aws: dict[str, Any]) -> None:
+    huge = {"Message": "x" * 300_000, "MessageId": "m-1", "Subject": "big"}
+    handler.sqs_dead_letter(aws["queue"])({"reason": "refused", "sns": huge})
+    (kept,) = dead_letters(aws)
+    assert kept["truncated"] is True
+    assert kept["reason"] == "refused"
+    assert kept["sns"]["MessageId"] == "m-1"
+    assert 0 < len(kept["sns"]["Message"]) < 300_000
+
+
+def test_a_message_slack_would_refuse_as_empty_is_still_posted(
+    notify: Callable[..., dict], webhooks: Webhooks
+) -> None:
+    budget = {"kind": "budget", "job": "orders", "cost_usd": "n/a", "dpu_hours": None}
+    assert notify(sns_event(budget), channels=("slack",)) == {"delivered": 1, "dead_lettered": 0}
+    (posted,) = webhooks.received[SLACK_PATH]
+    summary = posted["blocks"][1]["text"]["text"]
+    assert summary == "orders: a run went over its budget"  # the title, not an empty text
+    assert "*Cost*\n$n/a" in [f["text"] for f in posted["blocks"][2]["fields"]]

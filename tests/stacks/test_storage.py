@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
+
+from aws_cdk import Stack
 from aws_cdk.assertions import Match
 
 from tests.stacks.conftest import Synthesized
@@ -170,3 +173,30 @@ def test_glue_runs_ending_badly_reach_the_alert_topic(dev: Synthesized) -> None:
             }
         },
     )
+
+
+def test_every_alarm_of_the_environment_may_publish_to_the_alert_topic(dev: Synthesized) -> None:
+    """A topic policy replaces SNS's default one: without this statement CloudWatch could not
+    publish, and no alarm would reach anyone."""
+    (policy,) = dev.template(dev.stage.storage).find_resources("AWS::SNS::TopicPolicy").values()
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    (alarms_publish,) = [s for s in statements if s.get("Sid") == "EnvironmentAlarmsPublish"]
+    assert alarms_publish["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms_publish["Action"] == "sns:Publish"
+    assert alarms_publish["Condition"]["StringEquals"] == {"aws:SourceAccount": "111111111111"}
+    allowed = alarms_publish["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert allowed == "arn:aws:cloudwatch:eu-west-1:111111111111:alarm:glueflow-dev-*"
+    # Each alarm's name: its own, or the one CloudFormation makes, `<stack>-<logical id>-<id>`.
+    names = [
+        alarm["Properties"].get("AlarmName", f"{stack.stack_name}-{logical_id}-ABC123")
+        for stack in dev.stage.node.children
+        if isinstance(stack, Stack)
+        for logical_id, alarm in dev.template(stack)
+        .find_resources("AWS::CloudWatch::Alarm")
+        .items()
+    ]
+    assert len(names) >= 10
+    for name in names:
+        assert fnmatch.fnmatchcase(
+            f"arn:aws:cloudwatch:eu-west-1:111111111111:alarm:{name}", allowed
+        )
