@@ -538,6 +538,11 @@ class Monitoring(_Model):
         gt=0,
         description="Alarm when the Glue runs of one day cost more than this; no alarm if unset.",
     )
+    fallback_emails: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]] = Field(
+        default_factory=list,
+        description="Emailed (through the <prefix>-<env>-alerts-fallback topic) when the alert "
+        "notifier itself fails: its own alarms cannot reach Slack or Teams through it.",
+    )
 
 
 class AlertChannel(_Model):

@@ -14,9 +14,12 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cdk_constructs.messaging.alert_topic import alert_topic as make_alert_topic
+from cdk_constructs.nag import acknowledge
 from cdk_constructs.observability.alarms import EnvironmentAlarms
 from cdk_constructs.observability.alert_notifier import AlertNotifier
 from cdk_constructs.observability.dashboard import EnvironmentDashboard
@@ -75,8 +78,35 @@ class MonitoringStack(Stack):
                 environment={"GLUEFLOW_ENVIRONMENT": env_name, "LOG_LEVEL": "INFO"},
                 alarm_name=alarm_name,
             )
+            # The notifier's own alarms also go by email when listed: if the notifier is what
+            # fails, its alarms cannot reach Slack or Teams through it.
+            self.fallback_topic = None
+            notifier_targets = [alert_topic]
+            if settings.fallback_emails:
+                self.fallback_topic = make_alert_topic(
+                    self,
+                    "FallbackAlerts",
+                    topic_name=naming.alert_topic_name(cfg.name_prefix, env_name) + "-fallback",
+                    display_name=f"Glueflow {env_name} alerts (notifier down)",
+                    key=key,
+                    alarm_name_prefix=alarm_name(""),
+                )
+                for email in settings.fallback_emails:
+                    subscription = self.fallback_topic.add_subscription(
+                        subscriptions.EmailSubscription(email)
+                    )
+                    acknowledge(
+                        subscription,
+                        {
+                            "Serverless-SNSRedrivePolicy": "the fallback route for when the "
+                            "notifier fails; a dead-letter queue here could only alarm through "
+                            "the alert topic, which is what has failed"
+                        },
+                    )
+                notifier_targets.append(self.fallback_topic)
             for alarm in self.notifier.alarms:
-                alarm.add_alarm_action(cloudwatch_actions.SnsAction(alert_topic))
+                for topic in notifier_targets:
+                    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
         self.alarms = EnvironmentAlarms(
             self,
             "Alarms",

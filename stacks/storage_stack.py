@@ -15,6 +15,7 @@ from aws_cdk import aws_s3_deployment as s3_deployment
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from cdk_constructs.messaging.alert_topic import alert_topic
 from cdk_constructs.messaging.dead_letters import encrypted_queue, queue_depth_alarm
 from cdk_constructs.security.kms import PlatformKey
 from cdk_constructs.storage.asset_deployment import AssetDeployments
@@ -76,13 +77,13 @@ class StorageStack(Stack):
 
         # Where alarms and (with the notifier) failure alerts go; encrypted with the platform
         # key, which CloudWatch may use to publish to it.
-        self.alert_topic = sns.Topic(
+        self.alert_topic = alert_topic(
             self,
             "Alerts",
             topic_name=naming.alert_topic_name(cfg.name_prefix, env_name),
             display_name=f"Glueflow {env_name} alerts",
-            master_key=self.platform_key,
-            enforce_ssl=True,
+            key=self.platform_key,
+            alarm_name_prefix=f"{base}-",
         )
         # Runs that end badly reach the topic even when started outside Airflow.
         self.glue_failures = events.Rule(
@@ -109,24 +110,6 @@ class StorageStack(Stack):
                 actions=["sns:Publish"],
                 resources=[self.alert_topic.topic_arn],
                 conditions={"ArnEquals": {"aws:SourceArn": self.glue_failures.rule_arn}},
-            )
-        )
-        # A topic policy replaces SNS's default one, under which CloudWatch could publish: the
-        # environment's alarms (every one is named `<prefix>-<env>-...`, by us or by
-        # CloudFormation after its stack) need it said again.
-        self.alert_topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="EnvironmentAlarmsPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.alert_topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": self.account},
-                    "ArnLike": {
-                        "aws:SourceArn": f"arn:{self.partition}:cloudwatch:{self.region}:"
-                        f"{self.account}:alarm:{base}-*"
-                    },
-                },
             )
         )
         self.glue_failures.add_target(

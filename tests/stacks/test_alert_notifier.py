@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+from aws_cdk.assertions import Match
+
 from tests.stacks.conftest import Synthesized
 from tests.stacks.test_iam import reachable
 from tests.stacks.test_monitoring import logical, resolve
@@ -86,3 +88,27 @@ def test_the_notifier_reads_only_its_own_webhook_secrets(prod: Synthesized) -> N
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str)
                                                  else s["Action"])}  # fmt: skip
     assert not any(a.startswith(("secretsmanager:Put", "secretsmanager:List")) for a in actions)
+
+
+def test_the_notifiers_own_alarms_can_go_by_email_when_it_is_what_fails(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    assert dev.stage.monitoring.fallback_topic is None  # dev lists no fallback emails
+    template = prod.template(prod.stage.monitoring)
+    template.has_resource_properties(
+        "AWS::SNS::Topic",
+        {"TopicName": "glueflow-prod-alerts-fallback", "KmsMasterKeyId": Match.any_value()},
+    )
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": "data-platform-oncall@example.com"},
+    )
+    (policy,) = template.find_resources("AWS::SNS::TopicPolicy").values()
+    (publish,) = [
+        s
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s.get("Sid") == "EnvironmentAlarmsPublish"
+    ]
+    assert publish["Condition"]["ArnLike"] == {
+        "aws:SourceArn": "arn:aws:cloudwatch:eu-west-1:222222222222:alarm:glueflow-prod-*"
+    }
