@@ -18,7 +18,7 @@ from constructs import Construct
 
 from cdk_constructs.messaging.dead_letters import encrypted_queue, queue_depth_alarm
 from cdk_constructs.nag import acknowledge, acknowledge_wildcards
-from cdk_constructs.security.kms import use_keys
+from cdk_constructs.security.lambda_access import lambda_runtime_statements
 from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 
 # Secrets Manager appends a hyphen and six random characters to a secret's name in its ARN.
@@ -73,18 +73,7 @@ class AlertNotifier(Construct):
                 iam.PolicyStatement(
                     actions=["secretsmanager:GetSecretValue"], resources=sorted(secret_arns)
                 ),
-                iam.PolicyStatement(
-                    actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
-                ),
-                use_keys([key]),
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[self.log_group.log_group_arn],
-                ),
-                iam.PolicyStatement(
-                    actions=["xray:PutTelemetryRecords", "xray:PutTraceSegments"],
-                    resources=["*"],
-                ),
+                *lambda_runtime_statements(self.dead_letter_queue, key, self.log_group),
             ],
         )
         acknowledge_wildcards(access.policy, {"*": "X-Ray puts have no resource-level permission"})

@@ -16,7 +16,7 @@ from constructs import Construct
 
 from cdk_constructs.messaging.dead_letters import encrypted_queue, queue_depth_alarm
 from cdk_constructs.nag import acknowledge_wildcards
-from cdk_constructs.security.kms import use_keys
+from cdk_constructs.security.lambda_access import lambda_runtime_statements
 from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 
 
@@ -64,23 +64,9 @@ class DagTriggerFunction(Construct):
                 iam.PolicyStatement(
                     actions=["airflow:InvokeRestApi"], resources=[mwaa_user_role_arn]
                 ),
-                iam.PolicyStatement(
-                    actions=["sqs:SendMessage"], resources=[self.dead_letter_queue.queue_arn]
-                ),
-                use_keys([key]),
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[self.log_group.log_group_arn],
-                ),
-                # X-Ray and the ENI reads have no resource-level permission.
-                iam.PolicyStatement(
-                    actions=[
-                        "ec2:DescribeNetworkInterfaces",
-                        "xray:PutTelemetryRecords",
-                        "xray:PutTraceSegments",
-                    ],
-                    resources=["*"],
-                ),
+                *lambda_runtime_statements(self.dead_letter_queue, key, self.log_group),
+                # The ENI reads have no resource-level permission.
+                iam.PolicyStatement(actions=["ec2:DescribeNetworkInterfaces"], resources=["*"]),
                 iam.PolicyStatement(
                     actions=[
                         "ec2:AssignPrivateIpAddresses",
