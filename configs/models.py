@@ -623,6 +623,12 @@ class Pricing(_Model):
     alarm_month_usd: float = Field(
         default=0.10, gt=0, description="Per standard-resolution CloudWatch alarm."
     )
+    custom_metric_month_usd: float = Field(
+        default=0.30,
+        gt=0,
+        description="Per CloudWatch custom metric that receives data in the month (first "
+        "10,000 of the account).",
+    )
 
 
 # The values CloudWatch Logs accepts for a log group's retention.

@@ -1,7 +1,8 @@
 """The fixed monthly cost of an environment: what it costs with no job running.
 
-Usage (Glue DPU-hours, S3, log ingestion, custom metrics, data through endpoints) is left out;
-the cost monitor measures Glue per run. Prices come from the environment's `pricing`, so they
+Usage (Glue DPU-hours, S3, log ingestion, data through endpoints) is left out; the cost
+monitor measures Glue per run. Its custom metrics are counted as if every job ran in the
+month, which is their ceiling. Prices come from the environment's `pricing`, so they
 can match its region and any discount. CloudWatch's free tier (3 dashboards and 10 alarms per
 account) is not deducted: every environment in the account shares it.
 """
@@ -40,6 +41,14 @@ class DeployedCounts:
     nat_gateways: int
     dashboards: int = 0
     alarms: int = 0
+    glue_jobs: int = 0
+
+
+# The cost monitor's metrics (dags/glueflow_runtime/cost.py: metric_data): DPUHours, CostUSD,
+# DurationSeconds and FailedRuns per job, and three per environment. A metric is billed for
+# each month it receives data, so a job that does not run in a month costs nothing here.
+RUN_METRICS_PER_JOB = 4
+RUN_METRICS_PER_ENVIRONMENT = 3
 
 
 def fixed_monthly_cost(cfg: EnvironmentConfig, counts: DeployedCounts) -> list[CostLine]:
@@ -88,6 +97,15 @@ def fixed_monthly_cost(cfg: EnvironmentConfig, counts: DeployedCounts) -> list[C
             counts.alarms,
             "month",
             prices.alarm_month_usd,
+        ),
+        CostLine(
+            f"CloudWatch custom metrics: {RUN_METRICS_PER_JOB} per job that runs in the month, "
+            f"+ {RUN_METRICS_PER_ENVIRONMENT}",
+            RUN_METRICS_PER_JOB * counts.glue_jobs + RUN_METRICS_PER_ENVIRONMENT
+            if counts.glue_jobs
+            else 0,
+            "month",
+            prices.custom_metric_month_usd,
         ),
     ]
     return [line for line in lines if line.quantity]

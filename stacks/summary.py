@@ -79,6 +79,7 @@ def deployed_counts(stacks: list[StackSummary]) -> DeployedCounts:
         nat_gateways=sum(s.count("AWS::EC2::NatGateway") for s in stacks),
         dashboards=sum(s.count("AWS::CloudWatch::Dashboard") for s in stacks),
         alarms=sum(s.count("AWS::CloudWatch::Alarm") for s in stacks),
+        glue_jobs=sum(s.count("AWS::Glue::Job") for s in stacks),
     )
 
 

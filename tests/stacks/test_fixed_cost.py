@@ -18,7 +18,13 @@ def priced(cfg: EnvironmentConfig, counts: DeployedCounts) -> dict[str, float]:
 def test_prod_example_by_hand() -> None:
     cfg = load_platform("prod").environment.config  # mw1.medium, 2 workers, 2 schedulers
     counts = DeployedCounts(
-        interface_endpoints=14, endpoint_azs=2, kms_keys=2, nat_gateways=0, dashboards=1, alarms=8
+        interface_endpoints=14,
+        endpoint_azs=2,
+        kms_keys=2,
+        nat_gateways=0,
+        dashboards=1,
+        alarms=8,
+        glue_jobs=500,
     )
     assert priced(cfg, counts) == {
         "MWAA mw1.medium environment": 540.20,  # 0.74 x 730 h
@@ -27,6 +33,8 @@ def test_prod_example_by_hand() -> None:
         "KMS customer managed keys": 2.00,
         "CloudWatch dashboards": 3.00,
         "CloudWatch alarms (standard resolution)": 0.80,  # 8 x 0.10
+        # (4 x 500 + 3) x 0.30
+        "CloudWatch custom metrics: 4 per job that runs in the month, + 3": 600.90,
     }
 
 
@@ -84,4 +92,15 @@ def test_counts_come_from_the_templates(dev: Synthesized) -> None:
         nat_gateways=0,
         dashboards=1,
         alarms=10,  # monitoring 3, notifier 3, triggers 3, storage 1
+        glue_jobs=4,
     )
+
+
+def test_the_priced_metric_counts_are_what_the_cost_monitor_publishes() -> None:
+    from glueflow_runtime.cost import RunCost, metric_data
+    from stacks.fixed_cost import RUN_METRICS_PER_ENVIRONMENT, RUN_METRICS_PER_JOB
+
+    run = RunCost("orders", "jr_1", "SUCCEEDED", 1.0, 0.44, 60)
+    published = {(m["MetricName"], len(m["Dimensions"])) for m in metric_data(run, "dev")}
+    assert sum(1 for _, dims in published if dims == 2) == RUN_METRICS_PER_JOB
+    assert sum(1 for _, dims in published if dims == 1) == RUN_METRICS_PER_ENVIRONMENT
