@@ -99,8 +99,8 @@ def fixed_monthly_cost(cfg: EnvironmentConfig, counts: DeployedCounts) -> list[C
             prices.alarm_month_usd,
         ),
         CostLine(
-            f"CloudWatch custom metrics: {RUN_METRICS_PER_JOB} per job that runs in the month, "
-            f"+ {RUN_METRICS_PER_ENVIRONMENT}",
+            f"CloudWatch custom metrics: {RUN_METRICS_PER_JOB} per job, "
+            f"{RUN_METRICS_PER_ENVIRONMENT} per environment",
             RUN_METRICS_PER_JOB * counts.glue_jobs + RUN_METRICS_PER_ENVIRONMENT
             if counts.glue_jobs
             else 0,

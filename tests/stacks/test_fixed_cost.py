@@ -34,7 +34,7 @@ def test_prod_example_by_hand() -> None:
         "CloudWatch dashboards": 3.00,
         "CloudWatch alarms (standard resolution)": 0.80,  # 8 x 0.10
         # (4 x 500 + 3) x 0.30
-        "CloudWatch custom metrics: 4 per job that runs in the month, + 3": 600.90,
+        "CloudWatch custom metrics: 4 per job, 3 per environment": 600.90,
     }
 
 
