@@ -214,6 +214,14 @@ S3_EVENT_CONF = {
 }
 
 
+def alerts_received(aws: Any) -> list[dict[str, Any]]:
+    """The messages published to the alert topic, read through its SQS subscription."""
+    answer = boto3.client("sqs", region_name=REGION).receive_message(
+        QueueUrl=aws.alerts_queue, MaxNumberOfMessages=10
+    )
+    return [json.loads(json.loads(m["Body"])["Message"]) for m in answer.get("Messages", [])]
+
+
 def test_valid_run_continues_to_the_downstream_steps(
     airflow_db, aws, dev_manifest, tmp_path: Path
 ) -> None:
@@ -269,10 +277,7 @@ def test_too_many_invalid_records_stop_the_pipeline(
     assert aws.statements == []  # the warehouse was never touched
     message = "24 of 200 records invalid (ratio 0.1200, threshold 0.0500)"
     # The failed task's callback sent one alert to the topic, with the gate's message.
-    inbox = boto3.client("sqs", region_name=REGION).receive_message(
-        QueueUrl=aws.alerts_queue, MaxNumberOfMessages=10
-    )["Messages"]
-    (alert,) = [json.loads(json.loads(m["Body"])["Message"]) for m in inbox]
+    (alert,) = alerts_received(aws)
     assert (alert["kind"], alert["job"], alert["task_id"]) == (
         "task_failed", "sales_ingest", "validation_failed"
     )  # fmt: skip
@@ -309,10 +314,7 @@ def test_a_failed_glue_run_fails_the_dag_run(
     assert result["validation_passed"] in ("upstream_failed", "None")
     assert "success" not in {result["validation_gate"], result["validation_passed"]}
     # The Glue task's callback sent one alert to the topic, with the run's error log.
-    inbox = boto3.client("sqs", region_name=REGION).receive_message(
-        QueueUrl=aws.alerts_queue, MaxNumberOfMessages=10
-    )["Messages"]
-    (alert,) = [json.loads(json.loads(m["Body"])["Message"]) for m in inbox]
+    (alert,) = alerts_received(aws)
     ((_, glue_run, _),) = aws.started
     assert (alert["kind"], alert["job"], alert["task_id"]) == (
         "task_failed", "sales_ingest", "run_glue_job"
@@ -379,9 +381,6 @@ def test_every_run_is_priced_and_a_run_over_budget_alerts(
         ("CostUSD", per_environment),
         ("FailedRuns", per_environment),
     }
-    messages = boto3.client("sqs", region_name=REGION).receive_message(
-        QueueUrl=aws.alerts_queue, MaxNumberOfMessages=10
-    )["Messages"]
-    (alert,) = [json.loads(json.loads(m["Body"])["Message"]) for m in messages]
+    (alert,) = alerts_received(aws)
     assert alert["kind"] == "budget"
     assert "over its budget of $0.00" in alert["message"]
