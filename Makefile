@@ -5,7 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(abspath $(VENV)/bin)
-CONSTRAINTS ?= ../shared/mwaa/airflow-3.0.6.txt
+# The MWAA Airflow version is one value (mwaa/AIRFLOW_VERSION); its package list, read from the
+# MWAA image's bill of materials, is mwaa/packages/airflow-<version>.txt.
+AIRFLOW_VERSION := $(strip $(file < mwaa/AIRFLOW_VERSION))
+CONSTRAINTS ?= mwaa/packages/airflow-$(AIRFLOW_VERSION).txt
 ENV ?= dev
 JOBS_DIR ?=
 STAMP := $(VENV)/.installed
@@ -28,8 +31,8 @@ help: ## List the targets
 
 install: $(STAMP) ## Build .venv (Python deps under MWAA's constraints, Node 22+ if needed, aws-cdk CLI)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-node.txt package.json package-lock.json
-	@test -f "$(CONSTRAINTS)" || { echo "error: MWAA constraints file '$(CONSTRAINTS)' not found; check out shared/ beside this repo or pass CONSTRAINTS=PATH" >&2; exit 1; }
+$(STAMP): requirements.txt requirements-dev.txt requirements-node.txt package.json package-lock.json $(wildcard $(CONSTRAINTS))
+	@test -f "$(CONSTRAINTS)" || { echo "error: MWAA package list '$(CONSTRAINTS)' not found; add it for Airflow $(AIRFLOW_VERSION) or pass CONSTRAINTS=PATH" >&2; exit 1; }
 	@test -n "$(PYTHON)" || { echo "error: python3.11 not found" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c "$(CONSTRAINTS)" -r requirements-dev.txt

@@ -16,7 +16,7 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from configs.loader import JOBS_DIR, Platform, load_platform
-from configs.manifest import compile_manifest, manifest_path, write_manifest
+from configs.manifest import build_dir, compile_manifest, manifest_path, write_manifest
 from configs.problems import ConfigError
 from stacks.cdk_context import project_context
 from stacks.glue_library import build_glue_library
@@ -40,9 +40,14 @@ def add_environment(app: cdk.App, platform: Platform) -> GlueflowStage:
     manifest_file = write_manifest(
         compile_manifest(platform), manifest_path(Path(app.outdir), env_name)
     )
-    glue_library = build_glue_library(manifest_file.parent / "glue_library")
+    build_folder = build_dir(Path(app.outdir), env_name)
     stage = GlueflowStage(
-        app, env_name, platform=platform, manifest_file=manifest_file, glue_library=glue_library
+        app,
+        env_name,
+        platform=platform,
+        manifest_file=manifest_file,
+        glue_library=build_glue_library(build_folder / "glue_library"),
+        build_folder=build_folder,
     )
     register_checks(app)
     return stage

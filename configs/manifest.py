@@ -123,9 +123,16 @@ def manifest_json(manifest: dict[str, Any]) -> str:
     return json.dumps(manifest, indent=2, sort_keys=True) + "\n"
 
 
+def build_dir(assembly_dir: Path, env: str) -> Path:
+    """Where synth puts what it builds for an environment beside the templates: the manifest,
+    the Glue library zip and the trigger Lambda's bundle, each in a folder of its own."""
+    return assembly_dir / "glueflow" / env
+
+
 def manifest_path(assembly_dir: Path, env: str) -> Path:
-    """Where synth puts an environment's manifest: inside the cloud assembly directory."""
-    return assembly_dir / "glueflow" / env / "manifest.json"
+    """Where synth puts an environment's manifest: inside the cloud assembly directory, in a
+    folder of its own, because that folder is what the DAG deployment ships beside the DAGs."""
+    return build_dir(assembly_dir, env) / "manifest" / "manifest.json"
 
 
 def write_manifest(manifest: dict[str, Any], path: Path) -> Path:

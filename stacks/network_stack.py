@@ -49,6 +49,13 @@ def endpoint_services(jobs: Mapping[str, JobConfig]) -> dict[str, str]:
 class NetworkStack(Stack):
     """VPC, endpoints and flow logs, from the environment's `network` settings."""
 
+    @property
+    def availability_zones(self) -> list[str]:
+        """The configured zones. Stack's own answer is a context lookup against the account
+        (`availability-zones`), which an offline synth records as missing and `cdk deploy`
+        would then try; the VPC only needs the zones it is given."""
+        return self._azs
+
     def __init__(
         self,
         scope: Construct,
@@ -61,8 +68,16 @@ class NetworkStack(Stack):
         removal_policy: RemovalPolicy,
         **kwargs: Any,
     ) -> None:
-        super().__init__(scope, id_, **kwargs)
         net = environment.network
+        new = net.new_vpc
+        if net.existing_vpc is not None:
+            self._azs = list(net.existing_vpc.availability_zones)
+        else:
+            self._azs = (new.availability_zones if new else None) or [
+                f"{environment.region}a",
+                f"{environment.region}b",
+            ]
+        super().__init__(scope, id_, **kwargs)
         existing = None
         create_endpoints = True
         if net.existing_vpc is not None:
@@ -74,11 +89,6 @@ class NetworkStack(Stack):
                 route_table_ids=ids.route_table_ids,
             )
             create_endpoints = ids.create_endpoints
-        new = net.new_vpc
-        azs = (new.availability_zones if new else None) or [
-            f"{environment.region}a",
-            f"{environment.region}b",
-        ]
         self.network = PrivateNetwork(
             self,
             "Network",
@@ -87,7 +97,7 @@ class NetworkStack(Stack):
             log_retention=log_retention,
             removal_policy=removal_policy,
             cidr=new.cidr if new else None,
-            availability_zones=azs,
+            availability_zones=self._azs,
             egress=net.egress,
             existing_vpc=existing,
             create_endpoints=create_endpoints,

@@ -24,11 +24,19 @@ from cdk_constructs.storage.asset_deployment import AssetDeployments
 from cdk_constructs.storage.s3_access import S3Prefix, object_statement, read_statements
 from configs import naming
 from configs.models import EnvironmentConfig, JobConfig
+from configs.mwaa_version import AIRFLOW_VERSION
 from stacks.nag import acknowledge, acknowledge_deploy_time_handlers, acknowledge_wildcards
-from stacks.storage_stack import ASSET_EXCLUDES
 
-AIRFLOW_VERSION = "3.0.6"
 DAGS_PREFIX = "dags/"
+# What MWAA's dags/ folder receives from dags/, and nothing else: the DAG processor parses every
+# .py file and scans every zip there, so a stray file is a "Broken DAG" or a slower parse.
+DAG_FOLDER_ONLY = (
+    "*",
+    "!glueflow_factory.py",
+    "!.airflowignore",
+    "!glueflow_runtime",
+    "!glueflow_runtime/*.py",
+)
 REQUIREMENTS_KEY = "requirements/requirements.txt"
 SECRETS_PREFIX = "airflow/"
 # The id aws-cdk-lib gives the singleton Lambda behind every AwsCustomResource of a stack.
@@ -49,7 +57,8 @@ REDSHIFT_STATEMENT_ACTIONS = (
 
 
 class OrchestrationStack(Stack):
-    """MWAA on Airflow 3.0.6, in the private subnets, and what it runs."""
+    """MWAA on the Airflow version in mwaa/AIRFLOW_VERSION, in the private subnets, and what
+    it runs."""
 
     def __init__(
         self,
@@ -90,8 +99,10 @@ class OrchestrationStack(Stack):
         dags = deployments.deploy(
             "Dags",
             sources=[
-                s3_deployment.Source.asset(str(dags_dir), exclude=list(ASSET_EXCLUDES)),
-                s3_deployment.Source.asset(str(manifest_file.parent)),
+                s3_deployment.Source.asset(str(dags_dir), exclude=list(DAG_FOLDER_ONLY)),
+                s3_deployment.Source.asset(
+                    str(manifest_file.parent), exclude=["*", f"!{manifest_file.name}"]
+                ),
             ],
             bucket=source_bucket,
             bucket_name=bucket_name,

@@ -34,6 +34,7 @@ class GlueflowStage(Stage):
         platform: Platform,
         manifest_file: Path,
         glue_library: Path,
+        build_folder: Path,
         repo_root: Path = REPO_ROOT,
         **kwargs: Any,
     ) -> None:
@@ -123,6 +124,7 @@ class GlueflowStage(Stage):
             environment=cfg,
             jobs=platform.jobs,
             manifest_file=manifest_file,
+            bundle_dir=build_folder / "trigger_lambda",
             vpc=self.network.network.vpc,
             subnets=self.network.network.subnets,
             clients_security_group=self.network.network.clients_security_group,

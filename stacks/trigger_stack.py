@@ -83,6 +83,7 @@ class TriggerStack(Stack):
         environment: EnvironmentConfig,
         jobs: Mapping[str, JobConfig],
         manifest_file: Path,
+        bundle_dir: Path,
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         clients_security_group: ec2.ISecurityGroup,
@@ -99,7 +100,7 @@ class TriggerStack(Stack):
         self.trigger = DagTriggerFunction(
             self,
             "Trigger",
-            code_dir=bundle(manifest_file, manifest_file.parent / "trigger_lambda"),
+            code_dir=bundle(manifest_file, bundle_dir),
             mwaa_environment_name=mwaa_name,
             mwaa_user_role_arn=(
                 f"arn:{self.partition}:airflow:{self.region}:{self.account}:role/{mwaa_name}/User"

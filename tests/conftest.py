@@ -101,3 +101,8 @@ def valid_project(project: Project) -> Project:
     project.write_env("dev", valid_environment())
     project.write_job("ingest", valid_job("ingest"))
     return project
+
+
+# The synthesized dev and prod environments, for every test folder (imported late: synth
+# imports the CDK app, which needs the environment above).
+from tests.synth import dev, prod  # noqa: E402, F401

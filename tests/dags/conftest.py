@@ -1,35 +1,37 @@
-"""A DAG folder as MWAA gets it: the factory, its runtime package, and a compiled manifest."""
+"""The DAG folder as MWAA gets it, rebuilt from the synthesized cloud assembly."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from configs.loader import load_platform
-from configs.manifest import compile_manifest, write_manifest
-from tests.conftest import REPO_ROOT
+from configs.manifest import write_manifest
+from tests.synth import Synthesized
 
 
-def dag_folder(target: Path, manifest: dict) -> Path:
-    """Copy dags/ to `target` and put `manifest` beside the factory, as the deployment does."""
-    shutil.copytree(
-        REPO_ROOT / "dags", target, ignore=shutil.ignore_patterns("__pycache__", "README.md")
-    )
+def dag_folder(target: Path, manifest: dict, shipped: Path) -> Path:
+    """The shipped DAG folder copied to `target`, with another manifest in place of its own
+    (for tests of manifests that the example configs do not produce)."""
+    shutil.copytree(shipped, target)
     write_manifest(manifest, target / "manifest.json")
     return target
 
 
 @pytest.fixture(scope="session")
-def dev_manifest() -> dict:
-    return compile_manifest(load_platform("dev"))
+def dev_dag_folder(tmp_path_factory: pytest.TempPathFactory, dev: Synthesized) -> Path:
+    """`dags/` on MWAA for dev: the bucket deployment's sources for that prefix, unpacked in
+    order from the synthesized assembly."""
+    return dev.assembly.deployed_folder("dags/", tmp_path_factory.mktemp("mwaa") / "dags")
 
 
 @pytest.fixture(scope="session")
-def dev_dag_folder(tmp_path_factory: pytest.TempPathFactory, dev_manifest: dict) -> Path:
-    return dag_folder(tmp_path_factory.mktemp("dags") / "dags", dev_manifest)
+def dev_manifest(dev_dag_folder: Path) -> dict:
+    """The manifest as shipped beside the factory."""
+    return json.loads((dev_dag_folder / "manifest.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import json
 
 from aws_cdk.assertions import Match
 
-from tests.stacks.conftest import Synthesized
 from tests.stacks.test_iam import reachable
 from tests.stacks.test_monitoring import logical, resolve
+from tests.synth import Synthesized
 
 ACCOUNT = {"dev": "111111111111", "prod": "222222222222"}
 

@@ -14,7 +14,7 @@ from configs.loader import load_platform
 from configs.manifest import manifest_path
 from stacks.summary import render, stacks_in
 from tests.conftest import REPO_ROOT, valid_job
-from tests.stacks.conftest import Synthesized, run_app
+from tests.synth import Synthesized, run_app
 
 
 def glue_jobs(synth: Synthesized) -> dict[str, dict]:

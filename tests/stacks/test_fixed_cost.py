@@ -8,7 +8,7 @@ from configs.loader import load_platform
 from configs.models import EnvironmentConfig
 from stacks.fixed_cost import DeployedCounts, fixed_monthly_cost
 from stacks.summary import deployed_counts, stacks_in
-from tests.stacks.conftest import Synthesized
+from tests.synth import Synthesized
 
 
 def priced(cfg: EnvironmentConfig, counts: DeployedCounts) -> dict[str, float]:

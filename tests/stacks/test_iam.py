@@ -5,7 +5,7 @@ from __future__ import annotations
 import fnmatch
 
 from stacks.iam_review import WILDCARD_ALLOWLIST, allow_statements, wildcard_problems
-from tests.stacks.conftest import Synthesized
+from tests.synth import Synthesized
 
 
 def test_no_wildcard_action_and_only_allowlisted_wildcard_resources(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from configs import naming
-from tests.stacks.conftest import Synthesized
+from tests.synth import Synthesized
 
 
 def shard_of(synth: Synthesized, job: str):

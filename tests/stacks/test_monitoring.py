@@ -11,7 +11,7 @@ from aws_cdk import Stack
 from aws_cdk.assertions import Capture, Match
 
 from glueflow_runtime.cost import METRIC_NAMESPACE, RunCost, metric_data
-from tests.stacks.conftest import Synthesized
+from tests.synth import Synthesized
 
 TOP = 10
 

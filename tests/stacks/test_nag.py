@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 import app as cdk_app
 from configs.loader import load_platform
 from stacks.nag import acknowledgements, render_acknowledgements
-from tests.stacks.conftest import Synthesized
+from tests.synth import Synthesized
 
 ACKNOWLEDGEMENTS_FILE = Path(__file__).with_name("acknowledgements.txt")
 

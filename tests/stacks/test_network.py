@@ -9,7 +9,7 @@ from aws_cdk.assertions import Match
 
 from stacks.network_stack import RUNTIME_ENDPOINTS, endpoint_services
 from tests.conftest import Project, valid_environment, valid_job
-from tests.stacks.conftest import Synthesized, synthesize_project
+from tests.synth import Synthesized, synthesize_project
 
 REQUIRED = {
     "airflow.api", "airflow.env", "airflow.ops", "glue", "logs", "monitoring", "sqs", "kms",

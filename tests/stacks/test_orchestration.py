@@ -8,10 +8,9 @@ from pathlib import Path
 
 from aws_cdk.assertions import Match
 
+from configs.mwaa_version import mwaa_packages
 from tests.conftest import REPO_ROOT
-from tests.stacks.conftest import Synthesized
-
-CONSTRAINTS = REPO_ROOT.parent / "shared" / "mwaa" / "airflow-3.0.6.txt"
+from tests.synth import Synthesized
 
 
 def mwaa(synth: Synthesized) -> dict:
@@ -88,11 +87,7 @@ def test_requirements_are_deployed_and_pinned_by_object_version(dev: Synthesized
 
 def test_requirements_pin_what_the_mwaa_image_has() -> None:
     """With no route to PyPI, MWAA can only 'install' what its image already holds."""
-    image = dict(
-        line.split("==", 1)
-        for line in CONSTRAINTS.read_text().splitlines()
-        if "==" in line and not line.startswith("#")
-    )
+    image = mwaa_packages()
     lines = (REPO_ROOT / "mwaa" / "requirements.txt").read_text().splitlines()
     pins = [line for line in lines if line and not line.startswith(("#", "-"))]
     assert "--no-index" in lines

@@ -11,7 +11,7 @@ from configs import naming
 from configs.loader import load_platform
 from stacks.cdk_context import project_context
 from stacks.summary import stacks_in
-from tests.stacks.conftest import Synthesized, run_app, synthesize
+from tests.synth import Synthesized, run_app, synthesize
 
 
 def placement(jobs_dir: Path, outdir: Path) -> dict[str, tuple[str, str]]:

@@ -7,7 +7,7 @@ import fnmatch
 from aws_cdk import Stack
 from aws_cdk.assertions import Match
 
-from tests.stacks.conftest import Synthesized
+from tests.synth import Synthesized
 
 ACCESS_LOGS = "glueflow-dev-access-logs-111111111111"
 

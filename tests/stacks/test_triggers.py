@@ -7,8 +7,8 @@ import json
 from aws_cdk.assertions import Match
 
 from stacks.trigger_stack import MAX_KEY_FILTER_CHARS, key_filter
-from tests.stacks.conftest import Synthesized
 from tests.stacks.test_iam import reachable
+from tests.synth import Synthesized
 
 
 def resources(synth: Synthesized, kind: str) -> list[dict]:

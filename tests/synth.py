@@ -1,4 +1,4 @@
-"""Synthesized environments, shared by the infrastructure tests (each synth takes seconds)."""
+"""Synthesized environments, shared by every test that reads what ships (a synth takes seconds)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from aws_cdk.assertions import Template
 import app as cdk_app
 from configs.loader import Platform, load_platform
 from stacks.stage import GlueflowStage
+from tests.assembly import CloudAssembly
 from tests.conftest import REPO_ROOT, Project
 
 
@@ -26,6 +27,11 @@ class Synthesized:
 
     stage: GlueflowStage
     outdir: Path
+
+    @property
+    def assembly(self) -> CloudAssembly:
+        """The cloud assembly on disk, read as the CDK CLI reads it."""
+        return CloudAssembly(self.outdir, self.stage.stage_name)
 
     @property
     def stacks(self) -> dict[str, cdk.Stack]:
