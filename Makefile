@@ -23,11 +23,23 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 CDK := npx --no-install cdk
 CDK_CONTEXT := -c env=$(ENV) $(if $(JOBS_DIR),-c jobs_dir=$(JOBS_DIR))
+# Every stack of the environment: the app puts them in a CDK Stage whose id is ENV, so a plain
+# `--all` selects none of them ("No stack found in the main cloud assembly").
+STACKS := $(ENV)/*
+# deploy and diff act on this assembly. Empty: synthesize ENV into cdk.out first. A path: use
+# that assembly as it is, as a pipeline deploys the artifact it reviewed.
+ASSEMBLY ?=
+TARGET_ASSEMBLY := $(or $(ASSEMBLY),cdk.out)
 
-.PHONY: help install synth test lint format validate schema new-job bench diff deploy clean
+.PHONY: help install synth test lint format validate schema new-job bench stacks diff deploy clean
 
-help: ## List the targets
+help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@echo ""
+	@echo "  ENV=name       environment, configs/environments/<name>.yaml (default dev)"
+	@echo "  JOBS_DIR=path  read jobs from another folder (default configs/jobs)"
+	@echo "  ASSEMBLY=path  diff/deploy an already synthesized cloud assembly"
+	@echo "  NAME=job       the job make new-job scaffolds"
 
 install: $(STAMP) ## Build .venv (Python deps under MWAA's constraints, Node 22+ if needed, aws-cdk CLI)
 
@@ -74,11 +86,27 @@ new-job: $(STAMP) ## Scaffold a job: make new-job NAME=my_job
 bench: $(STAMP) ## Benchmarks (see benchmarks/)
 	$(BIN)/python -m benchmarks
 
-diff: $(STAMP) ## cdk diff for ENV (needs AWS credentials)
-	$(CDK) diff $(CDK_CONTEXT)
+# Lists the stacks STACKS selects in the assembly, and fails loudly when it selects none: cdk
+# itself exits 0 on a selector that matches nothing.
+define select_stacks
+	@selected="$$($(CDK) ls --app $(TARGET_ASSEMBLY) '$(STACKS)' 2>/dev/null)"; \
+	if [ -z "$$selected" ]; then \
+		echo "error: no stack of environment '$(ENV)' ($(STACKS)) in $(TARGET_ASSEMBLY); run make synth ENV=$(ENV)" >&2; \
+		exit 1; \
+	fi; \
+	echo "$$selected"
+endef
 
-deploy: $(STAMP) ## cdk deploy every stack of ENV (needs AWS credentials)
-	$(CDK) deploy $(CDK_CONTEXT) --all
+stacks: $(STAMP) ## List the stacks of ENV that diff and deploy act on (reads ASSEMBLY or cdk.out)
+	$(select_stacks)
+
+diff: $(STAMP) $(if $(ASSEMBLY),,synth) ## cdk diff of every stack of ENV against AWS (needs credentials)
+	$(select_stacks)
+	$(CDK) diff --app $(TARGET_ASSEMBLY) '$(STACKS)'
+
+deploy: $(STAMP) $(if $(ASSEMBLY),,synth) ## cdk deploy every stack of ENV, in dependency order (needs credentials)
+	$(select_stacks)
+	$(CDK) deploy --app $(TARGET_ASSEMBLY) '$(STACKS)'
 
 clean: ## Remove build output (keeps .venv)
 	rm -rf cdk.out build .pytest_cache .ruff_cache

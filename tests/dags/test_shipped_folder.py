@@ -1,0 +1,91 @@
+"""MWAA's `dags/` folder exactly as the bucket deployment ships it, parsed as MWAA parses it.
+
+The folder is rebuilt from a synthesized cloud assembly: the sources of the one
+BucketDeployment that writes the `dags/` prefix, unpacked in order (tests/assembly.py). With
+pruning on, that is all the prefix holds. MWAA copies the prefix to the DAG folder and Airflow
+puts the DAG folder on `sys.path` (airflow/settings.py, `prepare_syspath_for_config_and_plugins`);
+the DAG processor then imports every `.py` file and scans every zip that `.airflowignore` does
+not exclude (airflow/models/dagbag.py, `collect_dags` with `safe_mode`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.assembly import CloudAssembly
+from tests.conftest import REPO_ROOT
+
+RUNTIME = sorted(p.name for p in (REPO_ROOT / "dags" / "glueflow_runtime").glob("*.py"))
+EXPECTED_FILES = sorted(
+    [".airflowignore", "glueflow_factory.py", "manifest.json"]
+    + [f"glueflow_runtime/{name}" for name in RUNTIME]
+)
+
+
+def files_in(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+@pytest.fixture(scope="module")
+def resynthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """dags/ from an assembly that `cdk synth` (as `make synth` runs it) wrote twice into the
+    same folder: what the first synth leaves behind must not leak into the second's DAGs."""
+    outdir = tmp_path_factory.mktemp("twice") / "cdk.out"
+    for _ in range(2):
+        subprocess.run(
+            ["npx", "--no-install", "cdk", "synth", "--quiet", "-o", str(outdir), "-c", "env=dev"],
+            cwd=REPO_ROOT,
+            env={**os.environ, "CDK_DISABLE_VERSION_CHECK": "1"},
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    return CloudAssembly(outdir, "dev").deployed_folder(
+        "dags/", tmp_path_factory.mktemp("mwaa") / "dags"
+    )
+
+
+def test_the_folder_holds_the_factory_its_runtime_ignore_file_and_manifest(
+    dev_dag_folder: Path,
+) -> None:
+    assert files_in(dev_dag_folder) == EXPECTED_FILES
+
+
+def test_several_synths_into_one_assembly_ship_the_same_folder(resynthesized: Path) -> None:
+    assert files_in(resynthesized) == EXPECTED_FILES
+
+
+def test_the_shipped_folder_parses_with_no_import_error_and_a_dag_per_job(
+    resynthesized: Path,
+) -> None:
+    """A DagBag in safe mode in a fresh interpreter, the folder on sys.path as on MWAA."""
+    script = (
+        "import json, sys\n"
+        "from airflow.models.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(resynthesized)!r}, include_examples=False,"
+        " safe_mode=True)\n"
+        "print(json.dumps({'errors': {k: str(v)[-300:] for k, v in bag.import_errors.items()},"
+        " 'dags': sorted(bag.dag_ids), 'files': sorted(bag.file_last_changed)}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": str(resynthesized)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    parsed = json.loads(result.stdout.strip().splitlines()[-1])
+    manifest = json.loads((resynthesized / "manifest.json").read_text())
+
+    assert parsed["errors"] == {}
+    assert parsed["dags"] == sorted(manifest["jobs"])
+    assert len(parsed["dags"]) == 4
+    # .airflowignore keeps the runtime package out of the parse: only the factory is a DAG file.
+    assert [Path(f).name for f in parsed["files"]] == ["glueflow_factory.py"]
