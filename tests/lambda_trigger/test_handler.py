@@ -53,13 +53,25 @@ def mwaa():
         stubber.assert_no_pending_responses()
 
 
-def expected_request(key: str = "sales/incoming/a.csv", dag_id: str = "sales_ingest") -> dict:
-    (obj,) = handler.parse_event(event(key))
+def expected_request(dag_id: str = "sales_ingest") -> dict:
+    """InvokeRestApi's request for `event("sales/incoming/a.csv")`, written out by hand: the
+    object as conf, no logical date, and the run id fixed for that bucket, key and sequencer."""
     return {
         "Name": "glueflow-dev",
         "Path": f"/dags/{dag_id}/dagRuns",
         "Method": "POST",
-        "Body": {"dag_run_id": obj.run_id(), "logical_date": None, "conf": obj.conf()},
+        "Body": {
+            "dag_run_id": "s3__7f331a62e211dca8a5559d01d8d9de5da0dd5a00",
+            "logical_date": None,
+            "conf": {
+                "bucket": "raw",
+                "key": "sales/incoming/a.csv",
+                "size": 5,
+                "etag": "b1946ac9",
+                "sequencer": "0065A1B2C3",
+                "event_time": "2026-11-24T06:00:00Z",
+            },
+        },
     }
 
 
@@ -167,14 +179,19 @@ def test_a_malformed_response_body_is_reported_not_parsed(mwaa) -> None:
 
 
 class SlowThenOk(http.server.BaseHTTPRequestHandler):
-    """A stand-in MWAA endpoint: the first request gets no answer in time, the next a 200."""
+    """A stand-in MWAA endpoint: the first request gets no answer in time, the next a 200.
+    Each server gets its own subclass (`counting`), so the count starts at 0 every time."""
 
-    requests = 0
+    requests: list[str]
+
+    @classmethod
+    def counting(cls) -> type[SlowThenOk]:
+        return type("CountingSlowThenOk", (cls,), {"requests": []})
 
     def do_POST(self) -> None:
-        type(self).requests += 1
+        self.requests.append(self.path)
         self.rfile.read(int(self.headers["Content-Length"]))
-        if type(self).requests == 1:
+        if len(self.requests) == 1:
             time.sleep(1.0)  # longer than the client's read timeout
             return
         body = json.dumps({"RestApiStatusCode": 200, "RestApiResponse": {}}).encode()
@@ -189,7 +206,8 @@ class SlowThenOk(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_timeout_is_retried() -> None:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowThenOk)
+    endpoint = SlowThenOk.counting()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), endpoint)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     client = boto3.client(
         "mwaa",
@@ -208,7 +226,7 @@ def test_a_timeout_is_retried() -> None:
     finally:
         server.shutdown()
     assert outcome == "triggered"
-    assert SlowThenOk.requests == 2
+    assert len(endpoint.requests) == 2
     assert len(clock.sleeps) == 1
 
 
