@@ -178,9 +178,9 @@ def test_a_sales_csv_starts_sales_ingest_with_the_airflow_v2_body(invoke) -> Non
 
 
 def test_the_same_object_written_again_asks_for_another_run(invoke) -> None:
-    first, calls, _ = invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C3"))
-    second, _, _ = invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C4"))
-    again, _, _ = invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C3"))
+    _, calls, _ = invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C3"))
+    invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C4"))
+    invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C3"))
 
     run_ids = [c["Body"]["dag_run_id"] for c in calls]
     assert run_ids[0] != run_ids[1]
