@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ from configs import naming
 from configs.loader import load_platform
 from stacks.cdk_context import project_context
 from stacks.summary import stacks_in
+from tests.conftest import REPO_ROOT
 from tests.synth import Synthesized, run_app, synthesize
 
 
@@ -38,9 +43,45 @@ def test_adding_or_removing_a_job_moves_no_other_job(tmp_path: Path) -> None:
     assert removed == {k: v for k, v in before.items() if k != "gen_job_00009"}
 
 
+# Where these jobs live today. A change to the assignment moves deployed jobs to other stacks,
+# which deletes and recreates them (and their run history): it must never happen by accident.
+PINNED_SHARDS = {
+    ("sales_ingest", 32): 2,
+    ("customer_ltv", 32): 5,
+    ("marketing_events_ingest", 32): 19,
+    ("sales_daily_aggregate", 32): 6,
+    ("gen_job_00009", 32): 30,
+    ("sales_ingest", 7): 5,
+    ("customer_ltv", 7): 0,
+}
+
+
+def test_assignment_is_pinned() -> None:
+    assert {key: naming.job_shard_for(*key) for key in PINNED_SHARDS} == PINNED_SHARDS
+
+
 def test_assignment_depends_on_the_name_alone() -> None:
-    shards = [naming.job_shard_for(f"job_{i}", 32) for i in range(2000)]
-    assert shards == [naming.job_shard_for(f"job_{i}", 32) for i in range(2000)]
+    """The same in every process: no per-process hash seed (Python's str hash is salted per
+    process unless PYTHONHASHSEED is set, per the Python reference, `object.__hash__`)."""
+    script = (
+        "import json; from configs import naming; "
+        "print(json.dumps([naming.job_shard_for(f'job_{i}', 32) for i in range(2000)]))"
+    )
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", script],
+                cwd=REPO_ROOT,
+                env={**os.environ, "PYTHONHASHSEED": seed},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        for seed in ("1", "2")
+    ]
+    assert runs[0] == runs[1]
+    shards = runs[0]
     assert set(shards) == set(range(32))  # every shard gets jobs
     assert max(shards.count(s) for s in range(32)) < 2 * 2000 / 32  # and none gets twice its share
 
