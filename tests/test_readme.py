@@ -8,11 +8,14 @@ after it becomes code.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 
 from markdown_it import MarkdownIt
 
 from tests.conftest import REPO_ROOT
+
+MAKE = shutil.which("make") or "make"
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 TOKENS = MarkdownIt("commonmark").enable("table").parse(README)
@@ -53,7 +56,7 @@ def test_relative_links_point_to_files_in_the_repository() -> None:
 
 def test_every_make_target_the_readme_names_exists() -> None:
     listed = subprocess.run(
-        ["make", "-s", "help"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        [MAKE, "-s", "help"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     ).stdout
     targets = set(re.findall(r"^  make (\S+)", listed, flags=re.MULTILINE))
     named = set(re.findall(r"`make ([a-z-]+)", README))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,8 @@ import pytest
 from tests.assembly import CloudAssembly
 from tests.conftest import REPO_ROOT
 
+# The venv's Node when the system one is too old (tests/conftest.py puts the venv first).
+NPX = shutil.which("npx") or "npx"
 RUNTIME = sorted(p.name for p in (REPO_ROOT / "dags" / "glueflow_runtime").glob("*.py"))
 EXPECTED_FILES = sorted(
     [".airflowignore", "glueflow_factory.py", "manifest.json"]
@@ -39,7 +42,7 @@ def resynthesized(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("twice") / "cdk.out"
     for _ in range(2):
         subprocess.run(
-            ["npx", "--no-install", "cdk", "synth", "--quiet", "-o", str(outdir), "-c", "env=dev"],
+            [NPX, "--no-install", "cdk", "synth", "--quiet", "-o", str(outdir), "-c", "env=dev"],
             cwd=REPO_ROOT,
             env={**os.environ, "CDK_DISABLE_VERSION_CHECK": "1"},
             check=True,

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 
 from tests.conftest import REPO_ROOT
 from tests.synth import Synthesized
 
+MAKE = shutil.which("make") or "make"
 NO_CREDENTIALS = "Need to perform AWS calls for account 111111111111"
 
 
@@ -29,7 +31,7 @@ def make(*args: str) -> subprocess.CompletedProcess[str]:
         AWS_EC2_METADATA_DISABLED="true",
     )
     return subprocess.run(
-        ["make", "--no-print-directory", *args],
+        [MAKE, "--no-print-directory", *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
