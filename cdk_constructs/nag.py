@@ -1,4 +1,7 @@
-"""Acknowledging cdk-nag findings on a construct, with a reason (DESIGN.md decision 10)."""
+"""Acknowledging cdk-nag findings on a construct, with a reason.
+
+See docs/architecture.md, decision 10.
+"""
 
 from __future__ import annotations
 

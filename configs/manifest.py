@@ -1,7 +1,7 @@
 """Compile validated configs into `manifest.json`: what the DAGs and the trigger Lambda need.
 
-The runtime reads this JSON with the standard library only (DESIGN.md decision 1), so every
-name, ARN-free address and price it needs is resolved here, at synth. The output is
+The runtime reads this JSON with the standard library only (docs/architecture.md, decision 1),
+so every name, ARN-free address and price it needs is resolved here, at synth. The output is
 deterministic: same configs, same bytes.
 """
 

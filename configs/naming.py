@@ -1,4 +1,4 @@
-"""Deterministic physical names, known at synth (DESIGN.md decision 2).
+"""Deterministic physical names, known at synth (docs/architecture.md, decision 2).
 
 The stacks and the manifest both take names from here, so the DAGs and the trigger Lambda
 address exactly what CloudFormation creates.

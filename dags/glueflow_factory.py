@@ -1,8 +1,8 @@
 """Glueflow's factory DAG file: one Airflow DAG per job in the manifest.json beside it.
 
 The scheduler re-imports this file every 30 s, so it only reads a local JSON file: no network
-call, no config library (DESIGN.md decision 1). A worker about to run one DAG builds only that
-one (`get_parsing_context`).
+call, no config library (docs/architecture.md, decision 1). A worker about to run one DAG builds
+only that one (`get_parsing_context`).
 """
 
 from __future__ import annotations

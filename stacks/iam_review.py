@@ -1,8 +1,8 @@
 """What the synthesized IAM allows, read from the templates, and the wildcard allowlist.
 
-DESIGN.md decision 9: no wildcard action in any Allow statement, and a wildcard resource only
-where this allowlist names it with its reason. Tests enforce it on every synthesized template;
-`make synth` prints the totals.
+docs/architecture.md, decision 9: no wildcard action in any Allow statement, and a wildcard
+resource only where this allowlist names it with its reason. Tests enforce it on every
+synthesized template; `make synth` prints the totals.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """One job shard: a stable slice of an environment's Glue jobs, with its security configuration.
 
 Jobs are assigned by `naming.job_shard_for` (a hash of the job name), so the slice a job is in
-never depends on which other jobs exist (DESIGN.md decision 7).
+never depends on which other jobs exist (docs/architecture.md, decision 7).
 """
 
 from __future__ import annotations

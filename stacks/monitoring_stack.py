@@ -1,5 +1,5 @@
 """Observability of an environment: its dashboard and the alarms no other stack owns
-(DESIGN.md decision 11)."""
+(docs/architecture.md, decision 11)."""
 
 from __future__ import annotations
 

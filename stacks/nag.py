@@ -1,6 +1,6 @@
 """cdk-nag: the rule packs every synth runs, and how findings are acknowledged.
 
-An unacknowledged finding fails synth (DESIGN.md decision 10). Acknowledge only through
+An unacknowledged finding fails synth (docs/architecture.md, decision 10). Acknowledge only through
 `acknowledge`, on the narrowest construct, with a reason specific to it; `acknowledgements(app)`
 lists them all, and a test pins that list so that its growth shows in review.
 """

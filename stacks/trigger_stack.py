@@ -1,5 +1,5 @@
-"""Event-driven runs: one EventBridge rule per source bucket -> the trigger Lambda (DESIGN.md
-decisions 5 and 6)."""
+"""Event-driven runs: one EventBridge rule per source bucket -> the trigger Lambda
+(docs/architecture.md, decisions 5 and 6)."""
 
 from __future__ import annotations
 

@@ -28,8 +28,8 @@ CHANNEL_WORST_CASE_S = 4 * 10 + 7
 
 
 class AlertNotifier(Construct):
-    """The notifier Lambda, outside the VPC (DESIGN.md decision 8: the VPC has no internet
-    path, and Slack and Teams are on the internet), subscribed to the alert topic.
+    """The notifier Lambda, outside the VPC (docs/architecture.md, decision 8: the VPC has no
+    internet path, and Slack and Teams are on the internet), subscribed to the alert topic.
 
     Its role may read only the listed webhook secrets, send to its dead-letter queue, use the
     platform key for that queue and write its own logs. Messages it cannot deliver, and events
@@ -144,6 +144,6 @@ class AlertNotifier(Construct):
             {
                 "NIST.800.53.R5-LambdaInsideVPC": "outside the VPC by design: it posts to Slack "
                 "and Teams webhooks on the internet, and the VPC has no egress "
-                "(DESIGN.md decision 8)",
+                "(docs/architecture.md, decision 8)",
             },
         )

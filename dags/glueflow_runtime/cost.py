@@ -1,4 +1,5 @@
-"""What a Glue run cost (DESIGN.md decision 11), and the task that records it after each run.
+"""What a Glue run cost, and the task that records it after each run (docs/architecture.md,
+decision 11).
 
 Cost = DPU-hours x the price per DPU-hour of the run's execution class. DPU-hours come from
 GetJobRun's `DPUSeconds` when Glue reports it (Flex, auto scaling); otherwise from workers x

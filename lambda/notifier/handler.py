@@ -1,4 +1,5 @@
-"""Notifier Lambda: the alert topic -> Slack and Microsoft Teams (DESIGN.md decisions 8 and 11).
+"""Notifier Lambda: the alert topic -> Slack and Microsoft Teams (docs/architecture.md,
+decisions 8 and 11).
 
 It runs outside the VPC, which has no internet path, and posts each SNS message to every
 channel the environment lists (`ALERT_CHANNELS`: type and Secrets Manager secret name). Each

@@ -2,9 +2,9 @@
 
 EventBridge delivers at least once, so the run id is derived from the object (bucket, key,
 sequencer): a redelivered event asks for the same run, Airflow answers 409, and that counts as
-done (DESIGN.md decision 5). Throttling, 429 and 5xx are retried with backoff and jitter while
-the invocation has time, then the handler raises, so Lambda retries the event and finally
-dead-letters it. Every decision is one JSON log line. Standard library only at import: boto3
+done (docs/architecture.md, decision 5). Throttling, 429 and 5xx are retried with backoff and
+jitter while the invocation has time, then the handler raises, so Lambda retries the event and
+finally dead-letters it. Every decision is one JSON log line. Standard library only at import: boto3
 is loaded on first use.
 """
 

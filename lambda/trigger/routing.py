@@ -1,8 +1,8 @@
 """Which jobs an S3 object starts: the routing table, built from the bundled manifest.
 
 One EventBridge rule per bucket delivers every object created under the prefixes its jobs
-use (DESIGN.md decision 6); this table picks the jobs. Lookup cost grows with the number of
-distinct prefix lengths in a bucket, not with the number of routes.
+use (docs/architecture.md, decision 6); this table picks the jobs. Lookup cost grows with the
+number of distinct prefix lengths in a bucket, not with the number of routes.
 """
 
 from __future__ import annotations

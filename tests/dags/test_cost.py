@@ -1,4 +1,4 @@
-"""The cost of a Glue run (DESIGN.md decision 11), against hand-computed values."""
+"""The cost of a Glue run (docs/architecture.md, decision 11), against hand-computed values."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Least privilege, read from the synthesized policy documents (DESIGN.md decision 9)."""
+"""Least privilege, read from the synthesized policy documents.
+
+See docs/architecture.md, decision 9.
+"""
 
 from __future__ import annotations
 
