@@ -1,0 +1,48 @@
+"""A clone with nothing beside it synthesizes with the README's command.
+
+`.ci/run` proves the whole path, `make install` included, from such a clone. Here the clone
+borrows this checkout's installed venv and CDK CLI (`make -o` marks the install as done), so
+what is checked is that `make synth` needs nothing outside the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from tests.assembly import CloudAssembly
+from tests.conftest import REPO_ROOT
+
+GIT = shutil.which("git") or "git"
+MAKE = shutil.which("make") or "make"
+
+
+def test_make_synth_in_a_clone_with_nothing_beside_it(tmp_path: Path) -> None:
+    alone = tmp_path / "empty"
+    alone.mkdir()
+    clone = alone / "glueflow"
+    subprocess.run(
+        [GIT, "clone", "--quiet", "--no-local", str(REPO_ROOT), str(clone)],
+        check=True,
+        capture_output=True,
+    )
+    assert sorted(p.name for p in alone.iterdir()) == ["glueflow"]
+    for borrowed in (".venv", "node_modules"):
+        (clone / borrowed).symlink_to(REPO_ROOT / borrowed)
+
+    result = subprocess.run(
+        [MAKE, "--no-print-directory", "-o", ".venv/.installed", "synth"],
+        cwd=clone,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PYTHON"))},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "glueflow-dev-orchestration" in result.stdout  # the summary
+    assembly = CloudAssembly(clone / "cdk.out", "dev")
+    assert len(assembly.stack_artifacts) == 9
+    assert "missing" not in assembly.manifest  # no context lookup left for deploy to make
