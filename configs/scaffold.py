@@ -34,6 +34,7 @@ glue:
 #   s3: {{bucket: raw, prefix: {name}/incoming/, suffix: .csv}}
 # trigger:
 #   schedule: "0 6 * * *"
+# The gate reads the run's validation report: the counts main() returns (glue_scripts/README.md).
 # validation:
 #   max_invalid_ratio: 0.05
 # cost_budget_usd: 5.0
@@ -44,27 +45,46 @@ SCRIPT_TEMPLATE = '''\
 
 {wrapped_description}
 
-The transform is a plain function on DataFrames, so tests run it on a local SparkSession.
-Only main() touches Glue, through glueflow_glue (shipped with --extra-py-files).
+checks(), validate() and transform() are plain functions on DataFrames, so tests run them on a
+local SparkSession. Only main() touches Glue, through glueflow_glue (shipped with
+--extra-py-files): it reads the inputs, writes the first output, and returns the Validated
+counts, which glueflow_glue writes as the run's validation report (read by the DAG's gate when
+the job config has `validation:`). See glue_scripts/README.md.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
+
+from glueflow_glue.validation import INVALID_FLAG, Validated, reasons, split_invalid
+
+
+def checks() -> list[tuple[str, Column]]:
+    """(reason, condition) pairs: a row for which a condition is true is invalid, and counted.
+
+    For example ("missing_id", F.col("id").isNull()), with pyspark.sql.functions as F.
+    """
+    return []
+
+
+def validate(frame: DataFrame) -> Validated:
+    """The rows that pass every check, and how many rows were read and rejected."""
+    return split_invalid(frame.withColumn(INVALID_FLAG, reasons(*checks())))
 
 
 def transform(frame: DataFrame) -> DataFrame:
-    """The job's transformation. Replace the pass-through with the real logic."""
+    """The job's transformation of the valid rows. Replace the pass-through with real logic."""
     return frame
 
 
 def main() -> None:
     from glueflow_glue.job import GlueRun, run_glue_job
 
-    def body(spark: SparkSession, run: GlueRun) -> None:
+    def body(spark: SparkSession, run: GlueRun) -> Validated:
         # run.source_uris: the object that started an S3-triggered run, else the inputs.
-        frame = spark.read.parquet(*run.source_uris)
-        transform(frame).write.mode("append").parquet(run.outputs[0])
+        validated = validate(spark.read.parquet(*run.source_uris))
+        transform(validated.valid).write.mode("append").parquet(run.outputs[0])
+        return validated  # glueflow_glue writes it as the run's validation report
 
     run_glue_job(body)
 

@@ -90,7 +90,13 @@ class JobShardStack(Stack):
         reads = [location(loc.bucket, loc.prefix) for loc in job.inputs]
         writes = [location(loc.bucket, loc.prefix) for loc in job.outputs]
         temp = S3Prefix(artifacts, naming.glue_temp_prefix(name), self.partition)
-        reports = S3Prefix(artifacts, naming.validation_report_prefix(name), self.partition)
+        # Only a job with a validation gate gets a report location: the shared Glue entry point
+        # then must write the report, and fails the run if the script gives it nothing to report.
+        reports = (
+            S3Prefix(artifacts, naming.validation_report_prefix(name), self.partition)
+            if job.validation
+            else None
+        )
         library = S3Prefix(artifacts, f"{GLUE_SCRIPTS_PREFIX}{ZIP_NAME}", self.partition)
         log_groups = naming.glue_log_group_names(prefix, env_name, name, shard)
         shared_logs = (
@@ -116,7 +122,11 @@ class JobShardStack(Stack):
                 **glue_cfg.arguments,
                 "--glueflow-job": name,
                 "--glueflow-env": env_name,
-                "--validation-report-uri": f"s3://{reports.bucket_name}/{reports.prefix}",
+                **(
+                    {"--validation-report-uri": f"s3://{reports.bucket_name}/{reports.prefix}"}
+                    if reports
+                    else {}
+                ),
                 "--glueflow-inputs": ",".join(f"s3://{r.bucket_name}/{r.prefix}" for r in reads),
                 "--glueflow-outputs": ",".join(f"s3://{w.bucket_name}/{w.prefix}" for w in writes),
                 "--extra-py-files": f"s3://{library.bucket_name}/{library.prefix}",
@@ -142,7 +152,7 @@ class JobShardStack(Stack):
             **{loc.objects_arn: f"objects under declared input {loc.prefix!r}" for loc in reads},
             **{loc.objects_arn: f"objects under declared output {loc.prefix!r}" for loc in writes},
             temp.objects_arn: "the job's own --TempDir prefix",
-            reports.objects_arn: "the job's own validation-report prefix",
+            **({reports.objects_arn: "the job's own validation-report prefix"} if reports else {}),
             "*": "cloudwatch:PutMetricData has no resource-level permission; the namespace "
             "condition limits it to Glue",
         }

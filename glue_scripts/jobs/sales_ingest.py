@@ -1,8 +1,9 @@
 """sales_ingest: point-of-sale CSV drops to Parquet partitioned by sale date.
 
-Rows that fail the schema are counted and left out; the validation report carries the counts,
-and the DAG's gate stops the pipeline when too many are invalid. The transform is plain
-functions on DataFrames; only main() touches Glue.
+Rows that fail the schema are counted and left out; main() returns the counts and the shared
+entry point writes them as the run's validation report, which the DAG's gate reads to stop the
+pipeline when too many are invalid. An S3-triggered run reads only the object that started it.
+The transform is plain functions on DataFrames; only main() touches Glue.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from glueflow_glue.validation import INVALID_FLAG, Validated, reasons, split_invalid, write_report
+from glueflow_glue.validation import INVALID_FLAG, Validated, reasons, split_invalid
 
-# The CSV's columns, all read as text so that a malformed value is caught here, not dropped.
-CSV_COLUMNS = ("order_id", "store_id", "sold_at", "amount", "quantity")
+# The CSV's columns, by position, all read as text so that a malformed value is caught here,
+# not dropped. customer_id comes last and may be empty (an anonymous sale is a valid sale), so
+# a drop from a till that does not send it still reads.
+CSV_COLUMNS = ("order_id", "store_id", "sold_at", "amount", "quantity", "customer_id")
 RAW_SCHEMA = StructType([StructField(name, StringType()) for name in CSV_COLUMNS])
 
 
@@ -32,6 +35,7 @@ def validate_orders(raw: DataFrame) -> Validated:
         F.expr("try_to_timestamp(sold_at)").alias("sold_at"),
         F.expr("try_cast(amount as decimal(12,2))").alias("amount"),
         F.expr("try_cast(quantity as int)").alias("quantity"),
+        F.nullif(F.trim("customer_id"), F.lit("")).alias("customer_id"),
     )
     flagged = typed.withColumn(
         INVALID_FLAG,
@@ -52,9 +56,9 @@ def to_partitioned(valid: DataFrame) -> DataFrame:
 
 
 def main() -> None:
-    from glueflow_glue.job import run_glue_job
+    from glueflow_glue.job import GlueRun, run_glue_job
 
-    def body(spark: SparkSession, run) -> None:
+    def body(spark: SparkSession, run: GlueRun) -> Validated:
         validated = validate_orders(read_orders(spark, run.source_uris))
         (
             to_partitioned(validated.valid)
@@ -62,7 +66,7 @@ def main() -> None:
             .partitionBy("sale_date")
             .parquet(run.outputs[0])
         )
-        write_report(run.report_prefix, run.job, run.run_id, validated)
+        return validated  # the run's validation report
 
     run_glue_job(body)
 

@@ -51,6 +51,10 @@ def test_new_job_scaffolds_a_job_that_validates(valid_project: Project) -> None:
     assert job_file == valid_project.jobs_dir / "orders_export.yaml"
     assert script == valid_project.root / "glue_scripts" / "jobs" / "orders_export.py"
     compile(script.read_text(), str(script), "exec")  # the stub is valid Python
+    # It runs through the shared entry point and returns its counts, which the entry point
+    # writes as the validation report (run under Glue's contract: tests/glue_scripts).
+    assert "run_glue_job(body)" in script.read_text()
+    assert "return validated" in script.read_text()
     assert validate_all(root=valid_project.root, **valid_project.paths()) == []
     platform = load_platform("dev", root=valid_project.root, **valid_project.paths())
     assert platform.jobs["orders_export"].script == "glue_scripts/jobs/orders_export.py"

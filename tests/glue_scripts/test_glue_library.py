@@ -6,9 +6,16 @@ import zipfile
 from pathlib import Path
 
 import boto3
+import pytest
 from moto import mock_aws
 
-from glueflow_glue.job import parse_run
+from glueflow_glue.job import (
+    GLUE_RESERVED_ARGUMENTS,
+    ValidationReportMissing,
+    parse_run,
+    report_outcome,
+    requested_arguments,
+)
 from glueflow_glue.validation import Validated, write_report
 from glueflow_runtime.validation_report import ValidationReport
 from stacks.glue_library import build_glue_library
@@ -58,3 +65,28 @@ def test_report_is_written_where_the_gate_reads_it(spark) -> None:
     body = s3.get_object(Bucket="artifacts", Key="validation/sales_ingest/jr_5.json")["Body"].read()
     report = ValidationReport.from_json(body.decode())
     assert (report.records_read, report.records_invalid, report.run_id) == (50, 3, "jr_5")
+
+
+def test_entry_point_never_asks_for_what_glue_registers() -> None:
+    argv = ["job.py", "--JOB_RUN_ID", "jr_1", "--glueflow-trigger", "{}", "--TempDir", "s3://t/"]
+    names = requested_arguments(argv)
+    assert not GLUE_RESERVED_ARGUMENTS.intersection(names)
+    assert "glueflow-trigger" in names
+    assert "validation-report-uri" not in names  # optional, and not passed
+    with pytest.raises(ValueError, match="JOB_RUN_ID: set by Glue"):
+        requested_arguments(argv, extra=["JOB_RUN_ID"])
+
+
+def test_report_is_owed_only_with_a_report_location() -> None:
+    resolved = {
+        "JOB_RUN_ID": "jr_1",
+        "glueflow_job": "j",
+        "glueflow_inputs": "s3://raw/in/",
+        "glueflow_outputs": "s3://curated/out/",
+    }
+    assert report_outcome(parse_run(resolved), None) is None  # no location: nothing owed
+    with_location = parse_run({**resolved, "validation_report_uri": "s3://artifacts/v/j/"})
+    with pytest.raises(ValidationReportMissing, match="returned nothing to report"):
+        report_outcome(with_location, None)
+    with pytest.raises(TypeError, match="returned int"):
+        report_outcome(with_location, 3)

@@ -11,9 +11,9 @@ from pyspark.sql import SparkSession
 
 from tests.glue_scripts.conftest import load_script
 
-CSV = """order_id,store_id,sold_at,amount,quantity
-o-1,s-1,2026-11-23 09:15:00,12.50,1
-o-2,s-1,2026-11-23 10:00:00,7.25,3
+CSV = """order_id,store_id,sold_at,amount,quantity,customer_id
+o-1,s-1,2026-11-23 09:15:00,12.50,1, c-1
+o-2,s-1,2026-11-23 10:00:00,7.25,3,
 o-3,s-2,2026-11-24 08:30:00,100.00,2
 o-4,s-2,not a time,5.00,1
 o-5,s-2,2026-11-24 09:00:00,abc,1
@@ -44,6 +44,8 @@ def test_ingest_counts_and_drops_malformed_rows(
     assert rows[0].amount == Decimal("12.50")
     assert rows[0].sold_at == dt.datetime(2026, 11, 23, 9, 15)
     assert rows[1].quantity == 3
+    # customer_id is optional: trimmed, empty or missing (a 5-column drop) is anonymous
+    assert [r.customer_id for r in rows] == ["c-1", None, None]
 
 
 def test_ingest_partitions_by_sale_date(spark: SparkSession, ingest, tmp_path: Path) -> None:
@@ -89,3 +91,67 @@ def test_daily_aggregate(spark: SparkSession) -> None:
         {"sale_date": dt.date(2026, 11, 24), "store_id": "s-2", "revenue": Decimal("100.00"),
          "orders": 1, "units": 2},
     ]  # fmt: skip
+
+
+def test_events_validation_rejects_missing_ids_bad_times_and_bad_json(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    events = load_script("marketing_events_ingest")
+    source = tmp_path / "events.json"
+    source.write_text(
+        '{"event_id": "e-1", "customer_id": "c-1", "campaign_id": "k", "event_type": " Click ",'
+        ' "event_time": "2026-11-23T23:30:00Z"}\n'
+        '{"event_id": "e-2", "customer_id": " ", "campaign_id": "k", "event_type": "click",'
+        ' "event_time": "2026-11-23T08:00:00Z"}\n'
+        '{"event_id": "e-3", "customer_id": "c-1", "campaign_id": "k", "event_type": "click",'
+        ' "event_time": "2026-13-45"}\n'
+        '{"event_id": "e-4", "customer_id": "c-1", "campaign_id": "k",'
+        ' "event_time": "2026-11-23T08:00:00Z"}\n'
+        "{not json\n"
+    )
+
+    validated = events.validate_events(events.read_events(spark, [str(source)]))
+
+    assert (validated.records_read, validated.records_invalid) == (5, 4)
+    (row,) = events.to_partitioned(validated.valid).collect()
+    assert (row.event_id, row.event_type) == ("e-1", "click")
+    assert row.event_time == dt.datetime(2026, 11, 23, 23, 30)
+    assert row.event_date == dt.date(2026, 11, 23)
+
+
+def test_customer_ltv(spark: SparkSession) -> None:
+    ltv = load_script("customer_ltv")
+    orders = spark.createDataFrame(
+        [
+            ("o-1", "c-1", Decimal("12.50"), 1, dt.date(2026, 11, 23)),
+            ("o-2", "c-1", Decimal("100.00"), 2, dt.date(2026, 11, 24)),
+            ("o-2", "c-1", Decimal("0.00"), 1, dt.date(2026, 11, 24)),  # a second line of o-2
+            ("o-3", "c-2", Decimal("60.00"), 1, dt.date(2026, 1, 24)),  # 305 days before as-of
+            ("o-4", None, Decimal("5.00"), 1, dt.date(2026, 11, 24)),  # anonymous
+        ],
+        ltv.ORDERS_SCHEMA,
+    )
+    events = spark.createDataFrame(
+        [
+            ("e-1", "c-1", "k-1", dt.datetime(2026, 11, 20, 8)),
+            ("e-2", "c-1", "k-1", dt.datetime(2026, 11, 22, 8)),
+            ("e-3", "c-3", "k-2", dt.datetime(2026, 11, 22, 9)),  # clicked, never bought
+        ],
+        ltv.EVENTS_SCHEMA,
+    )
+
+    rows = {r.customer_id: r.asDict() for r in ltv.customer_ltv(orders, events).collect()}
+
+    assert sorted(rows) == ["c-1", "c-2", "c-3"]
+    c1, c2, c3 = rows["c-1"], rows["c-2"], rows["c-3"]
+    assert (c1["orders"], c1["revenue"], c1["avg_order_value"]) == (2, Decimal("112.50"),
+                                                                    Decimal("56.25"))  # fmt: skip
+    assert c1["projected_12m_value"] == Decimal("1368.75")  # 2 days observed: counted as 30
+    assert c1["lifetime_value"] == Decimal("1481.25")
+    assert (c1["campaign_events"], c1["campaigns"]) == (2, 1)
+    assert c1["as_of_date"] == dt.date(2026, 11, 24)
+    assert c2["projected_12m_value"] == Decimal("71.80")  # 60.00 * 365 / 305
+    assert c2["campaign_events"] == 0
+    assert (c3["orders"], c3["revenue"], c3["lifetime_value"]) == (0, Decimal("0.00"),
+                                                                   Decimal("0.00"))  # fmt: skip
+    assert c3["avg_order_value"] is None

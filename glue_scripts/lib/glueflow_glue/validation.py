@@ -1,8 +1,13 @@
-"""Counting invalid records, and writing the run's validation report where the gate reads it."""
+"""Counting invalid records, and writing the run's validation report where the gate reads it.
+
+A job body returns the `Validated` from `split_invalid` (or `RecordCounts`); the shared entry
+point (`glueflow_glue.job.run_glue_job`) writes the report from it with `write_report`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -12,6 +17,16 @@ from glueflow_runtime.validation_report import ValidationReport, report_location
 INVALID_FLAG = "_glueflow_invalid_reasons"
 
 
+class Counts(Protocol):
+    """What a validation report holds: records read, and how many of them were invalid."""
+
+    @property
+    def records_read(self) -> int: ...
+
+    @property
+    def records_invalid(self) -> int: ...
+
+
 @dataclass(frozen=True)
 class Validated:
     """Valid rows, and how many rows were read and rejected."""
@@ -19,6 +34,20 @@ class Validated:
     valid: DataFrame
     records_read: int
     records_invalid: int
+
+    def __str__(self) -> str:
+        return f"{self.records_invalid} of {self.records_read} records invalid"
+
+
+@dataclass(frozen=True)
+class RecordCounts:
+    """Counts without the rows: for a job that checks nothing, what it read (none invalid)."""
+
+    records_read: int
+    records_invalid: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.records_invalid} of {self.records_read} records invalid"
 
 
 def split_invalid(flagged: DataFrame) -> Validated:
@@ -40,8 +69,11 @@ def reasons(*checks: tuple[str, object]) -> object:
     )
 
 
-def write_report(report_prefix: str, job: str, run_id: str, validated: Validated) -> str:
-    """Write the report to `<report prefix><run id>.json`; returns its s3:// URI."""
+def write_report(report_prefix: str, job: str, run_id: str, validated: Counts) -> str:
+    """Write the report to `<report prefix><run id>.json`; returns its s3:// URI.
+
+    `run_glue_job` calls this with what the job body returned; scripts need not.
+    """
     import boto3
 
     report = ValidationReport(job, run_id, validated.records_read, validated.records_invalid)

@@ -1,0 +1,491 @@
+"""Every example job's main(), run as Glue runs it: Glue's argv, the real argument handling.
+
+Glue starts a script with `--JOB_ID`, `--JOB_RUN_ID` and `--JOB_NAME`, then the job's
+DefaultArguments overridden by the run's Arguments (AWS Glue developer guide, "Using job
+parameters in AWS Glue jobs", docs.aws.amazon.com/glue/latest/dg/
+aws-glue-programming-etl-glue-arguments.html). The job's arguments come from the synthesized
+template, the run's from the DAG built from the shipped manifest; `awsglue` is the stand-in
+under `standin/`, whose `getResolvedOptions` reproduces `awsglue/utils.py` of aws-glue-libs
+(branch glue-5.0, as glue-5.1). See conftest.py for how a run is staged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+from pyspark.sql import SparkSession
+
+from configs.loader import load_platform
+from tests.conftest import REPO_ROOT
+from tests.glue_scripts.conftest import (
+    STANDIN,
+    Deployed,
+    GlueRun,
+    LocalS3,
+    deployed,
+    glue_process,
+    read_report,
+    run_as_glue,
+)
+from tests.synth import synthesize
+
+SALES_CSV = """order_id,store_id,sold_at,amount,quantity,customer_id
+o-1,s-1,2026-11-23 09:15:00,12.50,1,c-1
+o-2,s-1,2026-11-23 10:00:00,7.25,3,c-2
+o-3,s-2,2026-11-24 08:30:00,100.00,2,c-1
+o-4,s-2,not a time,5.00,1,c-3
+o-5,s-2,2026-11-24 09:00:00,abc,1,c-3
+,s-3,2026-11-24 09:30:00,1.00,1,c-3
+o-7,s-3,2026-11-24 09:45:00,-4.00,1,
+o-8,s-3,2026-11-24 10:00:00,4.00,0,
+o-9,s-3
+o-10,s-3,2026-11-24 11:00:00,20.00,2,
+"""
+# An earlier drop in the same prefix: an S3-triggered run reads only the object that started it.
+EARLIER_CSV = SALES_CSV.splitlines()[0] + "\nold-1,s-9,2026-11-01 09:00:00,1.00,1,c-9\n"
+
+
+def _event(event_id: str | None, customer: str, campaign: str, time: str) -> str:
+    fields = {"event_id": event_id, "customer_id": customer, "campaign_id": campaign,
+              "event_type": "click", "event_time": time}  # fmt: skip
+    return json.dumps({k: v for k, v in fields.items() if v is not None})
+
+
+EVENTS_JSON = (
+    "\n".join(
+        [
+            _event("e-1", "c-1", "cmp-1", "2026-11-23T08:00:00Z"),
+            _event("e-2", "c-1", "cmp-2", "2026-11-24T12:30:00Z"),
+            _event("e-3", "c-4", "cmp-1", "2026-11-24T13:00:00Z"),
+            _event("e-4", "", "cmp-1", "2026-11-24T13:00:00Z"),  # no customer
+            _event("e-5", "c-2", "cmp-1", "yesterday"),  # a time that does not parse
+            _event(None, "c-2", "cmp-1", "2026-11-24T13:00:00Z"),  # no event id
+            "not json at all",
+        ]
+    )
+    + "\n"
+)
+
+
+def s3_trigger(bucket: str, key: str, body: str) -> tuple[dict[str, Any], str]:
+    """`dag_run.conf` and the DAG run id the trigger Lambda gives an S3-triggered run
+    (lambda/trigger/handler.py: CreatedObject.conf, CreatedObject.run_id)."""
+    sequencer = "0062E99A88DC407460"
+    conf = {
+        "bucket": bucket,
+        "key": key,
+        "size": len(body.encode()),
+        "etag": hashlib.md5(body.encode()).hexdigest(),  # noqa: S324 - an S3 ETag
+        "sequencer": sequencer,
+        "event_time": "2026-11-24T23:59:00Z",
+    }
+    digest = hashlib.sha256(f"{bucket}\n{key}\n{sequencer}".encode()).hexdigest()[:40]
+    return conf, f"s3__{digest}"
+
+
+def job_arguments(env: Deployed, job: str) -> dict[str, str]:
+    return env.glue_jobs[env.manifest["jobs"][job]["glue_job_name"]]["DefaultArguments"]
+
+
+def assert_succeeded(run: GlueRun) -> None:
+    if run.error is not None:
+        raise AssertionError(
+            f"the Glue run failed: {type(run.error).__name__}: {run.error}"
+        ) from run.error
+    assert run.committed, "the run did not call Job.commit()"
+
+
+# --- The stand-in reproduces Glue's argument handling -----------------------------------------
+
+
+@pytest.fixture
+def standin_utils() -> Iterator[Any]:
+    with glue_process(["script.py"], [], Path("/nonexistent")):
+        from awsglue import utils
+
+        yield utils
+
+
+GLUE_ARGV = [
+    "script.py",
+    "--JOB_ID", "j_1",
+    "--JOB_RUN_ID", "jr_1",
+    "--JOB_NAME", "glueflow-dev-sales_ingest",
+    "--job-bookmark-option", "job-bookmark-enable",
+    "--TempDir", "s3://artifacts/temp/",
+    "--glueflow-inputs", "s3://raw/in/",
+    "--enable-metrics", "true",
+]  # fmt: skip
+
+
+def test_the_old_entry_point_request_fails_as_on_glue(standin_utils) -> None:
+    """Asking for JOB_RUN_ID again, as glueflow_glue/job.py did, fails as on Glue 5.x:
+    awsglue/utils.py (aws-glue-libs glue-5.0 and glue-5.1) registers --JOB_RUN_ID itself and
+    its reserved-name check compares with the dashes, so argparse reports the conflict."""
+    with pytest.raises(argparse.ArgumentError, match="conflicting option string: --JOB_RUN_ID"):
+        standin_utils.getResolvedOptions(GLUE_ARGV, ["JOB_NAME", "JOB_RUN_ID", "glueflow-inputs"])
+    with pytest.raises(RuntimeError, match="Using reserved arguments job-bookmark-option"):
+        standin_utils.getResolvedOptions(GLUE_ARGV, ["job-bookmark-option"])
+    with pytest.raises(RuntimeError, match="Using reserved arguments --JOB_ID"):
+        standin_utils.getResolvedOptions(GLUE_ARGV, ["--JOB_ID"])
+
+
+def test_standin_resolves_arguments_as_glue_does(standin_utils) -> None:
+    resolved = standin_utils.getResolvedOptions(GLUE_ARGV, ["JOB_NAME", "glueflow-inputs"])
+
+    assert resolved["glueflow_inputs"] == "s3://raw/in/"  # hyphens become underscores
+    assert resolved["JOB_RUN_ID"] == "jr_1"  # Glue's own, without asking
+    assert resolved["JOB_NAME"] == "glueflow-dev-sales_ingest"
+    assert resolved["job_bookmark_option"] == "job-bookmark-enable"
+    assert resolved["RedshiftTempDir"] == resolved["TempDir"] == "s3://artifacts/temp/"
+    assert "enable_metrics" not in resolved  # unknown arguments are ignored
+    assert "continuation_option" not in resolved
+
+    bare = standin_utils.getResolvedOptions(["script.py", "--JOB_NAME", "x"], ["JOB_NAME"])
+    assert bare["job_bookmark_option"] == "job-bookmark-disable"  # the default
+    assert bare["JOB_RUN_ID"] is None
+    legacy = ["script.py", "--continuation-option", "continuation-enabled"]
+    assert standin_utils.getResolvedOptions(legacy, [])["job_bookmark_option"] == (
+        "job-bookmark-enable"
+    )
+    with pytest.raises(standin_utils.GlueArgumentError, match="required: --glueflow-outputs"):
+        standin_utils.getResolvedOptions(GLUE_ARGV, ["glueflow-outputs"])
+    with pytest.raises(RuntimeError, match="Invalid option"):
+        standin_utils.getResolvedOptions(
+            ["script.py", "--job-bookmark-from", "a", "--job-bookmark-to", "b"], []
+        )
+
+
+# --- The example jobs, run as their DAGs start them -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[None]:
+    """S3 for boto3 (the validation report), for the whole module."""
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(scope="module")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> LocalS3:
+    """The buckets the runs of this module share, so one job's output is the next one's input."""
+    return LocalS3(tmp_path_factory.mktemp("s3"))
+
+
+@pytest.fixture(scope="module")
+def sales_ingested(dev_deployed: Deployed, s3: LocalS3, spark: SparkSession, aws) -> GlueRun:
+    raw = job_arguments(dev_deployed, "sales_ingest")["--glueflow-inputs"]
+    s3.put(f"{raw}2026-11-01/earlier.csv", EARLIER_CSV)
+    key_uri = f"{raw}2026-11-24/pos drop.csv"
+    s3.put(key_uri, SALES_CSV)
+    bucket = key_uri[len("s3://") :].split("/", 1)[0]
+    conf, airflow_run_id = s3_trigger(bucket, key_uri.split("/", 3)[3], SALES_CSV)
+    return run_as_glue(
+        dev_deployed,
+        "sales_ingest",
+        s3,
+        spark,
+        conf=conf,
+        airflow_run_id=airflow_run_id,
+        job_run_id="jr_sales_ingest_1",
+    )
+
+
+@pytest.fixture(scope="module")
+def events_ingested(dev_deployed: Deployed, s3: LocalS3, spark: SparkSession, aws) -> GlueRun:
+    raw = job_arguments(dev_deployed, "marketing_events_ingest")["--glueflow-inputs"]
+    key_uri = f"{raw}2026/11/24/clicks-0001.json"
+    s3.put(key_uri, EVENTS_JSON)
+    bucket = key_uri[len("s3://") :].split("/", 1)[0]
+    conf, airflow_run_id = s3_trigger(bucket, key_uri.split("/", 3)[3], EVENTS_JSON)
+    return run_as_glue(
+        dev_deployed,
+        "marketing_events_ingest",
+        s3,
+        spark,
+        conf=conf,
+        airflow_run_id=airflow_run_id,
+        job_run_id="jr_events_1",
+    )
+
+
+def test_sales_ingest(
+    sales_ingested: GlueRun, dev_deployed: Deployed, s3: LocalS3, spark: SparkSession
+) -> None:
+    assert_succeeded(sales_ingested)
+    # Glue's path: the stand-in awsglue, and the library from the shipped zip, not the sources.
+    assert sales_ingested.imported_from["glueflow_glue"].endswith(
+        "glue_scripts/glueflow_glue.zip/glueflow_glue/__init__.py"
+    )
+    assert sales_ingested.imported_from["awsglue"] == str(STANDIN / "awsglue" / "__init__.py")
+    arguments = sales_ingested.arguments()
+    assert arguments["--glueflow-trigger"].startswith('{"bucket": ')  # rendered by the DAG
+    orders_uri = arguments["--glueflow-outputs"]
+    assert orders_uri.startswith("s3://")
+
+    assert s3.folders(orders_uri) == ["sale_date=2026-11-23", "sale_date=2026-11-24"]
+    rows = spark.read.parquet(str(s3.path(orders_uri))).orderBy("order_id").collect()
+    assert [(r.order_id, r.customer_id) for r in rows] == [
+        ("o-1", "c-1"), ("o-10", None), ("o-2", "c-2"), ("o-3", "c-1")
+    ]  # fmt: skip  # the earlier drop is not read again; an anonymous sale is valid
+    assert rows[0].amount == Decimal("12.50")
+    assert rows[0].sale_date == dt.date(2026, 11, 23)
+
+    report = read_report(arguments["--validation-report-uri"], "jr_sales_ingest_1")
+    assert report == {
+        "job": "sales_ingest",
+        "run_id": "jr_sales_ingest_1",
+        "read": 10,
+        "invalid": 6,
+    }
+
+
+def test_sales_daily_aggregate(
+    sales_ingested: GlueRun, dev_deployed: Deployed, s3: LocalS3, spark: SparkSession
+) -> None:
+    assert_succeeded(sales_ingested)
+    run = run_as_glue(
+        dev_deployed,
+        "sales_daily_aggregate",
+        s3,
+        spark,
+        conf={},
+        airflow_run_id="scheduled__2026-11-25T06:00:00+00:00",
+        job_run_id="jr_daily_1",
+    )
+
+    assert_succeeded(run)
+    assert run.arguments()["--glueflow-trigger"] == "{}"
+    daily_uri = run.arguments()["--glueflow-outputs"]
+    assert s3.folders(daily_uri) == ["sale_date=2026-11-23", "sale_date=2026-11-24"]
+    rows = [
+        r.asDict()
+        for r in spark.read.parquet(str(s3.path(daily_uri)))
+        .orderBy("sale_date", "store_id")
+        .collect()
+    ]
+    assert rows == [
+        {"store_id": "s-1", "revenue": Decimal("19.75"), "orders": 2, "units": 4,
+         "sale_date": dt.date(2026, 11, 23)},
+        {"store_id": "s-2", "revenue": Decimal("100.00"), "orders": 1, "units": 2,
+         "sale_date": dt.date(2026, 11, 24)},
+        {"store_id": "s-3", "revenue": Decimal("20.00"), "orders": 1, "units": 2,
+         "sale_date": dt.date(2026, 11, 24)},
+    ]  # fmt: skip
+    # No validation configured: the stacks give it no report location, and it writes none.
+    assert "--validation-report-uri" not in run.arguments()
+
+
+def test_marketing_events_ingest(
+    events_ingested: GlueRun, s3: LocalS3, spark: SparkSession
+) -> None:
+    assert_succeeded(events_ingested)
+    # The DAG's gate reads this report; without it every run failed the gate.
+    report = read_report(events_ingested.arguments()["--validation-report-uri"], "jr_events_1")
+    assert report == {
+        "job": "marketing_events_ingest",
+        "run_id": "jr_events_1",
+        "read": 7,
+        "invalid": 4,
+    }
+    events_uri = events_ingested.arguments()["--glueflow-outputs"]
+
+    assert s3.folders(events_uri) == ["event_date=2026-11-23", "event_date=2026-11-24"]
+    rows = spark.read.parquet(str(s3.path(events_uri))).orderBy("event_id").collect()
+    assert [(r.event_id, r.customer_id, r.campaign_id, r.event_type) for r in rows] == [
+        ("e-1", "c-1", "cmp-1", "click"),
+        ("e-2", "c-1", "cmp-2", "click"),
+        ("e-3", "c-4", "cmp-1", "click"),
+    ]
+    assert rows[1].event_time == dt.datetime(2026, 11, 24, 12, 30)
+    assert rows[1].event_date == dt.date(2026, 11, 24)
+
+
+def test_customer_ltv(
+    sales_ingested: GlueRun,
+    events_ingested: GlueRun,
+    dev_deployed: Deployed,
+    s3: LocalS3,
+    spark: SparkSession,
+) -> None:
+    assert_succeeded(sales_ingested)
+    assert_succeeded(events_ingested)
+    run = run_as_glue(
+        dev_deployed,
+        "customer_ltv",
+        s3,
+        spark,
+        conf={},
+        airflow_run_id="asset_triggered__2026-11-25T06:20:00+00:00",
+        job_run_id="jr_ltv_1",
+    )
+
+    assert_succeeded(run)
+    ltv_uri = run.arguments()["--glueflow-outputs"]
+    assert s3.folders(ltv_uri) == ["as_of_date=2026-11-24"]
+    rows = {r.customer_id: r for r in spark.read.parquet(str(s3.path(ltv_uri))).collect()}
+    assert sorted(rows) == ["c-1", "c-2", "c-4"]  # anonymous sales have no customer
+    c1 = rows["c-1"]
+    assert (c1.orders, c1.revenue, c1.campaign_events, c1.campaigns) == (2, Decimal("112.50"), 2, 2)
+    assert c1.projected_12m_value == Decimal("1368.75")  # 112.50 * 365 / 30 (2 days < 30)
+    assert c1.lifetime_value == Decimal("1481.25")
+    assert (rows["c-4"].orders, rows["c-4"].lifetime_value) == (0, Decimal("0.00"))
+    assert "--validation-report-uri" not in run.arguments()
+
+
+# --- Validation cannot be forgotten -------------------------------------------------------
+
+SILENT_SCRIPT = """
+from glueflow_glue.job import run_glue_job
+
+
+def main():
+    run_glue_job(lambda spark, run: None)  # reads, writes, and reports nothing
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_a_job_with_validation_that_reports_nothing_fails(
+    dev_deployed: Deployed, tmp_path: Path, spark: SparkSession, aws
+) -> None:
+    script = tmp_path / "silent.py"
+    script.write_text(SILENT_SCRIPT)
+    run = run_as_glue(
+        dev_deployed,
+        "sales_ingest",
+        LocalS3(tmp_path / "s3"),
+        spark,
+        conf={},
+        airflow_run_id="manual__1",
+        job_run_id="jr_silent",
+        script=script,
+    )
+
+    assert run.error is not None
+    assert "returned nothing to report" in str(run.error)
+    assert not run.committed  # no bookmark saved for a run that failed
+
+
+# --- A scaffolded job -----------------------------------------------------------------------
+
+FILLED_CHECKS = """    return [
+        ("missing_sku", F.col("sku").isNull()),
+        ("bad_quantity", F.col("quantity").isNull() | (F.col("quantity") <= 0)),
+    ]
+"""
+FILLED_TRANSFORM = """    return frame.withColumn("total", F.col("price") * F.col("quantity"))
+"""
+
+
+def uncomment(text: str, *keys: str) -> str:
+    """Uncomment a commented-out YAML block of the job template, by its top-level keys."""
+    lines, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("# ") and line[2:].split(":")[0] in keys:
+            inside = True
+        elif not line.startswith("#   "):
+            inside = False
+        lines.append(line[2:] if inside and line.startswith("# ") else line)
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="module")
+def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Deployed]:
+    """A copy of the project's configs with a job made by `python -m configs new-job`, inputs,
+    outputs and validation switched on; synthesized as `make synth` does."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copytree(
+        REPO_ROOT / "configs", root / "configs", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(
+        REPO_ROOT / "glue_scripts" / "jobs",
+        root / "glue_scripts" / "jobs",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    # The CLI writes under its own project root: run the copy's, from the copy.
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "configs",
+            "new-job",
+            "orders_enriched",
+            "--description",
+            "Order lines with their totals.",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    job_file = root / "configs" / "jobs" / "orders_enriched.yaml"
+    job_file.write_text(uncomment(job_file.read_text(), "inputs", "outputs", "validation"))
+    script = root / "glue_scripts" / "jobs" / "orders_enriched.py"
+    text = script.read_text()
+    assert text.count("    return []\n") == 1
+    assert text.count("    return frame\n") == 1
+    text = text.replace("    return []\n", FILLED_CHECKS).replace(
+        "    return frame\n", FILLED_TRANSFORM
+    )
+    text = text.replace(
+        "from pyspark.sql import ",
+        "from pyspark.sql import functions as F\nfrom pyspark.sql import ",
+        1,
+    )
+    script.write_text(text)
+
+    platform = load_platform(
+        "dev",
+        root=root,
+        jobs_dir=root / "configs" / "jobs",
+        environments_dir=root / "configs" / "environments",
+    )
+    synth = synthesize(platform, root / "cdk.out")
+    return script, deployed(synth, root / "deployed")
+
+
+def test_scaffolded_job(
+    scaffolded: tuple[Path, Deployed], tmp_path: Path, spark: SparkSession, aws
+) -> None:
+    script, env = scaffolded
+    s3 = LocalS3(tmp_path / "s3")
+    inputs = job_arguments(env, "orders_enriched")["--glueflow-inputs"]
+    spark.createDataFrame(
+        [("sku-1", 2, 1.5), ("sku-2", 0, 3.0), (None, 1, 9.0), ("sku-3", 4, 0.25)],
+        "sku string, quantity int, price double",
+    ).write.parquet(str(s3.path(inputs)))
+
+    run = run_as_glue(
+        env,
+        "orders_enriched",
+        s3,
+        spark,
+        conf={},
+        airflow_run_id="manual__2",
+        job_run_id="jr_scaffold_1",
+        script=script,
+    )
+
+    assert_succeeded(run)
+    out = run.arguments()["--glueflow-outputs"]
+    rows = sorted((r.sku, r.total) for r in spark.read.parquet(str(s3.path(out))).collect())
+    assert rows == [("sku-1", 3.0), ("sku-3", 1.0)]
+    report = read_report(run.arguments()["--validation-report-uri"], "jr_scaffold_1")
+    assert report == {"job": "orders_enriched", "run_id": "jr_scaffold_1", "read": 4, "invalid": 2}
