@@ -172,6 +172,15 @@ class PrivateNetwork(Construct):
             subnet_configuration=subnets,
             restrict_default_security_group=True,
         )
+        for subnet in [*vpc.isolated_subnets, *vpc.private_subnets, *vpc.public_subnets]:
+            acknowledge(
+                subnet,
+                {
+                    "CloudFormation-Validate::W3010": "the zones are given (the environment's "
+                    "availability_zones, default <region>a and <region>b), so synth needs no "
+                    "context lookup against the account; the template names them literally"
+                },
+            )
         for subnet in vpc.public_subnets:
             route = subnet.node.try_find_child("DefaultRoute")
             if route is not None:
