@@ -80,30 +80,36 @@ def parse_event(event: Any) -> list[CreatedObject]:
                 f"detail-type={event.get('detail-type')!r}"
             )
         detail = event["detail"]
-        # EventBridge percent-encodes the key; '+' stays a literal plus.
-        return [_created(detail.get("bucket"), detail.get("object"), event.get("time"), False)]
+        return [_created(detail.get("bucket"), detail.get("object"), event.get("time"))]
     if "Records" in event and isinstance(event["Records"], list) and event["Records"]:
-        # Classic S3 notifications form-encode the key: '+' is a space.
         return [
             _created(r.get("s3", {}).get("bucket"), r.get("s3", {}).get("object"),
-                     r.get("eventTime"), True)
+                     r.get("eventTime"))
             for r in event["Records"]
         ]  # fmt: skip
     raise MalformedEvent("the event has neither 'detail' nor 'Records'")
 
 
-def _created(bucket: Any, obj: Any, event_time: Any, plus_is_space: bool) -> CreatedObject:
+def decode_key(key: str) -> str:
+    """The object key as S3 stores it. S3 sends keys form-encoded, in EventBridge events and
+    classic notifications alike: a space is '+', a literal '+' is '%2B' ("Event message
+    structure", Amazon S3 User Guide: "red flower.jpg" becomes "red+flower.jpg"). AWS Lambda
+    Powertools decodes `detail.object.key` the same way (`S3EventBridgeNotificationObject.key`,
+    aws_lambda_powertools/utilities/data_classes/s3_event.py: `unquote_plus`)."""
+    return urllib.parse.unquote_plus(key)
+
+
+def _created(bucket: Any, obj: Any, event_time: Any) -> CreatedObject:
     if not isinstance(bucket, dict) or not isinstance(bucket.get("name"), str):
         raise MalformedEvent("the event names no bucket")
     if not isinstance(obj, dict) or not isinstance(obj.get("key"), str) or not obj["key"]:
         raise MalformedEvent("the event names no object key")
     if not isinstance(obj.get("sequencer"), str) or not obj["sequencer"]:
         raise MalformedEvent("the event has no sequencer, so its run id cannot be derived")
-    decode = urllib.parse.unquote_plus if plus_is_space else urllib.parse.unquote
     size = obj.get("size")
     return CreatedObject(
         bucket=bucket["name"],
-        key=decode(obj["key"]),
+        key=decode_key(obj["key"]),
         size=size if isinstance(size, int) else None,
         etag=obj.get("etag") or obj.get("eTag"),
         sequencer=obj["sequencer"],
@@ -188,6 +194,11 @@ class Trigger:
             if answer.status == 409:
                 _say("already_triggered", **fields)
                 return "already_triggered"
+            if not answer.retryable and answer.aws_error:
+                # MWAA itself refused: no Airflow status, and no DAG was looked at.
+                _say("mwaa_refused", logging.ERROR, error=answer.error, cause=answer.cause,
+                     **fields)  # fmt: skip
+                raise TriggerError(f"could not ask for a run of {dag_id}: {answer.cause}")
             if not answer.retryable:
                 _say(
                     "rejected", logging.ERROR, status=answer.status, response=answer.body, **fields
@@ -206,22 +217,68 @@ class Trigger:
 
 
 def _describe(answer: ApiResponse) -> str:
+    if answer.aws_error:
+        return answer.cause
     body = json.dumps(answer.body, default=str)[:500]
     return f"status {answer.status or 'none'} {answer.error} {body}"
 
 
+# SQS counts a message's body and attributes in bytes, and refuses more than the queue's
+# MaximumMessageSize: 262,144 bytes by default, which the dead-letter queue keeps ("Amazon SQS
+# message quotas", Amazon SQS Developer Guide). Some room is left for the attribute names.
+MAX_DEAD_LETTER_BYTES = 262_144 - 1_024
+MAX_REASON_CHARS = 1_000
+
+
 def dead_letter(event: Any, reason: str) -> None:
-    """Keep a malformed event in the dead-letter queue: nothing is dropped silently."""
+    """Keep an event the handler cannot use in the dead-letter queue: nothing is dropped
+    silently. The body is the event itself, so it can be replayed as it is; see
+    `dead_letter_body` for one too large to keep whole."""
     url = os.environ.get("DEAD_LETTER_QUEUE_URL")
     if not url:
+        _say("not_dead_lettered", logging.ERROR, reason=reason, event=event,
+             why="DEAD_LETTER_QUEUE_URL is not set")  # fmt: skip
         return
     import boto3
 
+    reason = reason[:MAX_REASON_CHARS]
     boto3.client("sqs").send_message(
         QueueUrl=url,
-        MessageBody=json.dumps(event, default=str)[:250_000],
-        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
+        MessageBody=dead_letter_body(event, MAX_DEAD_LETTER_BYTES - len(reason.encode())),
+        MessageAttributes={"reason": {"DataType": "String", "StringValue": reason}},
     )
+
+
+def dead_letter_body(event: Any, max_bytes: int = MAX_DEAD_LETTER_BYTES) -> str:
+    """The event as JSON within `max_bytes` of UTF-8. An event that does not fit keeps its
+    shape, with long strings and lists cut (halving until it fits) and a `glueflow-truncated`
+    note of its original size: always valid JSON, and the bucket, key and sequencer that a
+    replay needs are short enough to survive."""
+    whole = json.dumps(event, default=str)
+    size = len(whole.encode())
+    if size <= max_bytes:
+        return whole
+    limit = 4_096
+    while True:
+        shrunk = _shrink(event, limit)
+        if isinstance(shrunk, dict):
+            shrunk = {**shrunk, "glueflow-truncated": {"original_bytes": size}}
+        else:
+            shrunk = {"glueflow-truncated": {"original_bytes": size}, "event": shrunk}
+        text = json.dumps(shrunk, default=str)
+        if len(text.encode()) <= max_bytes or limit <= 16:
+            return text
+        limit //= 2
+
+
+def _shrink(value: Any, limit: int) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + "…"
+    if isinstance(value, dict):
+        return {str(k)[:limit]: _shrink(v, limit) for k, v in list(value.items())[:limit]}
+    if isinstance(value, list | tuple):
+        return [_shrink(v, limit) for v in value[:limit]]
+    return value if value is None or isinstance(value, int | float | bool) else str(value)[:limit]
 
 
 _trigger: Trigger | None = None

@@ -65,11 +65,24 @@ def event(key: str, sequencer: str = "0065A1B2C3") -> dict:
     }
 
 
-def test_eventbridge_keys_are_percent_decoded_and_plus_stays_a_plus() -> None:
-    (obj,) = handler.parse_event(event("sales/incoming/my%20file%2Bv2.csv"))
-    assert obj.key == "sales/incoming/my file+v2.csv"
-    (obj,) = handler.parse_event(event("sales/incoming/c++.csv"))
-    assert obj.key == "sales/incoming/c++.csv"
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("sales/incoming/my+file.csv", "sales/incoming/my file.csv"),  # a space
+        ("sales/incoming/c%2B%2B.csv", "sales/incoming/c++.csv"),  # a literal plus
+        ("sales/incoming/100%25.csv", "sales/incoming/100%.csv"),  # a literal percent
+        ("sales/incoming/caf%C3%A9+v2.csv", "sales/incoming/café v2.csv"),  # UTF-8
+        ("sales/incoming/plain-key_1.csv", "sales/incoming/plain-key_1.csv"),
+    ],
+)
+def test_eventbridge_keys_are_form_decoded_as_s3_sends_them(sent: str, stored: str) -> None:
+    """S3 URL-encodes the key it sends, a space as '+' ("Event message structure", Amazon S3
+    User Guide: "red flower.jpg" becomes "red+flower.jpg"); AWS Lambda Powertools decodes an
+    EventBridge S3 event's `detail.object.key` with `unquote_plus`
+    (aws_lambda_powertools/utilities/data_classes/s3_event.py,
+    `S3EventBridgeNotificationObject.key`)."""
+    (obj,) = handler.parse_event(event(sent))
+    assert obj.key == stored
     assert [r.dag_id for r in TABLE.match(obj.bucket, obj.key)] == ["sales_audit", "sales_ingest"]
 
 
