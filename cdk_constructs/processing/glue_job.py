@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk_constructs.security.kms import use_keys
+from cdk_constructs.security.kms import LOGS_SERVICE_ACTIONS, use_keys
 from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 from cdk_constructs.storage.s3_access import (
     S3Prefix,
@@ -35,7 +35,8 @@ class GlueEtlJob(Construct):
     - read objects under `reads`, and read and write under `writes`, `temp` and `reports`;
     - get the script (and `extra_files`) by exact key;
     - write to the job's own log groups, which are created here with `log_key` and a retention;
-    - use `data_keys` for S3 and job-bookmark encryption;
+    - use `data_keys` for S3 and job-bookmark encryption, and `log_key` (which must be the
+      security configuration's CloudWatch Logs key) for its encrypted logs;
     - put metrics in the `Glue` namespace (PutMetricData has no resource-level permission).
 
     The job runs with `security_configuration`, which must encrypt S3, CloudWatch logs and job
@@ -113,6 +114,10 @@ class GlueEtlJob(Construct):
                 ],
             ),
             use_keys(data_keys),
+            # The key of the security configuration's CloudWatch Logs encryption: Glue writes
+            # the job's logs as its role, which needs the key itself ("Setting up AWS Glue to
+            # use security configurations", AWS Glue Developer Guide).
+            iam.PolicyStatement(actions=list(LOGS_SERVICE_ACTIONS), resources=[log_key.key_arn]),
             iam.PolicyStatement(
                 actions=["cloudwatch:PutMetricData"],
                 resources=["*"],

@@ -262,3 +262,40 @@ def test_a_provisioned_cluster_step_gets_its_cluster_and_its_credentials_only() 
     )
     assert reachable(statements, "secretsmanager:GetSecretValue", secret)
     assert not reachable(statements, "redshift-data:ExecuteStatement", f"{redshift}:cluster:other")
+
+
+# The key policy example of "Setting up AWS Glue to use security configurations" (AWS Glue
+# Developer Guide, "Encrypting data written by AWS Glue"): the roles passed to Glue jobs that
+# write encrypted CloudWatch Logs need these on the key the security configuration names.
+GLUE_LOG_KEY_ACTIONS = ("kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                        "kms:Describe*")  # fmt: skip
+# Each pattern above, as the concrete actions KMS has for it (AWS KMS API Reference, Actions).
+KMS_ACTIONS = ("kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo",
+               "kms:GenerateDataKey", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey",
+               "kms:GenerateDataKeyPair", "kms:GenerateDataKeyPairWithoutPlaintext",
+               "kms:DescribeCustomKeyStores")  # fmt: skip
+
+
+def test_each_glue_role_may_use_the_key_that_encrypts_its_logs(dev: Synthesized) -> None:
+    for shard in dev.stage.job_shards.values():
+        template = dev.template(shard).to_json()
+        (config,) = [
+            r["Properties"]
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::Glue::SecurityConfiguration"
+        ]
+        log_key = config["EncryptionConfiguration"]["CloudWatchEncryption"]["KmsKeyArn"]
+        for job in shard.glue_jobs:
+            statements = job_policy(dev, job)
+            for pattern in GLUE_LOG_KEY_ACTIONS:
+                granted = [
+                    action
+                    for st in statements
+                    if log_key in (st["Resource"] if isinstance(st["Resource"], list) else
+                                   [st["Resource"]])
+                    for action in (st["Action"] if isinstance(st["Action"], list) else
+                                   [st["Action"]])
+                    if fnmatch.fnmatchcase(action, pattern)
+                ]  # fmt: skip
+                assert granted, (job, pattern)
+                assert all(a in KMS_ACTIONS for a in granted)
