@@ -37,8 +37,10 @@ def compile_manifest(platform: Platform) -> dict[str, Any]:
             },
             "glue_dpu_hour_usd": cfg.pricing.glue_dpu_hour_usd.model_dump(),
             "dpu_per_worker": dict(sorted(glue_limits.DPU_PER_WORKER.items())),
+            "partition": naming.partition_for(cfg.region),
+            "console_url": naming.console_url(cfg.region),
             "alert_topic_arn": (
-                f"arn:aws:sns:{cfg.region}:{cfg.account}:"
+                f"arn:{naming.partition_for(cfg.region)}:sns:{cfg.region}:{cfg.account}:"
                 f"{naming.alert_topic_name(cfg.name_prefix, env.name)}"
             ),
             "alert_channels": sorted({channel.type for channel in cfg.alerts}),

@@ -10,6 +10,27 @@ import hashlib
 
 from configs.models import EnvironmentConfig
 
+# The partition of a region, by its prefix, as ARNs spell it ("Identify AWS resources with
+# Amazon Resource Names (ARNs)", IAM User Guide: aws, aws-cn, aws-us-gov, and the ISO ones),
+# and the host of its console.
+PARTITIONS = (
+    ("cn-", "aws-cn", "console.amazonaws.cn"),
+    ("us-gov-", "aws-us-gov", "console.amazonaws-us-gov.com"),
+    ("us-isob-", "aws-iso-b", "console.sc2s.sgov.gov"),
+    ("us-iso-", "aws-iso", "console.c2s.ic.gov"),
+)
+
+
+def partition_for(region: str) -> str:
+    """`aws`, `aws-cn`, `aws-us-gov`, ...: what an ARN in `region` starts with."""
+    return next((p for prefix, p, _ in PARTITIONS if region.startswith(prefix)), "aws")
+
+
+def console_url(region: str) -> str:
+    """The AWS console of `region`'s partition (links in alerts)."""
+    host = next((h for prefix, _, h in PARTITIONS if region.startswith(prefix)), None)
+    return f"https://{host}" if host else f"https://{region}.console.aws.amazon.com"
+
 
 def glue_job_name(prefix: str, env: str, job: str) -> str:
     """`<prefix>-<env>-<job>`: the Glue job a DAG starts."""

@@ -75,7 +75,12 @@ class MonitoringStack(Stack):
                 key=key,
                 log_retention=log_retention,
                 removal_policy=removal_policy,
-                environment={"GLUEFLOW_ENVIRONMENT": env_name, "LOG_LEVEL": "INFO"},
+                environment={
+                    "GLUEFLOW_ENVIRONMENT": env_name,
+                    "LOG_LEVEL": "INFO",
+                    # Links in alerts go to the console of the environment's partition.
+                    "CONSOLE_URL": naming.console_url(cfg.region),
+                },
                 alarm_name=alarm_name,
             )
             # The notifier's own alarms also go by email when listed: if the notifier is what

@@ -4,16 +4,18 @@ design citation in it points to a decision in docs/architecture.md."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 
 from tests.conftest import REPO_ROOT
 
+GIT = shutil.which("git") or "git"
 ARCHITECTURE = REPO_ROOT / "docs" / "architecture.md"
 
 
 def tracked_text_files() -> dict[str, str]:
     names = subprocess.run(
-        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        [GIT, "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     ).stdout.split()
     files = {}
     for name in names:

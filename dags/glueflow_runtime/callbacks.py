@@ -111,7 +111,7 @@ def build_message(
     """The alert, as the notifier renders it for Slack and Teams."""
     ti = context["ti"]
     region = environment["region"]
-    console = f"https://{region}.console.aws.amazon.com"
+    console = environment.get("console_url") or f"https://{region}.console.aws.amazon.com"
     links = {
         "airflow_task": getattr(ti, "log_url", None)
         or f"{console}/mwaa/home?region={region}#environments/{environment['mwaa_environment']}",

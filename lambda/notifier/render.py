@@ -10,6 +10,7 @@ only.
 from __future__ import annotations
 
 import json
+import os
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,7 +41,8 @@ class Alert:
 
 
 def _console(region: str) -> str:
-    return f"https://{region}.console.aws.amazon.com"
+    """The console of the environment's partition (set by the stack), else the commercial one."""
+    return os.environ.get("CONSOLE_URL") or f"https://{region}.console.aws.amazon.com"
 
 
 def _glue_run_link(region: str, job_name: str, run_id: str) -> str:
