@@ -11,16 +11,21 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.mwaa_airflow import mwaa_airflow_env
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-# Airflow reads its configuration when first imported: give the test run its own home and
-# SQLite database, no examples, and dummy AWS credentials (moto answers every AWS call).
+# Airflow reads its configuration when first imported: Airflow's defaults plus what MWAA sets
+# for the deployed version (not Airflow's unit-test config, whose defaults differ from MWAA's),
+# then the test run's own home and SQLite database, no examples, and dummy AWS credentials
+# (moto answers every AWS call).
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="glueflow-airflow-"))
+os.environ.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)  # whatever the calling shell had
 os.environ.update(
     {
+        **mwaa_airflow_env(),
         "AIRFLOW_HOME": str(_AIRFLOW_HOME),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -1,4 +1,5 @@
-"""Build one Airflow DAG per job entry of the compiled manifest (DESIGN.md decisions 1 to 4).
+"""Build one Airflow DAG per job entry of the compiled manifest (docs/architecture.md,
+decisions 1 to 4).
 
 The manifest is plain JSON that synth compiled and validated; nothing here re-validates it or
 imports the config models. Task ids are stable, so a run's history survives a redeploy.
@@ -94,6 +95,10 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
         tags=[job["owner"], f"env:{env}", f"trigger:{trigger_type}"],
         default_args=default_args,
         doc_md=job["description"],
+        # MWAA keeps Airflow's dags_are_paused_at_creation = True: a paused DAG takes API
+        # triggers (200) but never runs them, and asset events never queue it. Applies when
+        # Airflow first sees the DAG; one already paused stays paused.
+        is_paused_upon_creation=False,
     ) as dag:
         chain: list[Any] = []
         if trigger_type == "schedule" and job["inputs"]:

@@ -84,3 +84,14 @@ def failures_as_on_mwaa(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sdk_dag, "_run_inline_trigger", run_trigger)
     monkeypatch.setattr(sdk_dag, "_run_task", run_task_then_fail_its_trigger)
     monkeypatch.setattr(task_runner, "finalize", finalize_with_exception)
+
+
+@pytest.fixture
+def airflow_db() -> None:
+    """An empty Airflow database for each test that uses one, so that no test sees another's
+    DAGs, runs, asset events or queued asset triggers, whatever order they run in."""
+    from airflow.settings import Session
+    from airflow.utils.db import resetdb
+
+    Session.remove()  # the previous test's session, bound to the tables about to be dropped
+    resetdb(skip_init=False)

@@ -12,9 +12,8 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,15 +31,11 @@ ACCOUNT = "123456789012"  # moto's account
 REGION = "eu-west-1"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=_free_port(), verbose=False)
+    # Port 0: the server binds whatever port is free and reports it (its server_address), so
+    # no other process can take the port between choosing and binding it.
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
@@ -55,13 +50,6 @@ def moto_endpoint() -> Iterator[str]:
         os.environ.pop("AWS_ENDPOINT_URL", None)
     else:
         os.environ["AWS_ENDPOINT_URL"] = previous
-
-
-@pytest.fixture(scope="module")
-def airflow_db() -> None:
-    from airflow.utils.db import resetdb
-
-    resetdb(skip_init=False)
 
 
 class FakeGlueScripts:
@@ -162,19 +150,25 @@ def aws(moto_endpoint: str, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch)
         get_backend(service).reset()
 
 
-def deploy(manifest: dict, folder: Path) -> DagBag:
-    """The DAG folder MWAA would get for `manifest`, parsed and registered like the DAG
-    processor does (DAGs, assets), without Airflow retries so a failure ends the run at once."""
+@pytest.fixture
+def deploy(airflow_db, dev_dag_folder: Path, tmp_path: Path) -> Callable[[dict], DagBag]:
+    """Deploys a manifest to this test's empty database: the shipped DAG folder with that
+    manifest, parsed and registered like the DAG processor does (DAGs, assets), without
+    Airflow retries so a failure ends the run at once."""
     from airflow.dag_processing.bundles.manager import DagBundlesManager
 
-    quick = copy.deepcopy(manifest)
-    for job in quick["jobs"].values():
-        job["airflow"]["retries"] = 0
-    dagbag = DagBag(dag_folder=str(dag_folder(folder, quick)), include_examples=False)
-    assert dagbag.import_errors == {}
-    DagBundlesManager().sync_bundles_to_db()
-    dagbag.sync_to_db("dags-folder", None)
-    return dagbag
+    def deploy_(manifest: dict) -> DagBag:
+        quick = copy.deepcopy(manifest)
+        for job in quick["jobs"].values():
+            job["airflow"]["retries"] = 0
+        folder = dag_folder(tmp_path / "dags", quick, dev_dag_folder)
+        dagbag = DagBag(dag_folder=str(folder), include_examples=False)
+        assert dagbag.import_errors == {}
+        DagBundlesManager().sync_bundles_to_db()
+        dagbag.sync_to_db("dags-folder", None)
+        return dagbag
+
+    return deploy_
 
 
 def states(dag_run) -> dict[str, str]:
@@ -222,14 +216,14 @@ def alerts_received(aws: Any) -> list[dict[str, Any]]:
     return [json.loads(json.loads(m["Body"])["Message"]) for m in answer.get("Messages", [])]
 
 
-def test_valid_run_continues_to_the_downstream_steps(
-    airflow_db, aws, dev_manifest, tmp_path: Path
-) -> None:
+def test_valid_run_continues_to_the_downstream_steps(deploy, aws, dev_manifest) -> None:
+    """A Glue run within the invalid-record threshold passes the gate and runs the Redshift
+    step and the trigger of the next job, which gets the run's provenance in its conf."""
     manifest = with_steps(dev_manifest)
     aws.manifest = manifest
     aws.outcomes["sales_ingest"] = {"read": 200, "invalid": 4}  # 2% <= 5%
 
-    dag_run = deploy(manifest, tmp_path / "dags").dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
+    dag_run = deploy(manifest).dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
 
     assert str(dag_run.state) == "success"
     assert states(dag_run) == {
@@ -256,13 +250,15 @@ def test_valid_run_continues_to_the_downstream_steps(
 
 
 def test_too_many_invalid_records_stop_the_pipeline(
-    airflow_db, aws, dev_manifest, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    deploy, aws, dev_manifest, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Over the threshold the gate fails the run before the warehouse is touched, and the
+    failed task's callback alerts with the gate's message."""
     manifest = with_steps(dev_manifest)
     aws.manifest = manifest
     aws.outcomes["sales_ingest"] = {"read": 200, "invalid": 24}  # 12% > 5%
 
-    dag_run = deploy(manifest, tmp_path / "dags").dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
+    dag_run = deploy(manifest).dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
 
     assert str(dag_run.state) == "failed"
     assert states(dag_run) == {
@@ -292,8 +288,9 @@ def test_too_many_invalid_records_stop_the_pipeline(
 
 
 def test_a_failed_glue_run_fails_the_dag_run(
-    airflow_db, aws, dev_manifest, tmp_path: Path, failures_as_on_mwaa
+    deploy, aws, dev_manifest, failures_as_on_mwaa
 ) -> None:
+    """A FAILED Glue run fails the DAG run, is still priced, and alerts with Glue's error log."""
     error_log = [
         "Traceback (most recent call last):",
         '  File "/tmp/sales_ingest.py", line 42, in <module>',
@@ -301,9 +298,7 @@ def test_a_failed_glue_run_fails_the_dag_run(
     ]
     aws.outcomes["sales_ingest"] = {"fail": True, "error_log": error_log}
 
-    dag_run = (
-        deploy(dev_manifest, tmp_path / "dags").dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
-    )
+    dag_run = deploy(dev_manifest).dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
 
     assert str(dag_run.state) == "failed"
     result = states(dag_run)
@@ -328,9 +323,12 @@ def test_a_failed_glue_run_fails_the_dag_run(
     assert alert["links"]["glue_run"].endswith(f"/run/{glue_run}")
 
 
-def test_a_dependent_job_is_queued_on_its_upstream_asset(
-    airflow_db, aws, dev_manifest, tmp_path: Path
-) -> None:
+def test_a_dependent_job_is_queued_on_its_upstream_asset(deploy, aws, dev_manifest) -> None:
+    """The upstream's last step updates its asset and the dependent DAG is queued on it.
+
+    Airflow queues only dependent DAGs that are not paused (airflow/assets/manager.py,
+    `AssetManager.register_asset_change`): under MWAA's dags_are_paused_at_creation = True
+    that takes the DAG's own is_paused_upon_creation=False."""
     from airflow.models.asset import AssetDagRunQueue, AssetEvent
     from airflow.utils.session import create_session
 
@@ -338,7 +336,7 @@ def test_a_dependent_job_is_queued_on_its_upstream_asset(
     s3.put_object(  # what the input sensor of the scheduled aggregate waits for
         Bucket="glueflow-dev-curated-111111111111", Key="sales/orders/part-0.parquet", Body=b"x"
     )
-    dagbag = deploy(dev_manifest, tmp_path / "dags")
+    dagbag = deploy(dev_manifest)
 
     dag_run = dagbag.dags["sales_daily_aggregate"].test()
 
@@ -351,14 +349,13 @@ def test_a_dependent_job_is_queued_on_its_upstream_asset(
         assert [q.target_dag_id for q in queued] == ["customer_ltv"]
 
 
-def test_every_run_is_priced_and_a_run_over_budget_alerts(
-    airflow_db, aws, dev_manifest, tmp_path: Path
-) -> None:
+def test_every_run_is_priced_and_a_run_over_budget_alerts(deploy, aws, dev_manifest) -> None:
+    """Every run publishes its cost metrics; one over its budget alerts and still succeeds."""
     manifest = copy.deepcopy(dev_manifest)
     manifest["jobs"]["sales_ingest"]["cost_budget_usd"] = 0.0001  # any run is over it
     aws.manifest = manifest
 
-    dag_run = deploy(manifest, tmp_path / "dags").dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
+    dag_run = deploy(manifest).dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
 
     assert str(dag_run.state) == "success"  # over budget alerts, it does not fail the run
     priced = dag_run.get_task_instance("record_cost").xcom_pull(task_ids="record_cost")

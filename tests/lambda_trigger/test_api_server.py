@@ -1,7 +1,18 @@
-"""The trigger handler against a real Airflow 3.0.6 API server on loopback, with the factory DAGs.
+"""The trigger handler against a real Airflow 3.0.6 deployment on loopback, with the factory DAGs.
 
-The server runs from a DAG folder laid out as MWAA's (factory, runtime package, manifest), its
-DAGs serialized into a fresh SQLite database. Auth is off (SimpleAuthManager, all admins): on
+Each test gets its own Airflow: a home with the shipped DAG folder (factory, runtime package,
+manifest) and its own SQLite database, and the processes MWAA's scheduler and webserver
+containers run (images/airflow/3.0.6/python/mwaa/execute_command.py in
+aws/amazon-mwaa-docker-images): `airflow api-server`, `airflow scheduler` and `airflow
+dag-processor`, all with MWAA's Airflow configuration (tests/mwaa_airflow.py). Not started:
+the triggerer, which only resumes deferred tasks, and no test here gets that far.
+
+The executor is MWAA's LocalExecutor option: tasks run as processes of the scheduler, with
+no Celery, SQS or other service. Airflow 3.0.6 has no SequentialExecutor, and runs
+LocalExecutor on SQLite itself in `airflow standalone`
+(airflow/cli/commands/standalone_command.py), so no PostgreSQL is needed.
+
+Auth is SimpleAuthManager with every user an admin, as MWAA without IAM sign-in sets it: on
 MWAA, InvokeRestApi authenticates the call instead.
 """
 
@@ -9,33 +20,41 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
-from configs.loader import load_platform
-from configs.manifest import compile_manifest
-from tests.dags.conftest import dag_folder
+from tests.dags import conftest as dags_conftest
 from tests.lambda_trigger.conftest import trigger_module
 from tests.lambda_trigger.test_routing import event
+from tests.mwaa_airflow import mwaa_airflow_env
 
 handler = trigger_module("handler")
 routing = trigger_module("routing")
 transport = trigger_module("transport")
 
+# The DAG folder as MWAA gets it and its manifest (fixtures of tests/dags, used here too).
+dev_dag_folder = dags_conftest.dev_dag_folder
+dev_manifest = dags_conftest.dev_manifest
+
 RAW = "glueflow-dev-raw-111111111111"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+AIRFLOW = [sys.executable, "-m", "airflow"]
+STARTUP_S = 180  # bound on starting the three processes on a busy 2-core machine
+SCHEDULING_S = 90  # bound on the scheduler acting on what a test did
+T = TypeVar("T")
+_ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|PUT) /|DAG bundles loaded')
 
 
 def _get(url: str) -> dict:
@@ -43,59 +62,190 @@ def _get(url: str) -> dict:
         return json.loads(answer.read())
 
 
+def _post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(  # noqa: S310 - loopback http
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        return json.loads(answer.read())
+
+
+@dataclass
+class Airflow:
+    """A running Airflow: its API, its home and the processes this module started."""
+
+    home: Path
+    env: dict[str, str]
+    base: str = ""
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str, *command: str, env: dict[str, str] | None = None) -> None:
+        log = (self.home / f"{name}.log").open("w")
+        # A process group of its own, so teardown ends the task processes it started too.
+        self.processes[name] = subprocess.Popen(
+            [*AIRFLOW, *command],
+            env=env or self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()  # the child has its own copy
+
+    def logs(self) -> str:
+        """The end of each process's log, without the API's access lines (the polling)."""
+        tails = []
+        for name in self.processes:
+            lines = (self.home / f"{name}.log").read_text(errors="replace").splitlines()
+            kept = [line for line in lines if not _ACCESS_LINE.search(line)]
+            tails.append(f"--- {name}.log (end)\n" + "\n".join(kept)[-2000:])
+        return "\n".join(tails)
+
+    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float) -> T:
+        """`check()`'s first true answer, polled for at most `timeout` seconds; fails with the
+        processes' logs when one of them exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = check()
+            if found:
+                return found
+            exited = [name for name, p in self.processes.items() if p.poll() is not None]
+            if exited:
+                raise AssertionError(f"{what}: {exited} exited\n{self.logs()}")
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{what}: not within {timeout:.0f} s\n{self.logs()}")
+            time.sleep(0.5)  # the polling interval, not the wait: the deadline bounds that
+
+    def stop(self) -> None:
+        """Stops each process group, in the reverse order of their start so the scheduler's
+        task processes still reach the API server as they end. Airflow's graceful stop first;
+        after a few seconds, a kill: the scheduler waits for running tasks to finish
+        (airflow/executors/local_executor.py, `end`), and this deployment is thrown away."""
+        for process in reversed(self.processes.values()):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
-def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict]]:
-    home = tmp_path_factory.mktemp("airflow-api")
-    manifest = compile_manifest(load_platform("dev"))
-    dags = dag_folder(home / "dags", manifest)
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-        "PYTHONPATH": str(dags),  # as on MWAA, the DAG folder is importable
-    }
-    env.pop("AIRFLOW__CORE__UNIT_TEST_MODE", None)
-    airflow = [sys.executable, "-m", "airflow"]
+def migrated_home(tmp_path_factory: pytest.TempPathFactory, dev_dag_folder: Path) -> Path:
+    """An Airflow home as MWAA's migrate-db step leaves it, made once for the module: the
+    shipped DAG folder, a migrated database with the DAGs serialized, and the airflow.cfg
+    Airflow writes on first use (its JWT secret signs task tokens for every process)."""
+    home = tmp_path_factory.mktemp("airflow-template")
+    shutil.copytree(dev_dag_folder, home / "dags")
+    env = _airflow_env(home)
     for command in (["db", "migrate"], ["dags", "reserialize"]):
-        subprocess.run([*airflow, *command], env=env, check=True, capture_output=True, timeout=300)
-    port = _free_port()
-    log = (home / "api-server.log").open("w")
-    server = subprocess.Popen(
-        [*airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/api/v2"
-    deadline = time.monotonic() + 120
-    while True:  # poll with a bound: the server is up when its health endpoint answers
+        subprocess.run([*AIRFLOW, *command], env=env, check=True, capture_output=True, timeout=300)
+    return home
+
+
+def _airflow_env(
+    home: Path, api_server_url: str | None = None, aws_endpoint: str | None = None
+) -> dict[str, str]:
+    return {
+        **os.environ,
+        **mwaa_airflow_env(api_server_url=api_server_url),
+        **({"AWS_ENDPOINT_URL": aws_endpoint} if aws_endpoint else {}),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "PYTHONPATH": str(home / "dags"),  # as on MWAA, the DAG folder is importable
+    }
+
+
+@pytest.fixture
+def airflow(migrated_home: Path, tmp_path: Path) -> Iterator[Airflow]:
+    """A fresh Airflow for one test: a copy of the migrated home, and the API server, scheduler
+    and DAG processor running on it."""
+    home = tmp_path / "airflow"
+    shutil.copytree(migrated_home, home)
+    deployment = Airflow(home=home, env=_airflow_env(home))
+    # No AWS here: the tasks' AWS calls go to a port this fixture holds without listening,
+    # and are refused at once (never to AWS with the dummy credentials).
+    no_aws = socket.socket()
+    no_aws.bind(("127.0.0.1", 0))
+    try:
+        # Port 0: the server binds a free port and logs it, so nothing can take the port
+        # between choosing it and binding it. One worker: MWAA runs the default four, which
+        # only adds start-up time on a small machine.
+        deployment.start(
+            "api-server", "api-server", "--host", "127.0.0.1", "--port", "0", "--workers", "1"
+        )
+        log = home / "api-server.log"
+        port = deployment.wait_for(
+            "the API server binding a port",
+            lambda: re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log.read_text()),
+            STARTUP_S,
+        ).group(1)
+        server = f"http://127.0.0.1:{port}"
+        deployment.base = f"{server}/api/v2"
+        # Task processes reach the execution API of this server, as on MWAA they reach
+        # MWAA__CORE__API_SERVER_URL's.
+        with_server = _airflow_env(
+            home, api_server_url=server, aws_endpoint=f"http://127.0.0.1:{no_aws.getsockname()[1]}"
+        )
+        # Without its task-log server, which binds a fixed port (8793) on every interface: the
+        # API server reads the task logs from this home's files, as the scheduler writes them.
+        deployment.start("scheduler", "scheduler", "--skip-serve-logs", env=with_server)
+        deployment.start("dag-processor", "dag-processor", env=with_server)
+        deployment.wait_for(
+            "the scheduler and DAG processor heartbeating", _all_healthy(deployment), STARTUP_S
+        )
+        yield deployment
+    finally:
+        deployment.stop()
+        no_aws.close()
+
+
+def _all_healthy(deployment: Airflow) -> Callable[[], bool]:
+    def check() -> bool:
         try:
-            _get(f"{base}/monitor/health")
-            break
+            health = _get(f"{deployment.base}/monitor/health")
         except OSError:
-            if time.monotonic() > deadline or server.poll() is not None:
-                server.kill()
-                raise RuntimeError((home / "api-server.log").read_text()[-3000:]) from None
-            time.sleep(0.5)
-    yield base, manifest
-    server.terminate()
-    server.wait(timeout=30)
-    log.close()
+            return False
+        return all(
+            (health.get(part) or {}).get("status") == "healthy"
+            for part in ("metadatabase", "scheduler", "dag_processor")
+        )
+
+    return check
 
 
-def test_events_start_runs_with_their_object_and_redelivery_starts_none(api_server) -> None:
-    base, manifest = api_server
-    trigger = handler.Trigger(
-        routing.RoutingTable.from_manifest(manifest), transport.HttpTransport(base)
+def _once_started(url: str) -> Callable[[], dict | None]:
+    """The DAG run at `url`, once it has left `queued`."""
+
+    def check() -> dict | None:
+        run = _get(url)
+        return run if run["state"] != "queued" else None
+
+    return check
+
+
+def _in_raw(delivered: dict) -> dict:
+    delivered["detail"]["bucket"]["name"] = RAW
+    delivered["resources"] = [f"arn:aws:s3:::{RAW}"]
+    return delivered
+
+
+def _trigger(airflow: Airflow, manifest: dict) -> Any:
+    return handler.Trigger(
+        routing.RoutingTable.from_manifest(manifest), transport.HttpTransport(airflow.base)
     )
-    first = event("sales/incoming/2026-11-24%20store%2042.csv", sequencer="0065A1B2C3")
-    second = event("marketing/events/clicks.json", sequencer="0065A1B2C4")
-    for delivered in (first, second):
-        delivered["detail"]["bucket"]["name"] = RAW
-        delivered["resources"] = [f"arn:aws:s3:::{RAW}"]
+
+
+def test_events_start_runs_with_their_object_and_redelivery_starts_none(
+    airflow: Airflow, dev_manifest: dict
+) -> None:
+    """Each object starts one run of the DAG its prefix routes to, with the object as conf;
+    EventBridge's redeliveries start none (the run id is the object's, Airflow refuses it
+    twice: airflow/api_fastapi/core_api/routes/public/dag_run.py, `trigger_dag_run`)."""
+    trigger = _trigger(airflow, dev_manifest)
+    first = _in_raw(event("sales/incoming/2026-11-24%20store%2042.csv", sequencer="0065A1B2C3"))
+    second = _in_raw(event("marketing/events/clicks.json", sequencer="0065A1B2C4"))
 
     outcomes = [trigger.handle(e, lambda: 60) for e in (first, second, first, second, first)]
 
@@ -103,7 +253,7 @@ def test_events_start_runs_with_their_object_and_redelivery_starts_none(api_serv
         ["sales_ingest"], ["marketing_events_ingest"], [], [], []
     ]  # fmt: skip
     assert sum(len(o["already_triggered"]) for o in outcomes) == 3  # deduplicated
-    runs = _get(f"{base}/dags/sales_ingest/dagRuns")
+    runs = _get(f"{airflow.base}/dags/sales_ingest/dagRuns")
     assert runs["total_entries"] == 1
     (run,) = runs["dag_runs"]
     (obj,) = handler.parse_event(first)
@@ -117,12 +267,78 @@ def test_events_start_runs_with_their_object_and_redelivery_starts_none(api_serv
         "sequencer": "0065A1B2C3",
         "event_time": "2026-11-24T06:00:00Z",
     }
-    assert _get(f"{base}/dags/marketing_events_ingest/dagRuns")["total_entries"] == 1
+    assert _get(f"{airflow.base}/dags/marketing_events_ingest/dagRuns")["total_entries"] == 1
 
 
-def test_an_unknown_dag_is_refused_with_airflows_reason(api_server) -> None:
-    base, _ = api_server
-    answer = transport.HttpTransport(base).post(
+def test_a_triggered_run_is_started_by_the_scheduler(airflow: Airflow, dev_manifest: dict) -> None:
+    """The run the handler triggers does not stay queued: the scheduler starts it.
+
+    The API accepts a run of a paused DAG (200) and the scheduler never starts it
+    (airflow/jobs/scheduler_job_runner.py, `_start_queued_dagruns`, starts what
+    airflow/models/dagrun.py, `DagRun.get_queued_dag_runs_to_set_running`, selects: runs of
+    unpaused DAGs), and MWAA keeps Airflow's dags_are_paused_at_creation = True
+    (images/airflow/3.0.6/python/mwaa/config/airflow.py sets nothing else). Its tasks may then
+    fail, with no AWS here; the run has left `queued` either way."""
+    delivered = _in_raw(event("sales/incoming/2026-11-25.csv", sequencer="0065A1B2D0"))
+    (obj,) = handler.parse_event(delivered)
+    url = f"{airflow.base}/dags/sales_ingest/dagRuns/{obj.run_id()}"
+
+    outcome = _trigger(airflow, dev_manifest).handle(delivered, lambda: 60)
+
+    assert outcome["triggered"] == ["sales_ingest"]  # created queued, for the scheduler
+    paused = _get(f"{airflow.base}/dags/sales_ingest")["is_paused"]
+    run = airflow.wait_for(
+        f"the scheduler starting run {obj.run_id()} of sales_ingest (is_paused: {paused})",
+        _once_started(url),
+        SCHEDULING_S,
+    )
+    assert run["state"] in ("running", "failed")
+    assert run["start_date"] is not None
+
+
+def test_the_upstream_asset_event_runs_the_dependent_job(airflow: Airflow) -> None:
+    """An event of sales_daily_aggregate's asset makes the scheduler create a customer_ltv run
+    and start it.
+
+    The event is created through the API (POST /assets/events), which calls the same
+    `AssetManager.register_asset_change` (airflow/assets/manager.py) the execution API calls
+    when the upstream's last task succeeds (airflow/api_fastapi/execution_api/routes/
+    task_instances.py, `ti_update_state` -> TaskInstance.register_asset_changes_in_db). The
+    upstream's tasks are not run: they need Glue, S3 and Redshift. That its last task emits
+    this asset is tested with moto in tests/dags/test_dag_runs.py. From the event on,
+    everything is Airflow's: the manager queues only unpaused consumers, and the scheduler
+    turns the queue into an asset-triggered run (airflow/jobs/scheduler_job_runner.py,
+    `_create_dag_runs_asset_triggered`) and starts it (`_start_queued_dagruns`)."""
+    uri = "glueflow://dev/sales_daily_aggregate"
+    (asset,) = _get(f"{airflow.base}/assets?uri_pattern={urllib.parse.quote(uri)}")["assets"]
+    assert [d["dag_id"] for d in asset["consuming_dags"]] == ["customer_ltv"]
+    runs_url = f"{airflow.base}/dags/customer_ltv/dagRuns"
+    assert _get(runs_url)["total_entries"] == 0
+
+    emitted = _post(f"{airflow.base}/assets/events", {"asset_id": asset["id"], "extra": {}})
+
+    paused = _get(f"{airflow.base}/dags/customer_ltv")["is_paused"]
+    created = airflow.wait_for(
+        f"the scheduler creating a customer_ltv run from the asset event (is_paused: {paused})",
+        lambda: _get(runs_url)["dag_runs"],
+        SCHEDULING_S,
+    )
+    (run,) = created
+    assert run["run_type"] == "asset_triggered"
+    run_url = f"{runs_url}/{run['dag_run_id']}"
+    upstream = _get(f"{run_url}/upstreamAssetEvents")["asset_events"]
+    assert [e["id"] for e in upstream] == [emitted["id"]]
+    started = airflow.wait_for(
+        f"the scheduler starting {run['dag_run_id']} of customer_ltv",
+        _once_started(run_url),
+        SCHEDULING_S,
+    )
+    assert started["state"] in ("running", "failed")
+
+
+def test_an_unknown_dag_is_refused_with_airflows_reason(airflow: Airflow) -> None:
+    """A DAG the deployment does not have: 404, not retried, Airflow's reason kept."""
+    answer = transport.HttpTransport(airflow.base).post(
         "/dags/no_such_job/dagRuns", {"dag_run_id": "x", "logical_date": None, "conf": {}}, 10
     )
     assert answer.status == 404
@@ -130,9 +346,15 @@ def test_an_unknown_dag_is_refused_with_airflows_reason(api_server) -> None:
     assert "no_such_job" in json.dumps(answer.body)
 
 
-def test_nothing_answers_on_a_closed_port_and_that_is_retryable(tmp_path: Path) -> None:
-    answer = transport.HttpTransport(f"http://127.0.0.1:{_free_port()}/api/v2").post(
-        "/dags/x/dagRuns", {}, 2
-    )
+def test_nothing_answers_on_a_closed_port_and_that_is_retryable() -> None:
+    """A refused connection is status 0 and retryable (Lambda retries the event)."""
+    # A socket bound and not listening: connections to it are refused, and no other process
+    # can take the port while it is held.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        answer = transport.HttpTransport(f"http://127.0.0.1:{port}/api/v2").post(
+            "/dags/x/dagRuns", {}, 2
+        )
     assert answer.status == 0
     assert answer.retryable
