@@ -19,10 +19,11 @@ def mwaa(synth: Synthesized) -> dict:
     return resource["Properties"]
 
 
-def test_private_airflow_3_0_6_with_every_log_module_on(dev: Synthesized) -> None:
+def test_private_airflow_of_the_pinned_version_with_every_log_module_on(dev: Synthesized) -> None:
     props = mwaa(dev)
     assert props["Name"] == "glueflow-dev"
-    assert props["AirflowVersion"] == "3.0.6"
+    # The one value the Makefile's install and this stack share.
+    assert props["AirflowVersion"] == (REPO_ROOT / "mwaa" / "AIRFLOW_VERSION").read_text().strip()
     assert props["WebserverAccessMode"] == "PRIVATE_ONLY"
     assert props["LoggingConfiguration"] == {
         "DagProcessingLogs": {"Enabled": True, "LogLevel": "INFO"},
