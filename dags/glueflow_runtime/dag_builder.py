@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +29,7 @@ from glueflow_runtime import cost, gate
 from glueflow_runtime.callbacks import on_task_failure
 from glueflow_runtime.ids import (
     AWS_CONN_ID,
+    BROKEN_TASK,
     COST_TASK,
     FAILED_TASK,
     GATE_TASK,
@@ -35,6 +37,8 @@ from glueflow_runtime.ids import (
     INPUT_SENSOR_TASK,
     PASSED_TASK,
 )
+
+log = logging.getLogger(__name__)
 
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 # Every S3 input sensor gives up after this long; the next scheduled run tries again.
@@ -52,11 +56,51 @@ def job_asset(env: str, job: str) -> Asset:
 
 
 def build_dags(manifest: dict[str, Any], only: str | None = None) -> Iterator[DAG]:
-    """A DAG per job; with `only` (the DAG a worker is about to run), just that one."""
+    """A DAG per job; with `only` (the DAG a worker is about to run), just that one.
+
+    Every job is built on its own: one that fails to build must not take the others off
+    MWAA, which is what an exception escaping the one factory file would do (the whole file
+    becomes an import error). Its failure is logged with the job's name, and it gets a DAG
+    that says so (`broken_dag`), so the error shows where the job's runs would be.
+    """
     environment = manifest["environment"]
     for name, job in sorted(manifest["jobs"].items()):
-        if only is None or only == name:
+        if only is not None and only != name:
+            continue
+        try:
             yield build_dag(job, environment)
+        except Exception as exc:
+            log.exception("Glueflow job %s: its DAG could not be built", name)
+            yield broken_dag(name, f"{type(exc).__name__}: {exc}")
+
+
+def broken_dag(name: str, error: str) -> DAG:
+    """Stands in for a job whose DAG could not be built: same DAG id, never scheduled, and
+    one task that fails with the build error, so a triggered run fails loudly and alerts."""
+    with DAG(
+        dag_id=name,
+        description=f"BROKEN: {error}"[:2000],
+        schedule=None,
+        start_date=START_DATE,
+        catchup=False,
+        tags=["glueflow:broken"],
+        doc_md=f"The DAG of job `{name}` could not be built from the manifest:\n\n    {error}",
+        is_paused_upon_creation=False,
+    ) as dag:
+        PythonOperator(
+            task_id=BROKEN_TASK,
+            python_callable=_fail_build,
+            op_kwargs={"job": name, "error": error},
+            retries=0,
+            on_failure_callback=on_task_failure,
+        )
+    return dag
+
+
+def _fail_build(job: str, error: str) -> None:
+    from airflow.exceptions import AirflowFailException  # no retry can mend it
+
+    raise AirflowFailException(f"the DAG of job {job} could not be built: {error}")
 
 
 def _schedule(job: dict[str, Any], env: str) -> Any:

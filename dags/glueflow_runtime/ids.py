@@ -17,6 +17,8 @@ GATE_TASK = "validation_gate"
 PASSED_TASK = "validation_passed"
 FAILED_TASK = "validation_failed"
 COST_TASK = "record_cost"
+# The one task of a job whose DAG could not be built (dag_builder.broken_dag).
+BROKEN_TASK = "dag_build_failed"
 
 
 def glue_run_id(ti: Any, glue_task_id: str = GLUE_TASK) -> str | None:
