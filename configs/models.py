@@ -182,7 +182,11 @@ class GlueSettings(_Model):
         default=60, ge=1, le=glue_limits.MAX_TIMEOUT_MINUTES, description="Run timeout."
     )
     max_retries: int = Field(
-        default=0, ge=0, le=glue_limits.MAX_GLUE_RETRIES, description="Glue-level retries."
+        default=0,
+        ge=0,
+        le=glue_limits.MAX_GLUE_RETRIES,
+        description="How often a failed run is started again. The DAG's Glue task retries "
+        "(each attempt a run it follows, gates and prices); the Glue job itself never does.",
     )
     execution_class: Literal["STANDARD", "FLEX"] = Field(
         default="STANDARD", description="FLEX runs on spare capacity, cheaper, may start later."

@@ -115,7 +115,10 @@ class JobShardStack(Stack):
             worker_type=glue_cfg.worker_type,
             number_of_workers=glue_cfg.workers,
             timeout_minutes=glue_cfg.timeout_minutes,
-            max_retries=glue_cfg.max_retries,
+            # One owner of retries: the DAG's Glue task (glue.max_retries). A Glue-level retry
+            # is a new run the operator does not follow, so with both, one input could be
+            # written twice.
+            max_retries=0,
             execution_class=glue_cfg.execution_class,
             max_concurrent_runs=glue_cfg.max_concurrent_runs,
             default_arguments={

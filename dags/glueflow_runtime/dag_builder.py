@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,17 @@ log = logging.getLogger(__name__)
 START_DATE = datetime(2025, 1, 1, tzinfo=UTC)
 # Every S3 input sensor gives up after this long; the next scheduled run tries again.
 SENSOR_TIMEOUT = timedelta(hours=12)
+# How the deferrable Glue task follows its run. Its own default stops after 60 s x 75 = 75
+# minutes (GlueJobOperator, airflow/providers/amazon/aws/operators/glue.py), while a run may
+# last the job's timeout and first wait for capacity: a Flex run up to 20 minutes in WAITING,
+# a Standard run's resource retries up to 15 ("AWS Glue job run statuses").
+GLUE_WAITER_DELAY_S = 60
+GLUE_START_ALLOWANCE_MINUTES = 30
+
+
+def glue_waiter_attempts(timeout_minutes: int) -> int:
+    """Polls that cover a run of `timeout_minutes` plus the start-up allowance."""
+    return math.ceil((timeout_minutes + GLUE_START_ALLOWANCE_MINUTES) * 60 / GLUE_WAITER_DELAY_S)
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
@@ -170,6 +182,11 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
                     "--glueflow-airflow-run-id": "{{ run_id }}",
                 },
                 deferrable=True,
+                waiter_delay=GLUE_WAITER_DELAY_S,
+                waiter_max_attempts=glue_waiter_attempts(job["glue"]["timeout_minutes"]),
+                # The only retries of a run (the Glue job has MaxRetries 0): each is a new run
+                # this task follows, gates and prices.
+                retries=job["glue"]["max_retries"],
                 stop_job_run_on_kill=True,
                 wait_for_completion=True,
                 verbose=False,

@@ -161,6 +161,7 @@ def deploy(airflow_db, dev_dag_folder: Path, tmp_path: Path) -> Callable[[dict],
         quick = copy.deepcopy(manifest)
         for job in quick["jobs"].values():
             job["airflow"]["retries"] = 0
+            job["glue"]["max_retries"] = 0  # the Glue task's own retries
         folder = dag_folder(tmp_path / "dags", quick, dev_dag_folder)
         dagbag = DagBag(dag_folder=str(folder), include_examples=False)
         assert dagbag.import_errors == {}

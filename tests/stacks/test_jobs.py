@@ -42,7 +42,7 @@ def test_job_runs_with_logging_metrics_queuing_and_tags(dev: Synthesized) -> Non
     security = dev.template(shard).find_resources("AWS::Glue::SecurityConfiguration")
     assert job["SecurityConfiguration"] == {"Ref": next(iter(security))}
     assert job["JobRunQueuingEnabled"] is True
-    assert job["MaxRetries"] == 1
+    assert job["MaxRetries"] == 0  # the DAG's Glue task owns retries (tests/dags/test_glue_task.py)
     assert job["Timeout"] == 30
     assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
     args = job["DefaultArguments"]
