@@ -75,6 +75,27 @@ def glue_run_error(glue: Any, job_name: str, run_id: str) -> str | None:
     return f"{said}: {run['ErrorMessage']}" if run.get("ErrorMessage") else said
 
 
+def glue_streams(run_id: str) -> list[str]:
+    """Where a Glue run's driver writes, in its error and output log groups: Glue 5 names the
+    streams `<run id>-driver` and `<run id>-<executor id>` ("Logging for AWS Glue jobs", AWS
+    Glue Developer Guide); earlier versions write one stream named by the run id."""
+    return [f"{run_id}-driver", run_id]
+
+
+def mwaa_task_stream(ti: Any) -> str:
+    """The Airflow task log stream as MWAA names it: Airflow's default log_filename_template
+    (airflow/config_templates/config.yml, [logging] log_filename_template), with each ':'
+    replaced by '_', which CloudWatch does not accept in stream names
+    (aws/amazon-mwaa-docker-images, images/airflow/3.0.6/python/mwaa/logging/
+    cloudwatch_handlers.py: `stream_name.as_posix().replace(":", "_")`)."""
+    map_index = getattr(ti, "map_index", -1)
+    mapped = f"map_index={map_index}/" if map_index is not None and map_index >= 0 else ""
+    return (
+        f"dag_id={ti.dag_id}/run_id={ti.run_id}/task_id={ti.task_id}/{mapped}"
+        f"attempt={ti.try_number}.log"
+    ).replace(":", "_")
+
+
 def collect_tail(logs: Any, ti: Any, job: dict[str, Any], environment: dict[str, Any]) -> tuple:
     """The log lines behind a failure: the Glue run's error and output streams for the Glue
     task, else the Airflow task log in MWAA's Task log group."""
@@ -82,19 +103,20 @@ def collect_tail(logs: Any, ti: Any, job: dict[str, Any], environment: dict[str,
     found: list[tuple[int, str]] = []
     run_id = glue_run_id(ti) if ti.task_id == GLUE_TASK else None
     if run_id:
-        sources = [(group, run_id) for group in job["glue"]["log_groups"].values()]
+        sources = [(group, glue_streams(run_id)) for group in job["glue"]["log_groups"].values()]
     else:
         group = f"airflow-{environment['mwaa_environment']}-Task"
-        stream = (
-            f"dag_id={ti.dag_id}/run_id={ti.run_id}/task_id={ti.task_id}/"
-            f"attempt={ti.try_number}.log"
-        )
-        sources = [(group, stream)]
-    for group, stream in sources:
-        lines, note = log_tail(logs, group, stream)
-        found += lines
-        if note:
-            notes.append(note)
+        sources = [(group, [mwaa_task_stream(ti)])]
+    for group, streams in sources:
+        tried: list[str] = []
+        for stream in streams:  # the first stream that exists
+            lines, note = log_tail(logs, group, stream)
+            if not note:
+                found += lines
+                break
+            tried.append(note)
+        else:
+            notes.extend(tried[:1] if len(tried) == 1 else [f"{tried[0]} (nor the others)"])
     tail = [message for _, message in sorted(found)][-LOG_TAIL_LINES:]
     return tail, notes, run_id
 

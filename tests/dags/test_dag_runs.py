@@ -54,8 +54,9 @@ def moto_endpoint() -> Iterator[str]:
 
 class FakeGlueScripts:
     """What each job's script does when moto's Glue starts a run: write a validation report
-    with the given counts, or end the run FAILED with lines in its error log, as Glue writes
-    them (a stream named by the run id in the job's error log group)."""
+    with the given counts, or end the run FAILED with lines in its error log, as Glue 5 writes
+    them: the driver's stream `<run id>-driver` in the job's error log group ("Logging for
+    AWS Glue jobs", AWS Glue Developer Guide)."""
 
     def __init__(self, manifest: dict[str, Any]) -> None:
         self.manifest = manifest
@@ -79,10 +80,10 @@ class FakeGlueScripts:
             now = int(time.time() * 1000)  # CloudWatch refuses events older than 14 days
             group = job["glue"]["log_groups"]["error"]
             logs = boto3.client("logs", region_name=REGION)
-            logs.create_log_stream(logGroupName=group, logStreamName=run_id)
+            logs.create_log_stream(logGroupName=group, logStreamName=f"{run_id}-driver")
             logs.put_log_events(
                 logGroupName=group,
-                logStreamName=run_id,
+                logStreamName=f"{run_id}-driver",
                 logEvents=[
                     {"timestamp": now + i, "message": line}
                     for i, line in enumerate(outcome["error_log"])
@@ -320,7 +321,9 @@ def test_a_failed_glue_run_fails_the_dag_run(
     assert alert["error"] == f"Glue run {glue_run} of glueflow-dev-sales_ingest ended FAILED"
     assert alert["log_tail"] == error_log
     output_group = dev_manifest["jobs"]["sales_ingest"]["glue"]["log_groups"]["output"]
-    assert alert["notes"] == [f"no log stream {glue_run!r} in {output_group}"]
+    assert alert["notes"] == [
+        f"no log stream {glue_run + '-driver'!r} in {output_group} (nor the others)"
+    ]
     assert alert["links"]["glue_run"].endswith(f"/run/{glue_run}")
 
 

@@ -88,3 +88,75 @@ def test_secrets_are_masked(text: str, hidden: str) -> None:
     masked = mask(text)
     assert hidden not in masked
     assert "masked" in masked
+
+
+class TaskInstance:
+    """The fields of an Airflow task instance that the callback reads (a stand-in for Airflow's
+    RuntimeTaskInstance, which needs a running task)."""
+
+    def __init__(self, task_id: str, run_id: str, glue_run: str | None = None) -> None:
+        self.dag_id, self.task_id, self.run_id = "sales_ingest", task_id, run_id
+        self.try_number, self.map_index = 1, -1
+        self._glue_run = glue_run
+
+    def xcom_pull(self, task_ids: str, key: str = "return_value"):
+        return {"job_run_id": self._glue_run} if key == "glue_job_run_details" else None
+
+
+JOB = {"glue": {"log_groups": {"error": GROUP, "output": GROUP.replace("/error", "/output")}}}
+ENVIRONMENT = {"mwaa_environment": "glueflow-dev"}
+
+
+def test_the_glue_tail_comes_from_the_driver_stream_glue_5_writes(logs) -> None:
+    """Glue 5 writes `<run id>-driver` and `<run id>-<executor id>` streams in the error and
+    output groups ("Logging for AWS Glue jobs", AWS Glue Developer Guide); the driver's has
+    the traceback."""
+    from glueflow_runtime.callbacks import collect_tail
+
+    logs.create_log_group(logGroupName=JOB["glue"]["log_groups"]["output"])
+    now = int(time.time() * 1000)
+    traceback = ["Traceback (most recent call last):", "ValueError: bad row in orders.csv"]
+    for stream, lines in {"jr_9-driver": traceback, "jr_9-1": ["executor noise"]}.items():
+        logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
+        logs.put_log_events(
+            logGroupName=GROUP,
+            logStreamName=stream,
+            logEvents=[{"timestamp": now + i, "message": m} for i, m in enumerate(lines)],
+        )
+
+    tail, notes, run_id = collect_tail(
+        logs, TaskInstance("run_glue_job", "manual__x", "jr_9"), JOB, ENVIRONMENT
+    )
+
+    assert run_id == "jr_9"
+    assert tail == traceback
+    output = JOB["glue"]["log_groups"]["output"]
+    assert notes == [f"no log stream 'jr_9-driver' in {output} (nor the others)"]
+
+
+def test_the_airflow_task_tail_comes_from_the_stream_mwaa_names() -> None:
+    """MWAA replaces ':' (which CloudWatch refuses in stream names) with '_' in Airflow's
+    log file name (aws/amazon-mwaa-docker-images, images/airflow/3.0.6/python/mwaa/logging/
+    cloudwatch_handlers.py), and Airflow's default template names the run and attempt."""
+    from glueflow_runtime.callbacks import collect_tail, mwaa_task_stream
+
+    run_id = "scheduled__2026-11-24T06:00:00+00:00"
+    ti = TaskInstance("validation_gate", run_id)
+    stream = (
+        "dag_id=sales_ingest/run_id=scheduled__2026-11-24T06_00_00+00_00/"
+        "task_id=validation_gate/attempt=1.log"
+    )
+    assert mwaa_task_stream(ti) == stream
+    with mock_aws():
+        client = boto3.client("logs", region_name="eu-west-1")
+        group = "airflow-glueflow-dev-Task"
+        client.create_log_group(logGroupName=group)
+        client.create_log_stream(logGroupName=group, logStreamName=stream)
+        client.put_log_events(
+            logGroupName=group,
+            logStreamName=stream,
+            logEvents=[{"timestamp": int(time.time() * 1000), "message": "gate said no"}],
+        )
+        tail, notes, _ = collect_tail(client, ti, JOB, ENVIRONMENT)
+    assert tail == ["gate said no"]
+    assert notes == []
