@@ -2,8 +2,9 @@
 decision 11).
 
 Cost = DPU-hours x the price per DPU-hour of the run's execution class. DPU-hours come from
-GetJobRun's `DPUSeconds` when Glue reports it (Flex, auto scaling); otherwise from workers x
-DPU per worker type x max(execution time, 60 s), because Glue bills a 1-minute minimum.
+GetJobRun's `DPUSeconds` plus the driver when Glue reports it (Flex, auto scaling); otherwise
+from workers x DPU per worker type x max(execution time, 60 s), because Glue bills a
+1-minute minimum.
 """
 
 from __future__ import annotations
@@ -36,13 +37,22 @@ class RunCost:
 
 
 def dpu_hours(job_run: dict[str, Any], dpu_per_worker: dict[str, float]) -> float:
-    """DPU-hours a run is billed for."""
-    if job_run.get("DPUSeconds"):
-        return float(job_run["DPUSeconds"]) / 3600
-    workers = job_run.get("NumberOfWorkers") or 0
+    """DPU-hours a run is billed for, at least one minute of it ("AWS Glue pricing": billed
+    per second, with a 1-minute minimum).
+
+    `DPUSeconds` (Flex and auto-scaled runs) is "the total time each executor ran ... multiplied
+    by a DPU factor" ("JobRun", AWS Glue API): the executors only. The driver, one worker of
+    the run's type, runs the whole execution time as well, so it is added.
+    """
     per_worker = dpu_per_worker.get(job_run.get("WorkerType", ""), 0)
-    seconds = max(int(job_run.get("ExecutionTime") or 0), MINIMUM_BILLED_SECONDS)
-    return workers * per_worker * seconds / 3600
+    seconds = int(job_run.get("ExecutionTime") or 0)
+    if job_run.get("DPUSeconds"):
+        dpu_seconds = float(job_run["DPUSeconds"]) + per_worker * seconds
+        if 0 < seconds < MINIMUM_BILLED_SECONDS:
+            dpu_seconds *= MINIMUM_BILLED_SECONDS / seconds
+        return max(dpu_seconds, per_worker * MINIMUM_BILLED_SECONDS) / 3600
+    workers = job_run.get("NumberOfWorkers") or 0
+    return workers * per_worker * max(seconds, MINIMUM_BILLED_SECONDS) / 3600
 
 
 def price_run(job: str, job_run: dict[str, Any], environment: dict[str, Any]) -> RunCost:

@@ -1,4 +1,6 @@
-"""The cost of a Glue run (docs/architecture.md, decision 11), against hand-computed values."""
+"""The cost of a Glue run (docs/architecture.md, decision 11), against hand-computed values from
+"AWS Glue pricing" (per-second billing, a 1-minute minimum, its 6-DPU example) and the
+definition of `DPUSeconds` in "JobRun" (AWS Glue API)."""
 
 from __future__ import annotations
 
@@ -32,17 +34,22 @@ ENV = {
         # Glue bills at least one minute: 10 s is billed as 60 s
         ({"WorkerType": "G.1X", "NumberOfWorkers": 6, "ExecutionTime": 10}, 0.1, 0.044),
         ({"WorkerType": "G.1X", "NumberOfWorkers": 6}, 0.1, 0.044),  # no time reported yet
-        # DPUSeconds, when Glue reports it (Flex, auto scaling), wins over the estimate
+        # "AWS Glue pricing", its example: a job of 6 DPUs for 15 minutes, 6 x 1/4 x $0.44
+        ({"WorkerType": "G.1X", "NumberOfWorkers": 6, "ExecutionTime": 900}, 1.5, 0.66),
+        # DPUSeconds (Flex, auto scaling) counts executors only ("JobRun", AWS Glue API:
+        # "the total time each executor ran ... multiplied by a DPU factor"); the driver, one
+        # worker, ran the whole time: 9000 + 1 x 1800 DPU-seconds = 3 DPU-hours
         ({"WorkerType": "G.1X", "NumberOfWorkers": 10, "ExecutionTime": 1800,
-          "DPUSeconds": 9000.0, "ExecutionClass": "FLEX"}, 2.5, 0.725),
+          "DPUSeconds": 9000.0, "ExecutionClass": "FLEX"}, 3.0, 0.87),
+        # ...and the minute minimum: (36 + 2 x 30) DPU-seconds in 30 s, billed as 60 s: 192
         ({"WorkerType": "G.2X", "NumberOfWorkers": 10, "ExecutionTime": 30,
-          "DPUSeconds": 36.0}, 0.01, 0.0044),
+          "DPUSeconds": 36.0}, 192 / 3600, 192 / 3600 * 0.44),
     ],
 )  # fmt: skip
 def test_run_cost(run: dict, hours: float, usd: float) -> None:
     priced = price_run("job", {"Id": "jr_1", "JobRunState": "SUCCEEDED", **run}, ENV)
-    assert priced.dpu_hours == pytest.approx(hours)
-    assert priced.cost_usd == pytest.approx(usd)
+    assert priced.dpu_hours == pytest.approx(hours, abs=1e-6)  # rounded to 6 places
+    assert priced.cost_usd == pytest.approx(usd, abs=1e-6)
 
 
 def test_an_unknown_worker_type_costs_nothing_rather_than_failing() -> None:
