@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import copy
 import graphlib
+import importlib.util
+import itertools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +89,37 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+# No config needs more; a larger file is refused before it is parsed.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
 def read_yaml(path: Path) -> tuple[dict[str, Any] | None, list[ConfigProblem]]:
-    """Parse one YAML file into a mapping, or say why it cannot be."""
+    """Parse one YAML file into a mapping, or say why it cannot be.
+
+    Refused before anything is built: a file over MAX_CONFIG_BYTES, and YAML aliases, whose
+    expansion can grow exponentially ("billion laughs"); a config has no need for them.
+    """
     file = display_path(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            return None, [
+                ConfigProblem(
+                    file, "(file)", f"{size:,} bytes; a config file may have {MAX_CONFIG_BYTES:,}"
+                )
+            ]
+        text = path.read_text(encoding="utf-8")
+        for event in yaml.parse(text, Loader=_SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                return None, [
+                    ConfigProblem(
+                        file,
+                        f"(line {mark.line + 1}, column {mark.column + 1})",
+                        f"YAML alias '*{event.anchor}' is not accepted; write the value out",
+                    )
+                ]
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
@@ -235,6 +263,9 @@ def check_jobs(
                 add(name, ("downstream", i, "job"), "a job cannot trigger itself (endless loop)")
             elif target is not None and target not in names:
                 add(name, ("downstream", i, "job"), f"unknown job {target!r}; known: {known}")
+    for name, job in sorted(jobs.items()):
+        problems.extend(_run_time_problems(name, job, add))
+    problems.extend(_start_cycle_problems(jobs, add))
     graph = {
         name: [u for u in job.depends_on if u in jobs and u != name] for name, job in jobs.items()
     }
@@ -253,6 +284,123 @@ def check_jobs(
             "remove one of these depends_on entries",
         )
     return problems
+
+
+# InvokeRestApi takes a `Path` of at most 64 characters (botocore/data/mwaa/2020-07-01/
+# service-2.json, InvokeRestApiRequest.Path), and the trigger asks for /dags/<dag id>/dagRuns.
+INVOKE_REST_API_MAX_PATH = 64
+DAG_RUNS_PATH = "/dags/{}/dagRuns"
+MAX_DAG_ID = INVOKE_REST_API_MAX_PATH - len(DAG_RUNS_PATH.format(""))
+
+
+def _factory_task_ids() -> frozenset[str]:
+    """The task ids the factory DAG gives its own tasks (dags/glueflow_runtime/ids.py, the
+    one definition; loaded by path, because configs/ does not import the runtime package)."""
+    spec = importlib.util.spec_from_file_location(
+        "_glueflow_ids", REPO_ROOT / "dags" / "glueflow_runtime" / "ids.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return frozenset(v for k, v in vars(module).items() if k.endswith("_TASK"))
+
+
+FACTORY_TASK_IDS = _factory_task_ids()
+
+
+def _overlap(a: str | None, b: str | None) -> bool:
+    """Whether two key prefixes can name the same object (one starts the other)."""
+    a, b = a or "", b or ""
+    return a.startswith(b) or b.startswith(a)
+
+
+def _run_time_problems(name: str, job: JobConfig, add: Callable[..., None]) -> list:
+    """What AWS, MWAA or Airflow would refuse or get wrong at run time, caught here."""
+    if len(name) > MAX_DAG_ID:
+        add(
+            name,
+            ("name",),
+            f"{len(name)} characters; at most {MAX_DAG_ID}, because the trigger starts runs "
+            f"with MWAA InvokeRestApi at {DAG_RUNS_PATH.format('<name>')}, whose path may "
+            f"have {INVOKE_REST_API_MAX_PATH}",
+        )
+    for i, step in enumerate(job.downstream):
+        if step.name in FACTORY_TASK_IDS:
+            add(
+                name,
+                ("downstream", i, "name"),
+                f"{step.name!r} is a task id of the job's own DAG; reserved: "
+                f"{', '.join(sorted(FACTORY_TASK_IDS))}",
+            )
+    s3 = job.trigger.s3
+    if s3 is None:
+        return []
+    readable = [loc for loc in job.inputs if loc.bucket == s3.bucket]
+    if not any((s3.prefix or "").startswith(loc.prefix) for loc in readable):
+        covering = ", ".join(f"{loc.bucket}:{loc.prefix}" for loc in job.inputs) or "none"
+        add(
+            name,
+            ("trigger", "s3", "prefix"),
+            f"the trigger starts the job for objects under {s3.bucket}:{s3.prefix or ''} but "
+            f"its role may read only its inputs ({covering}); add an input of bucket "
+            f"{s3.bucket!r} whose prefix the trigger's starts with",
+        )
+    for i, out in enumerate(job.outputs):
+        if out.bucket == s3.bucket and _overlap(out.prefix, s3.prefix):
+            add(
+                name,
+                ("outputs", i, "prefix"),
+                f"writes under {out.bucket}:{out.prefix}, where its own S3 trigger "
+                f"({s3.bucket}:{s3.prefix or ''}) would start it again, without end; write "
+                "elsewhere or narrow the trigger's prefix",
+            )
+    return []
+
+
+def _start_cycle_problems(jobs: Mapping[str, JobConfig], add: Callable[..., None]) -> list:
+    """Jobs that start each other in a circle: through what one writes where another's S3
+    trigger listens, a trigger_job step, or depends_on (a circle of depends_on alone is the
+    dependency cycle reported with depends_on)."""
+    how: dict[tuple[str, str], str] = {}
+    for name, job in jobs.items():
+        for other, target in jobs.items():
+            s3 = target.trigger.s3
+            if (
+                other != name
+                and s3
+                and any(
+                    out.bucket == s3.bucket and _overlap(out.prefix, s3.prefix)
+                    for out in job.outputs
+                )
+            ):
+                how.setdefault((name, other), "writes where its trigger listens")
+        for step in job.downstream:
+            if getattr(step, "job", None) in jobs and step.job != name:
+                how.setdefault((name, step.job), f"trigger_job step {step.name!r}")
+        for upstream in job.depends_on:
+            if upstream in jobs and upstream != name:
+                how.setdefault((upstream, name), "depends_on")
+    # graphlib takes each node's predecessors: who starts it.
+    started_by: dict[str, set[str]] = {name: set() for name in jobs}
+    for starter, started in how:
+        started_by[started].add(starter)
+    try:
+        graphlib.TopologicalSorter(started_by).prepare()
+    except graphlib.CycleError as exc:
+        cycle = list(exc.args[1])  # each node is started by the one before it... or after
+        if (cycle[0], cycle[1]) not in how:
+            cycle.reverse()
+        ring = cycle[:-1]
+        i = ring.index(min(ring))
+        ordered = ring[i:] + ring[:i] + [ring[i]]
+        steps = [how[(a, b)] for a, b in itertools.pairwise(ordered)]
+        if any(step != "depends_on" for step in steps):
+            path = " ".join(f"{a} -[{step}]->" for a, step in zip(ordered, steps, strict=False))
+            add(
+                ordered[0],
+                ("outputs",),
+                f"jobs start each other without end: {path} {ordered[-1]}",
+            )
+    return []
 
 
 def check_job_graph(

@@ -404,6 +404,65 @@ CASES = [
         "(line 2, column 1)",
         ("invalid YAML",),
     ),
+    # What would pass here and fail on AWS (see also configs/loader.py, _run_time_problems)
+    Case(
+        "name-too-long-for-the-invoke-rest-api-path",
+        lambda p: p.write_job("ingest", valid_job("j" * 51)),
+        "configs/jobs/ingest.yaml",
+        "name",
+        ("51 characters", "at most 50", "/dags/<name>/dagRuns", "64"),
+    ),
+    Case(
+        "step-named-like-a-task-of-the-factory",
+        two_jobs(
+            valid_job("second"),
+            valid_job(
+                "ingest",
+                downstream=[{"type": "trigger_job", "name": "record_cost", "job": "second"}],
+            ),
+        ),
+        "configs/jobs/ingest.yaml",
+        "downstream[0].name",
+        ("'record_cost' is a task id of the job's own DAG", "run_glue_job", "validation_gate"),
+    ),
+    Case(
+        "trigger-for-objects-the-role-cannot-read",
+        job_with(trigger={"s3": {"bucket": "raw", "prefix": "elsewhere/", "suffix": ".csv"}}),
+        "configs/jobs/ingest.yaml",
+        "trigger.s3.prefix",
+        ("raw:elsewhere/", "may read only its inputs", "raw:ingest/in/"),
+    ),
+    Case(
+        "writes-where-its-own-trigger-listens",
+        job_with(outputs=[{"bucket": "raw", "prefix": "ingest/in/parquet/"}]),
+        "configs/jobs/ingest.yaml",
+        "outputs[0].prefix",
+        ("raw:ingest/in/parquet/", "start it again", "raw:ingest/in/"),
+    ),
+    Case(
+        "two-jobs-start-each-other",
+        two_jobs(
+            valid_job("second", outputs=[{"bucket": "raw", "prefix": "ingest/in/"}]),
+            valid_job("ingest", outputs=[{"bucket": "raw", "prefix": "second/in/"}]),
+        ),
+        "configs/jobs/ingest.yaml",
+        "outputs",
+        ("start each other without end", "ingest -[writes where its trigger listens]-> second"),
+    ),
+    Case(
+        "yaml-alias",
+        lambda p: p.write_job("ingest", "a: &x [1, 2]\nb: *x\nname: ingest\n"),
+        "configs/jobs/ingest.yaml",
+        "(line 2, column 4)",
+        ("YAML alias '*x' is not accepted",),
+    ),
+    Case(
+        "huge-file",
+        lambda p: p.write_job("ingest", "# " + "x" * (1024 * 1024) + "\n"),
+        "configs/jobs/ingest.yaml",
+        "(file)",
+        ("1,048,579 bytes", "1,048,576"),
+    ),
     Case(
         "empty-file",
         lambda p: p.write_job("ingest", "# nothing yet\n"),
@@ -483,3 +542,16 @@ def test_an_environment_file_in_a_subfolder_is_not_an_environment(valid_project:
     (old / "dev.yaml").write_text("account: '999999999999'\n")
     platform = load_platform("dev", root=valid_project.root, **valid_project.paths())
     assert platform.environment.config.account == "123456789012"
+
+
+def test_an_exponential_alias_bomb_is_refused_before_it_is_expanded(project: Project) -> None:
+    """Nine levels of nine aliases would expand to 9**9 (387 million) items ("billion laughs");
+    the file is refused at its first alias, without building anything."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+    project.write_env("dev", valid_environment())
+    project.write_job("ingest", "\n".join(lines) + "\n")
+
+    problems = validate_all(root=project.root, **project.paths())
+
+    assert any("YAML alias '*a0' is not accepted" in p.message for p in problems)
