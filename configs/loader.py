@@ -7,6 +7,7 @@ Every problem in every file is collected before anything is raised, so one run o
 from __future__ import annotations
 
 import copy
+import functools
 import graphlib
 import importlib.util
 import itertools
@@ -293,7 +294,8 @@ DAG_RUNS_PATH = "/dags/{}/dagRuns"
 MAX_DAG_ID = INVOKE_REST_API_MAX_PATH - len(DAG_RUNS_PATH.format(""))
 
 
-def _factory_task_ids() -> frozenset[str]:
+@functools.cache
+def factory_task_ids() -> frozenset[str]:
     """The task ids the factory DAG gives its own tasks (dags/glueflow_runtime/ids.py, the
     one definition; loaded by path, because configs/ does not import the runtime package)."""
     spec = importlib.util.spec_from_file_location(
@@ -302,9 +304,6 @@ def _factory_task_ids() -> frozenset[str]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return frozenset(v for k, v in vars(module).items() if k.endswith("_TASK"))
-
-
-FACTORY_TASK_IDS = _factory_task_ids()
 
 
 def _overlap(a: str | None, b: str | None) -> bool:
@@ -324,12 +323,12 @@ def _run_time_problems(name: str, job: JobConfig, add: Callable[..., None]) -> l
             f"have {INVOKE_REST_API_MAX_PATH}",
         )
     for i, step in enumerate(job.downstream):
-        if step.name in FACTORY_TASK_IDS:
+        if step.name in factory_task_ids():
             add(
                 name,
                 ("downstream", i, "name"),
                 f"{step.name!r} is a task id of the job's own DAG; reserved: "
-                f"{', '.join(sorted(FACTORY_TASK_IDS))}",
+                f"{', '.join(sorted(factory_task_ids()))}",
             )
     s3 = job.trigger.s3
     if s3 is None:
