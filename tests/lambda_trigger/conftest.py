@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
 from configs.loader import load_platform
 from configs.manifest import compile_manifest
@@ -25,3 +29,13 @@ def trigger_module(name: str) -> ModuleType:
 @pytest.fixture(scope="session")
 def dev_manifest_for_trigger() -> dict:
     return compile_manifest(load_platform("dev"))
+
+
+@pytest.fixture
+def mwaa() -> Iterator[tuple[Any, Stubber]]:
+    """An MWAA client whose InvokeRestApi answers are stubbed (botocore's Stubber checks each
+    request and answer against the service model), and every stubbed answer must be used."""
+    client = boto3.client("mwaa", region_name="eu-west-1")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()

@@ -45,14 +45,6 @@ class Clock:
         return self.remaining_s
 
 
-@pytest.fixture
-def mwaa():
-    client = boto3.client("mwaa", region_name="eu-west-1")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
-
-
 def expected_request(dag_id: str = "sales_ingest") -> dict:
     """InvokeRestApi's request for `event("sales/incoming/a.csv")`, written out by hand: the
     object as conf, no logical date, and the run id fixed for that bucket, key and sequencer."""

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import botocore.session
 import pytest
 from botocore.stub import Stubber
@@ -63,14 +62,6 @@ def start(client: Any, clock: Clock) -> str:
     return trigger.start_run(
         "sales_ingest", handler.parse_event(event("sales/incoming/a.csv"))[0], clock
     )
-
-
-@pytest.fixture
-def mwaa():
-    client = boto3.client("mwaa", region_name="eu-west-1")
-    with Stubber(client) as stubber:
-        yield client, stubber
-        stubber.assert_no_pending_responses()
 
 
 def test_the_model_has_the_errors_this_file_covers() -> None:
