@@ -50,11 +50,40 @@ SENSOR_TIMEOUT = timedelta(hours=12)
 # a Standard run's resource retries up to 15 ("AWS Glue job run statuses").
 GLUE_WAITER_DELAY_S = 60
 GLUE_START_ALLOWANCE_MINUTES = 30
+# The XCom in which the Glue task notes the try that deferred (GlueRunOperator).
+DEFERRED_TRY_KEY = "glueflow_deferred_try"
 
 
 def glue_waiter_attempts(timeout_minutes: int) -> int:
     """Polls that cover a run of `timeout_minutes` plus the start-up allowance."""
     return math.ceil((timeout_minutes + GLUE_START_ALLOWANCE_MINUTES) * 60 / GLUE_WAITER_DELAY_S)
+
+
+class GlueRunOperator(GlueJobOperator):
+    """GlueJobOperator whose retry starts a new Glue run on Airflow 3.0.6.
+
+    A failed trigger leaves `next_method` "__fail__" on the task instance, and Airflow 3.0.6
+    keeps it when the task goes up for retry (apache/airflow#56704, fixed by #56731), so the
+    retry resumes into the same failure (BaseOperator.resume_execution raises it again)
+    instead of calling `execute`: a failed run is never retried. The try that deferred is
+    recorded, and a resumption in a later try starts a new run, as a retry should.
+    """
+
+    def execute(self, context: Any) -> Any:
+        context["ti"].xcom_push(key=DEFERRED_TRY_KEY, value=context["ti"].try_number)
+        return super().execute(context)
+
+    def resume_execution(self, next_method: str, next_kwargs: Any, context: Any) -> Any:
+        ti = context["ti"]
+        deferred_at = ti.xcom_pull(task_ids=ti.task_id, key=DEFERRED_TRY_KEY)
+        if next_method == "__fail__" and deferred_at is not None and deferred_at != ti.try_number:
+            self.log.warning(
+                "try %s resumed the failure of try %s's trigger; starting a new run instead",
+                ti.try_number,
+                deferred_at,
+            )
+            return self.execute(context)
+        return super().resume_execution(next_method, next_kwargs, context)
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
@@ -171,7 +200,7 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
                 )
             )
         chain.append(
-            GlueJobOperator(
+            GlueRunOperator(
                 task_id=GLUE_TASK,
                 job_name=job["glue_job_name"],
                 script_args={

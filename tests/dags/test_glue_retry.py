@@ -1,0 +1,232 @@
+"""A failed Glue run retried by Airflow, on real Airflow processes: the output is written once.
+
+The Glue task alone retries a failed run. The Glue job's `MaxRetries` is 0 and the task's
+`retries` are the job's `glue.max_retries` (dag_builder.build_dag), because:
+
+- The deferrable GlueJobOperator starts one run and follows that run only: `execute` calls
+  StartJobRun and defers on a GlueJobCompleteTrigger for that run id, and `execute_complete`
+  fails the task unless that run succeeded (apache-airflow-providers-amazon 9.12.0,
+  airflow/providers/amazon/aws/operators/glue.py).
+- A Glue-level retry is a new run, with its own id, `Attempt` > 0 and `PreviousRunId` the
+  failed run's ("Job runs", AWS Glue API reference, `JobRun`): a run the operator never sees,
+  which would process the same input again beside the Airflow retry.
+- An Airflow retry re-runs the whole task: a failed try with tries left goes to
+  `up_for_retry`, and after `retry_delay` the scheduler runs it again with the next
+  `try_number` (Airflow's task retries: "Tasks", Airflow documentation, and
+  airflow/models/taskinstance.py, `TaskInstance.handle_failure`, `is_eligible_to_retry`).
+  Here that next try calls StartJobRun once more and follows the new run.
+
+So for sales_ingest (configs/jobs/sales_ingest.yaml, `glue.max_retries: 1`): the first run
+ends FAILED, the task retries once, its second run succeeds and writes its output (the
+validation report), and the DAG run succeeds, with 2 StartJobRun calls and 1 report.
+
+Airflow 3.0.6 alone does not do that: its retry of a task whose trigger failed resumes at the
+stale `next_method` "__fail__" and fails again without calling `execute` (the execution API's
+`ti_update_state` -> `TaskInstance.prepare_db_for_next_try` clears neither `next_method` nor
+`next_kwargs`; apache/airflow#56704, fixed by apache/airflow#56731 after 3.0.6), so no second
+run starts. The factory's `GlueRunOperator` notes the try that deferred and starts a new run
+when a later try resumes that failure; this test fails without it (one StartJobRun, the
+retry failing with "Trigger failure").
+
+Why real processes: dag.test() increments `try_number` when a deferred task resumes
+(airflow/sdk/definitions/dag.py, `DAG.test`), which the scheduler does not, so under dag.test()
+the resumed failure has no retry left. Here Airflow 3.0.6 runs as in
+tests/lambda_trigger/test_api_server.py (`airflow api-server`, `scheduler`, `dag-processor`, on
+MWAA's configuration), plus `airflow triggerer`, which follows the deferred Glue task's run.
+AWS is moto's server, in a thread of this process (tests/dags/test_dag_runs.py: `moto_endpoint`,
+`aws`): the Airflow processes reach it through AWS_ENDPOINT_URL, and the fake Glue scripts
+patched on its backend here decide each run's outcome.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from glueflow_runtime.ids import COST_TASK, FAILED_TASK, GATE_TASK, GLUE_TASK, PASSED_TASK
+from glueflow_runtime.validation_report import report_location
+from tests.dags import test_dag_runs
+from tests.dags.conftest import dag_folder
+from tests.lambda_trigger.test_api_server import AIRFLOW, Airflow, _airflow_env, _get, _post
+
+# The moto server and the AWS resources the dev manifest names, with fake Glue scripts.
+moto_endpoint = test_dag_runs.moto_endpoint
+aws = test_dag_runs.aws
+
+JOB = "sales_ingest"
+REGION = test_dag_runs.REGION
+STARTUP_S = 120  # bound on starting the four processes on a busy 2-core machine
+RUN_S = 150  # bound on the DAG run: two tries of the Glue task, the gate and the pricing
+RETRY_DELAY_MINUTES = 0.05  # 3 s between the failed try and the retry
+RUN_ID = "glue-retry-1"
+FAILED_RUN = {
+    "fail": True,
+    "error_log": ["pyspark.errors.exceptions.captured.AnalysisException: [PATH_NOT_FOUND]"],
+}
+SUCCEEDED_RUN = {"read": 200, "invalid": 0}
+
+
+def one_job_manifest(dev_manifest: dict) -> dict:
+    """The dev manifest with sales_ingest alone (no scheduled or asset-triggered DAG runs
+    beside it) and a retry delay of seconds; its Glue settings as shipped."""
+    manifest = copy.deepcopy(dev_manifest)
+    manifest["jobs"] = {JOB: manifest["jobs"][JOB]}
+    job = manifest["jobs"][JOB]
+    assert job["glue"]["max_retries"] == 1  # configs/jobs/sales_ingest.yaml
+    assert job["downstream"] == []  # no Redshift step to fake
+    job["airflow"]["retry_delay_minutes"] = RETRY_DELAY_MINUTES
+    return manifest
+
+
+@pytest.fixture(scope="module")
+def retry_home(
+    tmp_path_factory: pytest.TempPathFactory, dev_dag_folder: Path, dev_manifest: dict
+) -> Path:
+    """An Airflow home as MWAA's migrate-db step leaves it, with the shipped DAG folder and
+    the one-job manifest (as test_api_server's `migrated_home`)."""
+    home = tmp_path_factory.mktemp("airflow-retry")
+    dag_folder(home / "dags", one_job_manifest(dev_manifest), dev_dag_folder)
+    env = _airflow_env(home)
+    for command in (["db", "migrate"], ["dags", "reserialize"]):
+        subprocess.run([*AIRFLOW, *command], env=env, check=True, capture_output=True, timeout=300)
+    return home
+
+
+@pytest.fixture
+def airflow(retry_home: Path, tmp_path: Path, moto_endpoint: str, aws: Any) -> Iterator[Airflow]:
+    """API server, scheduler, DAG processor and triggerer on a copy of the home, their AWS
+    calls going to moto. Stopped (process groups, SIGTERM then SIGKILL) before moto's state
+    is reset, whatever the test did."""
+    home = tmp_path / "airflow"
+    shutil.copytree(retry_home, home)
+    deployment = Airflow(home=home, env=_env(home, aws_endpoint=moto_endpoint))
+    try:
+        deployment.start(
+            "api-server", "api-server", "--host", "127.0.0.1", "--port", "0", "--workers", "1"
+        )
+        log = home / "api-server.log"
+        port = deployment.wait_for(
+            "the API server binding a port",
+            lambda: _bound_port(log),
+            STARTUP_S,
+        )
+        server = f"http://127.0.0.1:{port}"
+        deployment.base = f"{server}/api/v2"
+        env = _env(home, api_server_url=server, aws_endpoint=moto_endpoint)
+        # No log servers: they bind fixed ports (8793, 8794) on every interface.
+        deployment.start("scheduler", "scheduler", "--skip-serve-logs", env=env)
+        deployment.start("dag-processor", "dag-processor", env=env)
+        deployment.start("triggerer", "triggerer", "--skip-serve-logs", env=env)
+        deployment.wait_for("every component healthy", _all_healthy(deployment), STARTUP_S)
+        yield deployment
+    finally:
+        deployment.stop()
+
+
+def _env(home: Path, **options: str) -> dict[str, str]:
+    """test_api_server's environment, with the task logs in this test's home (the copied
+    airflow.cfg names the template home's folder), where the API server reads them."""
+    return {
+        **_airflow_env(home, **options),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+    }
+
+
+def _bound_port(log: Path) -> str | None:
+    found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log.read_text())
+    return found.group(1) if found else None
+
+
+def _all_healthy(deployment: Airflow) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            health = _get(f"{deployment.base}/monitor/health")
+        except OSError:
+            return False
+        return all(
+            (health.get(part) or {}).get("status") == "healthy"
+            for part in ("metadatabase", "scheduler", "dag_processor", "triggerer")
+        )
+
+    return check
+
+
+def _finished(url: str) -> Callable[[], dict | None]:
+    def check() -> dict | None:
+        run = _get(url)
+        return run if run["state"] in ("success", "failed") else None
+
+    return check
+
+
+def test_a_failed_glue_run_is_retried_once_and_its_output_written_once(
+    airflow: Airflow, aws: Any, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run 1 ends FAILED, the Airflow task retries, run 2 succeeds and writes the report: the
+    DAG run succeeds with 2 StartJobRun calls and 1 report."""
+    from moto.glue.models import GlueBackend
+
+    job = dev_manifest["jobs"][JOB]
+    planned = [FAILED_RUN, SUCCEEDED_RUN]  # the outcome of each StartJobRun, in order
+    scripted = GlueBackend.start_job_run  # aws's fake scripts
+
+    def start_job_run(backend: Any, *args: Any, **kwargs: Any) -> str:
+        # Past the plan, a run fails: a third run must not write a report either.
+        tried = len(aws.started)
+        aws.outcomes[JOB] = planned[tried] if tried < len(planned) else FAILED_RUN
+        return scripted(backend, *args, **kwargs)
+
+    monkeypatch.setattr(GlueBackend, "start_job_run", start_job_run)
+    run_url = f"{airflow.base}/dags/{JOB}/dagRuns/{RUN_ID}"
+    _post(
+        f"{airflow.base}/dags/{JOB}/dagRuns",
+        {"dag_run_id": RUN_ID, "logical_date": None, "conf": test_dag_runs.S3_EVENT_CONF},
+    )
+    run = airflow.wait_for(f"run {RUN_ID} of {JOB} finishing", _finished(run_url), RUN_S)
+
+    tries = {
+        ti["task_id"]: (ti["state"], ti["try_number"])
+        for ti in _get(f"{run_url}/taskInstances")["task_instances"]
+    }
+    bucket, _, prefix = job["validation"]["report_prefix"].removeprefix("s3://").partition("/")
+    s3 = boto3.client("s3", region_name=REGION)
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    reports = [o["Key"] for o in listed]
+    outcome = {"dag_run": run["state"], "start_job_runs": len(aws.started), "reports": len(reports)}
+    assert outcome == {"dag_run": "success", "start_job_runs": 2, "reports": 1}, (
+        f"tasks (state, try): {tries}\n{airflow.logs()}"
+    )
+
+    assert tries == {
+        GLUE_TASK: ("success", 2),  # one retry, and it succeeded
+        GATE_TASK: ("success", 1),
+        PASSED_TASK: ("success", 1),
+        FAILED_TASK: ("skipped", 0),  # skipped by the gate, never run
+        COST_TASK: ("success", 1),
+    }
+    (first, first_run, first_args), (second, second_run, second_args) = aws.started
+    assert first == second == job["glue_job_name"]
+    assert first_run != second_run
+    assert first_args == second_args  # the same input object, retried
+    glue = boto3.client("glue", region_name=REGION)
+    runs = [
+        glue.get_job_run(JobName=first, RunId=run_id)["JobRun"]
+        for run_id in (first_run, second_run)
+    ]
+    assert [r["JobRunState"] for r in runs] == ["FAILED", "SUCCEEDED"]
+    assert "PreviousRunId" not in runs[1]  # a run the task started, not a Glue retry of run 1
+    # The one report is the second run's: the output the failed run never wrote.
+    assert reports == [report_location(job["validation"]["report_prefix"], second_run)[1]]
+    # The Glue task returned the second run (the gate reads that run's report), and the run
+    # priced after the retry is the second one.
+    xcom = f"{run_url}/taskInstances/{{}}/xcomEntries/return_value"
+    assert _get(xcom.format(GLUE_TASK))["value"] == second_run
+    assert _get(xcom.format(COST_TASK))["value"]["run_id"] == second_run
