@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -12,9 +13,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from configs.loader import load_platform
-from configs.manifest import compile_manifest
 from tests.conftest import REPO_ROOT
+from tests.synth import Synthesized
 
 TRIGGER_DIR = REPO_ROOT / "lambda" / "trigger"
 
@@ -27,8 +27,10 @@ def trigger_module(name: str) -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def dev_manifest_for_trigger() -> dict:
-    return compile_manifest(load_platform("dev"))
+def dev_manifest_for_trigger(dev: Synthesized) -> dict:
+    """The manifest bundled beside the trigger handler, as the Lambda gets it."""
+    bundle = dev.assembly.lambda_bundle("glueflow-dev-triggers", "S3 object created")
+    return json.loads((bundle.code_dir / "manifest.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture
