@@ -41,7 +41,6 @@ patched on its backend here decide each run's outcome.
 from __future__ import annotations
 
 import copy
-import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -55,7 +54,15 @@ from glueflow_runtime.ids import COST_TASK, FAILED_TASK, GATE_TASK, GLUE_TASK, P
 from glueflow_runtime.validation_report import report_location
 from tests.dags import test_dag_runs
 from tests.dags.conftest import dag_folder
-from tests.lambda_trigger.test_api_server import AIRFLOW, Airflow, _airflow_env, _get, _post
+from tests.lambda_trigger.test_api_server import (
+    AIRFLOW,
+    Airflow,
+    _airflow_env,
+    _all_healthy,
+    _bound_port,
+    _get,
+    _post,
+)
 
 # The moto server and the AWS resources the dev manifest names, with fake Glue scripts.
 moto_endpoint = test_dag_runs.moto_endpoint
@@ -107,7 +114,7 @@ def airflow(retry_home: Path, tmp_path: Path, moto_endpoint: str, aws: Any) -> I
     is reset, whatever the test did."""
     home = tmp_path / "airflow"
     shutil.copytree(retry_home, home)
-    deployment = Airflow(home=home, env=_env(home, aws_endpoint=moto_endpoint))
+    deployment = Airflow(home=home, env=_airflow_env(home, aws_endpoint=moto_endpoint))
     try:
         deployment.start(
             "api-server", "api-server", "--host", "127.0.0.1", "--port", "0", "--workers", "1"
@@ -120,43 +127,19 @@ def airflow(retry_home: Path, tmp_path: Path, moto_endpoint: str, aws: Any) -> I
         )
         server = f"http://127.0.0.1:{port}"
         deployment.base = f"{server}/api/v2"
-        env = _env(home, api_server_url=server, aws_endpoint=moto_endpoint)
+        env = _airflow_env(home, api_server_url=server, aws_endpoint=moto_endpoint)
         # No log servers: they bind fixed ports (8793, 8794) on every interface.
         deployment.start("scheduler", "scheduler", "--skip-serve-logs", env=env)
         deployment.start("dag-processor", "dag-processor", env=env)
         deployment.start("triggerer", "triggerer", "--skip-serve-logs", env=env)
-        deployment.wait_for("every component healthy", _all_healthy(deployment), STARTUP_S)
+        deployment.wait_for(
+            "every component healthy",
+            _all_healthy(deployment, ("scheduler", "dag_processor", "triggerer")),
+            STARTUP_S,
+        )
         yield deployment
     finally:
         deployment.stop()
-
-
-def _env(home: Path, **options: str) -> dict[str, str]:
-    """test_api_server's environment, with the task logs in this test's home (the copied
-    airflow.cfg names the template home's folder), where the API server reads them."""
-    return {
-        **_airflow_env(home, **options),
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-    }
-
-
-def _bound_port(log: Path) -> str | None:
-    found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log.read_text())
-    return found.group(1) if found else None
-
-
-def _all_healthy(deployment: Airflow) -> Callable[[], bool]:
-    def check() -> bool:
-        try:
-            health = _get(f"{deployment.base}/monitor/health")
-        except OSError:
-            return False
-        return all(
-            (health.get(part) or {}).get("status") == "healthy"
-            for part in ("metadatabase", "scheduler", "dag_processor", "triggerer")
-        )
-
-    return check
 
 
 def _finished(url: str) -> Callable[[], dict | None]:

@@ -166,6 +166,9 @@ def _airflow_env(
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        # The task logs in this home, where its API server reads them (a copied home's
+        # airflow.cfg would name the template's folder).
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "PYTHONPATH": str(home / "dags"),  # as on MWAA, the DAG folder is importable
     }
 
@@ -190,10 +193,8 @@ def airflow(migrated_home: Path, tmp_path: Path) -> Iterator[Airflow]:
         )
         log = home / "api-server.log"
         port = deployment.wait_for(
-            "the API server binding a port",
-            lambda: re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log.read_text()),
-            STARTUP_S,
-        ).group(1)
+            "the API server binding a port", lambda: _bound_port(log), STARTUP_S
+        )
         server = f"http://127.0.0.1:{port}"
         deployment.base = f"{server}/api/v2"
         # Task processes reach the execution API of this server, as on MWAA they reach
@@ -214,7 +215,17 @@ def airflow(migrated_home: Path, tmp_path: Path) -> Iterator[Airflow]:
         no_aws.close()
 
 
-def _all_healthy(deployment: Airflow) -> Callable[[], bool]:
+def _bound_port(log: Path) -> str | None:
+    """The port the API server bound, from uvicorn's start-up line in its log."""
+    found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log.read_text())
+    return found.group(1) if found else None
+
+
+def _all_healthy(
+    deployment: Airflow, components: tuple[str, ...] = ("scheduler", "dag_processor")
+) -> Callable[[], bool]:
+    """Whether the metadata database and each of `components` report healthy."""
+
     def check() -> bool:
         try:
             health = _get(f"{deployment.base}/monitor/health")
@@ -222,7 +233,7 @@ def _all_healthy(deployment: Airflow) -> Callable[[], bool]:
             return False
         return all(
             (health.get(part) or {}).get("status") == "healthy"
-            for part in ("metadatabase", "scheduler", "dag_processor")
+            for part in ("metadatabase", *components)
         )
 
     return check
