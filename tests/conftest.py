@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.mwaa_airflow import mwaa_airflow_env
+from glueflow_local.mwaa import mwaa_airflow_env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

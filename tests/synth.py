@@ -17,7 +17,7 @@ from aws_cdk.assertions import Template
 import app as cdk_app
 from configs.loader import Platform, load_platform
 from stacks.stage import GlueflowStage
-from tests.assembly import CloudAssembly
+from glueflow_local.assembly import CloudAssembly
 from tests.conftest import REPO_ROOT, Project
 
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.assembly import CloudAssembly
+from glueflow_local.assembly import CloudAssembly
 from tests.conftest import REPO_ROOT
 
 GIT = shutil.which("git") or "git"

@@ -1,8 +1,8 @@
 """Trigger Lambda: an S3 object created -> a DAG run of every job it routes to.
 
-EventBridge delivers at least once, so the run id is derived from the object (bucket, key,
-sequencer): a redelivered event asks for the same run, Airflow answers 409, and that counts as
-done (docs/architecture.md, decision 5). Throttling, 429 and 5xx are retried with backoff and
+EventBridge delivers at least once, and sources send the same file again, so the run id is
+derived from the object (bucket, key, ETag): a redelivered event or an unchanged file asks for
+the same run, Airflow answers 409, and that counts as done (docs/architecture.md, decision 5). Throttling, 429 and 5xx are retried with backoff and
 jitter while the invocation has time, then the handler raises, so Lambda retries the event and
 finally dead-letters it. Every decision is one JSON log line. Standard library only at import: boto3
 is loaded on first use.
@@ -64,8 +64,12 @@ class CreatedObject:
         }
 
     def run_id(self) -> str:
-        """The same object (and write) always gives the same DAG run id."""
-        digest = hashlib.sha256(f"{self.bucket}\n{self.key}\n{self.sequencer}".encode())
+        """The same bytes at the same key always give the same DAG run id: a redelivered event
+        and a file landed again unchanged ask for the run that exists, while a file rewritten
+        with other content (another ETag) gets a run of its own. Without an ETag, the write's
+        sequencer stands in, so only redeliveries share a run."""
+        version = f"etag:{self.etag}" if self.etag else self.sequencer
+        digest = hashlib.sha256(f"{self.bucket}\n{self.key}\n{version}".encode())
         return f"s3__{digest.hexdigest()[:40]}"
 
 

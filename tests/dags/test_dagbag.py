@@ -123,7 +123,7 @@ def test_a_dependent_job_is_scheduled_on_its_upstream_asset(dagbag: DagBag) -> N
 
 
 def test_every_dag_starts_unpaused_under_mwaas_config(airflow_db, dagbag: DagBag) -> None:
-    """MWAA keeps Airflow's dags_are_paused_at_creation = True (tests/mwaa_airflow.py, from
+    """MWAA keeps Airflow's dags_are_paused_at_creation = True (glueflow_local/mwaa.py, from
     MWAA's mwaa/config/airflow.py), yet each factory DAG is registered unpaused: a paused one
     takes API triggers and never runs them. Registered as the DAG processor registers a DAG it
     has not seen (airflow/dag_processing/collection.py, `_create_orm_dags`)."""

@@ -1,7 +1,7 @@
 """MWAA's `dags/` folder exactly as the bucket deployment ships it, parsed as MWAA parses it.
 
 The folder is rebuilt from a synthesized cloud assembly: the sources of the one
-BucketDeployment that writes the `dags/` prefix, unpacked in order (tests/assembly.py). With
+BucketDeployment that writes the `dags/` prefix, unpacked in order (glueflow_local/assembly.py). With
 pruning on, that is all the prefix holds. MWAA copies the prefix to the DAG folder and Airflow
 puts the DAG folder on `sys.path` (airflow/settings.py, `prepare_syspath_for_config_and_plugins`);
 the DAG processor then imports every `.py` file and scans every zip that `.airflowignore` does
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.assembly import CloudAssembly
+from glueflow_local.assembly import CloudAssembly
 from tests.conftest import REPO_ROOT
 
 # The venv's Node when the system one is too old (tests/conftest.py puts the venv first).

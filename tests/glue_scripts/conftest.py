@@ -15,10 +15,10 @@ The harness (`run_as_glue`) takes everything from what ships, not from the sourc
 Glue's argv is `[script, --JOB_ID j_.., --JOB_RUN_ID jr_.., --JOB_NAME <name>, ...]` followed
 by the job's arguments, a run's Arguments overriding the job's DefaultArguments (AWS Glue
 developer guide, "Using job parameters in AWS Glue jobs"). `awsglue` is the stand-in under
-`standin/` (see its modules for the aws-glue-libs files they follow).
+`glueflow_local/standin/` (see its modules for the aws-glue-libs files they follow).
 
 S3: the script sees `s3://` URIs. Spark reads and writes them through the stand-in
-GlueContext's test-only staging (`standin/awsglue/context.py`): one local folder per bucket.
+GlueContext's test-only staging (`glueflow_local/standin/awsglue/context.py`): one local folder per bucket.
 The validation report goes through boto3, as on Glue, and lands in moto (`mock_aws`); the
 test reads it back from there, as the DAG's gate reads it from S3.
 """
@@ -45,10 +45,10 @@ from stacks.storage_stack import GLUE_SCRIPTS_PREFIX
 from tests.conftest import REPO_ROOT
 from tests.synth import Synthesized
 
-STANDIN = Path(__file__).resolve().parent / "standin"
+STANDIN = REPO_ROOT / "glueflow_local" / "standin"
 # Packages a run imports from its own sys.path (the stand-in, the shipped zip), not the test's.
 RUN_PACKAGES = ("awsglue", "glueflow_glue", "glueflow_runtime")
-S3_ROOT_VARIABLE = "AWSGLUE_STANDIN_S3_ROOT"  # standin/awsglue/context.py
+S3_ROOT_VARIABLE = "AWSGLUE_STANDIN_S3_ROOT"  # glueflow_local/standin/awsglue/context.py
 
 
 @pytest.fixture(scope="session")

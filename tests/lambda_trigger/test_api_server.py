@@ -4,7 +4,7 @@ Each test gets its own Airflow: a home with the shipped DAG folder (factory, run
 manifest) and its own SQLite database, and the processes MWAA's scheduler and webserver
 containers run (images/airflow/3.0.6/python/mwaa/execute_command.py in
 aws/amazon-mwaa-docker-images): `airflow api-server`, `airflow scheduler` and `airflow
-dag-processor`, all with MWAA's Airflow configuration (tests/mwaa_airflow.py). Not started:
+dag-processor`, all with MWAA's Airflow configuration (glueflow_local/mwaa.py). Not started:
 the triggerer, which only resumes deferred tasks, and no test here gets that far.
 
 The executor is MWAA's LocalExecutor option: tasks run as processes of the scheduler, with
@@ -40,7 +40,7 @@ import pytest
 from tests.dags import conftest as dags_conftest
 from tests.lambda_trigger.conftest import trigger_module
 from tests.lambda_trigger.test_routing import event
-from tests.mwaa_airflow import mwaa_airflow_env
+from glueflow_local.mwaa import mwaa_airflow_env
 
 handler = trigger_module("handler")
 routing = trigger_module("routing")

@@ -47,13 +47,13 @@ class Clock:
 
 def expected_request(dag_id: str = "sales_ingest") -> dict:
     """InvokeRestApi's request for `event("sales/incoming/a.csv")`, written out by hand: the
-    object as conf, no logical date, and the run id fixed for that bucket, key and sequencer."""
+    object as conf, no logical date, and the run id fixed for that bucket, key and ETag."""
     return {
         "Name": "glueflow-dev",
         "Path": f"/dags/{dag_id}/dagRuns",
         "Method": "POST",
         "Body": {
-            "dag_run_id": "s3__7f331a62e211dca8a5559d01d8d9de5da0dd5a00",
+            "dag_run_id": "s3__0fdc619bc5a2fb9d997fe8969fed142e402455fb",
             "logical_date": None,
             "conf": {
                 "bucket": "raw",

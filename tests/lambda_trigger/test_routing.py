@@ -99,13 +99,25 @@ def test_classic_notification_keys_use_plus_for_space() -> None:
     assert obj.key == "sales/incoming/my file.csv"
 
 
-def test_run_id_is_derived_from_bucket_key_and_sequencer() -> None:
+def test_run_id_is_derived_from_bucket_key_and_content() -> None:
+    """The same bytes at the same key are one run, however often they land (another write has
+    another sequencer, the same ETag); other bytes are another run."""
     (a,) = handler.parse_event(event("sales/incoming/a.csv", "0065"))
-    (again,) = handler.parse_event(event("sales/incoming/a.csv", "0065"))
-    (rewritten,) = handler.parse_event(event("sales/incoming/a.csv", "0066"))
-    assert a.run_id() == again.run_id()
+    (landed_again,) = handler.parse_event(event("sales/incoming/a.csv", "0066"))
+    changed = event("sales/incoming/a.csv", "0067")
+    changed["detail"]["object"]["etag"] = "5d41402a"
+    (rewritten,) = handler.parse_event(changed)
+    assert a.run_id() == landed_again.run_id()
     assert a.run_id() != rewritten.run_id()
     assert a.run_id().startswith("s3__")
+
+
+def test_without_an_etag_only_a_redelivery_shares_the_run() -> None:
+    first, again, other = (event("sales/incoming/a.csv", s) for s in ("0065", "0065", "0066"))
+    for payload in (first, again, other):
+        del payload["detail"]["object"]["etag"]
+    ids = [handler.parse_event(p)[0].run_id() for p in (first, again, other)]
+    assert ids[0] == ids[1] != ids[2]
 
 
 @pytest.mark.parametrize(

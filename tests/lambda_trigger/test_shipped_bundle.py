@@ -174,17 +174,21 @@ def test_a_sales_csv_starts_sales_ingest_with_the_airflow_v2_body(invoke) -> Non
         "event_time": "2026-11-24T06:00:00Z",
     }
     # A fixed value: the same object and write must keep asking for the same run.
-    assert body["dag_run_id"] == "s3__599171376b1022d7f03d268ea402e38e5b33c17f"
+    assert body["dag_run_id"] == "s3__b72e646771e5300de6df8c3c7efed447f7d83c93"
 
 
-def test_the_same_object_written_again_asks_for_another_run(invoke) -> None:
+def test_the_same_file_landed_again_asks_for_the_same_run(invoke) -> None:
+    """Landed again unchanged (a new write: another sequencer, the same ETag): the same run id,
+    which Airflow refuses twice. Rewritten with other bytes: another run."""
     _, calls, _ = invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C3"))
     invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C4"))
-    invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C3"))
+    rewritten = raw_event("sales/incoming/a.csv", sequencer="0065A1B2C5")
+    rewritten["detail"]["object"]["etag"] = "5d41402a"
+    invoke(rewritten)
 
     run_ids = [c["Body"]["dag_run_id"] for c in calls]
-    assert run_ids[0] != run_ids[1]
-    assert run_ids[0] == run_ids[2]
+    assert run_ids[0] == run_ids[1]
+    assert run_ids[0] != run_ids[2]
 
 
 def test_a_key_no_job_reads_starts_nothing(invoke) -> None:

@@ -87,7 +87,7 @@ def mwaa_airflow_env(
         env = dict(_MWAA_AIRFLOW_CONFIG[version])
     except KeyError:
         raise KeyError(
-            f"no MWAA Airflow configuration for {version} in tests/mwaa_airflow.py: read "
+            f"no MWAA Airflow configuration for {version} in glueflow_local/mwaa.py: read "
             f"images/airflow/{version}/python/mwaa/config/ in aws/amazon-mwaa-docker-images"
         ) from None
     if api_server_url:

@@ -4,7 +4,7 @@ Upstream's GlueContext is a SQLContext over the one SparkSession (`SparkSession.
 .getOrCreate()`), exposed as `.spark_session` and `.sparkSession`; so is this one, without the
 JVM GlueContext behind it.
 
-Test-only staging of S3 (not upstream behaviour): a local Spark has no S3 connector, so when
+Local staging of S3 (not upstream behaviour): a local Spark has no S3 connector, so when
 the environment variable `AWSGLUE_STANDIN_S3_ROOT` names a folder, every folder under it is a
 bucket and `s3://<bucket>/<key>` is `<root>/<bucket>/<key>`. The mapping is Hadoop's own
 ViewFileSystemOverloadScheme (hadoop-common 3.3, shipped with PySpark): the `s3` scheme is
@@ -39,7 +39,7 @@ class GlueContext:
 
 
 def stage_s3(spark: SparkSession, root: Path) -> None:
-    """Serve `s3://<bucket>/...` from `<root>/<bucket>/...` (test-only; see the module doc)."""
+    """Serve `s3://<bucket>/...` from `<root>/<bucket>/...` (local only; see the module doc)."""
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     conf.set("fs.s3.impl", _OVERLOAD)
     # Read the mount table afresh on every access: each test run stages its own root.
