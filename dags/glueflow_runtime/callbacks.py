@@ -98,10 +98,11 @@ def mwaa_task_stream(ti: Any) -> str:
 
 def collect_tail(logs: Any, ti: Any, job: dict[str, Any], environment: dict[str, Any]) -> tuple:
     """The log lines behind a failure: the Glue run's error and output streams for the Glue
-    task, else the Airflow task log in MWAA's Task log group."""
+    task and for the gate's stop (the run whose rows it judged, which logged its report),
+    else the Airflow task log in MWAA's Task log group."""
     notes: list[str] = []
     found: list[tuple[int, str]] = []
-    run_id = glue_run_id(ti) if ti.task_id == GLUE_TASK else None
+    run_id = glue_run_id(ti) if ti.task_id in (GLUE_TASK, FAILED_TASK) else None
     if run_id:
         sources = [(group, glue_streams(run_id)) for group in job["glue"]["log_groups"].values()]
     else:
@@ -193,7 +194,10 @@ def on_task_failure(context: dict[str, Any]) -> None:
             ).conn  # fmt: skip
 
         tail, notes, glue_run = collect_tail(client("logs"), context["ti"], job, environment)
-        glue_error = glue_run and glue_run_error(client("glue"), job["glue_job_name"], glue_run)
+        failed_glue_task = context["ti"].task_id == GLUE_TASK and glue_run
+        glue_error = failed_glue_task and glue_run_error(
+            client("glue"), job["glue_job_name"], glue_run
+        )
         message = build_message(context, job, environment, tail, notes, glue_run, glue_error)
         log.error(json.dumps({k: message[k] for k in ("job", "task_id", "run_id", "error")}))
         if time.monotonic() - started > TOTAL_BUDGET_S:

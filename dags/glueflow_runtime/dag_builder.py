@@ -49,9 +49,11 @@ SENSOR_TIMEOUT = timedelta(hours=12)
 # minutes (GlueJobOperator, airflow/providers/amazon/aws/operators/glue.py), while a run may
 # last the job's timeout and first wait for capacity: a Flex run up to 20 minutes in WAITING,
 # a Standard run's resource retries up to 15 ("AWS Glue job run statuses").
-# GLUEFLOW_GLUE_POLL_SECONDS (unset on MWAA) shortens the poll for the local run, where a run
-# lasts seconds (docs/architecture.md, decision 13); the attempts still cover the same time.
-GLUE_WAITER_DELAY_S = max(1, int(os.environ.get("GLUEFLOW_GLUE_POLL_SECONDS") or 60))
+# GLUEFLOW_POLL_SECONDS (unset on MWAA) shortens this poll and the input sensor's for the
+# local run, where a Glue run lasts seconds (docs/architecture.md, decision 13); the Glue
+# task's attempts still cover the same time.
+POLL_S = max(1, int(os.environ.get("GLUEFLOW_POLL_SECONDS") or 60))
+GLUE_WAITER_DELAY_S = POLL_S
 GLUE_START_ALLOWANCE_MINUTES = 30
 # The XCom in which the Glue task notes the try that deferred (GlueRunOperator).
 DEFERRED_TRY_KEY = "glueflow_deferred_try"
@@ -196,6 +198,7 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
                     task_id=INPUT_SENSOR_TASK,
                     bucket_key=f"{source['uri']}*",
                     wildcard_match=True,
+                    poke_interval=POLL_S,  # Airflow's default, 60 s, on MWAA
                     deferrable=True,
                     timeout=SENSOR_TIMEOUT.total_seconds(),
                     aws_conn_id=AWS_CONN_ID,

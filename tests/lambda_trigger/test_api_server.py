@@ -19,28 +19,28 @@ MWAA, InvokeRestApi authenticates the call instead.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from glueflow_local.airflow import AIRFLOW, Airflow
+from glueflow_local.airflow import airflow_env as _airflow_env
+from glueflow_local.airflow import all_healthy as _all_healthy
+from glueflow_local.airflow import bound_port as _bound_port
+from glueflow_local.airflow import get as _get
+from glueflow_local.airflow import post as _post
 from tests.dags import conftest as dags_conftest
 from tests.lambda_trigger.conftest import trigger_module
 from tests.lambda_trigger.test_routing import event
-from glueflow_local.mwaa import mwaa_airflow_env
 
 handler = trigger_module("handler")
 routing = trigger_module("routing")
@@ -51,96 +51,10 @@ dev_dag_folder = dags_conftest.dev_dag_folder
 dev_manifest = dags_conftest.dev_manifest
 
 RAW = "glueflow-dev-raw-111111111111"
-AIRFLOW = [sys.executable, "-m", "airflow"]
 STARTUP_S = 180  # bound on starting the three processes on a busy 2-core machine
 SCHEDULING_S = 90  # bound on the scheduler acting on what a test did
 T = TypeVar("T")
 _ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|PUT) /|DAG bundles loaded')
-
-
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback http
-        return json.loads(answer.read())
-
-
-def _post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(  # noqa: S310 - loopback http
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
-        return json.loads(answer.read())
-
-
-@dataclass
-class Airflow:
-    """A running Airflow: its API, its home and the processes this module started."""
-
-    home: Path
-    env: dict[str, str]
-    base: str = ""
-    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
-
-    def start(self, name: str, *command: str, env: dict[str, str] | None = None) -> None:
-        log = (self.home / f"{name}.log").open("w")
-        # A process group of its own, so teardown ends the task processes it started too.
-        self.processes[name] = subprocess.Popen(
-            [*AIRFLOW, *command],
-            env=env or self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        log.close()  # the child has its own copy
-
-    def logs(self) -> str:
-        """The end of each process's log, without the API's access lines (the polling)."""
-        tails = []
-        for name in self.processes:
-            lines = (self.home / f"{name}.log").read_text(errors="replace").splitlines()
-            kept = [line for line in lines if not _ACCESS_LINE.search(line)]
-            tails.append(f"--- {name}.log (end)\n" + "\n".join(kept)[-2000:])
-        return "\n".join(tails)
-
-    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float) -> T:
-        """`check()`'s first true answer, polled for at most `timeout` seconds; fails with the
-        processes' logs when one of them exits or time runs out."""
-        deadline = time.monotonic() + timeout
-        last_error = ""
-        while True:
-            try:
-                found = check()
-            except urllib.error.HTTPError as exc:
-                if exc.code < 500:
-                    raise
-                # A read of the API server failed once with a 500 while the scheduler was
-                # writing (in CI, on upstreamAssetEvents; SQLite takes one writer at a time).
-                # Poll again within the bound; the error is kept for the failure message.
-                found, last_error = None, f"{exc.code} {exc.read()[:500]!r}"
-            if found:
-                return found
-            exited = [name for name, p in self.processes.items() if p.poll() is not None]
-            if exited:
-                raise AssertionError(f"{what}: {exited} exited\n{self.logs()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{what}: not within {timeout:.0f} s (last error: {last_error or 'none'})"
-                    f"\n{self.logs()}"
-                )
-            time.sleep(0.5)  # the polling interval, not the wait: the deadline bounds that
-
-    def stop(self) -> None:
-        """Stops each process group, in the reverse order of their start so the scheduler's
-        task processes still reach the API server as they end. Airflow's graceful stop first;
-        after a few seconds, a kill: the scheduler waits for running tasks to finish
-        (airflow/executors/local_executor.py, `end`), and this deployment is thrown away."""
-        for process in reversed(self.processes.values()):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -154,23 +68,6 @@ def migrated_home(tmp_path_factory: pytest.TempPathFactory, dev_dag_folder: Path
     for command in (["db", "migrate"], ["dags", "reserialize"]):
         subprocess.run([*AIRFLOW, *command], env=env, check=True, capture_output=True, timeout=300)
     return home
-
-
-def _airflow_env(
-    home: Path, api_server_url: str | None = None, aws_endpoint: str | None = None
-) -> dict[str, str]:
-    return {
-        **os.environ,
-        **mwaa_airflow_env(api_server_url=api_server_url),
-        **({"AWS_ENDPOINT_URL": aws_endpoint} if aws_endpoint else {}),
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        # The task logs in this home, where its API server reads them (a copied home's
-        # airflow.cfg would name the template's folder).
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "PYTHONPATH": str(home / "dags"),  # as on MWAA, the DAG folder is importable
-    }
 
 
 @pytest.fixture
@@ -213,30 +110,6 @@ def airflow(migrated_home: Path, tmp_path: Path) -> Iterator[Airflow]:
     finally:
         deployment.stop()
         no_aws.close()
-
-
-def _bound_port(log: Path) -> str | None:
-    """The port the API server bound, from uvicorn's start-up line in its log."""
-    found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log.read_text())
-    return found.group(1) if found else None
-
-
-def _all_healthy(
-    deployment: Airflow, components: tuple[str, ...] = ("scheduler", "dag_processor")
-) -> Callable[[], bool]:
-    """Whether the metadata database and each of `components` report healthy."""
-
-    def check() -> bool:
-        try:
-            health = _get(f"{deployment.base}/monitor/health")
-        except OSError:
-            return False
-        return all(
-            (health.get(part) or {}).get("status") == "healthy"
-            for part in ("metadatabase", *components)
-        )
-
-    return check
 
 
 def _once_started(url: str) -> Callable[[], dict | None]:

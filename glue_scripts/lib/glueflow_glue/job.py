@@ -21,15 +21,12 @@ The contract (glue_scripts/README.md):
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from glueflow_glue.validation import RecordCounts, Validated, write_report
-
-log = logging.getLogger(__name__)
 
 # Set on every job by the stacks (DefaultArguments); JOB_NAME by Glue itself.
 REQUIRED_ARGUMENTS = ("JOB_NAME", "glueflow-job", "glueflow-inputs", "glueflow-outputs")
@@ -134,7 +131,8 @@ def report_outcome(run: GlueRun, outcome: Outcome) -> str | None:
             "gate reads. The run stops here, uncommitted."
         )
     uri = write_report(run.report_prefix, run.job, run.run_id, outcome)
-    log.info("validation report %s: %s", uri, outcome)
+    # On stdout, so the run's output log says it (and a gate failure's alert shows it).
+    print(f"glueflow: validation report {uri}: {outcome}", flush=True)
     return uri
 
 

@@ -1,0 +1,127 @@
+"""`python -m glueflow_local demo|run`: the pipeline on this machine (make demo, make run-local).
+
+Errors the user can act on are one line on stderr and exit status 2; a scenario whose checks
+fail exits 1. Ctrl-C (or SIGTERM) ends every process the run started before exiting 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from glueflow_local.errors import LocalRunError
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _port_free(port: int) -> None:
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise LocalRunError(
+                f"port {port} is already in use: choose another with PORT=, or PORT=0 for any "
+                "free port"
+            ) from None
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m glueflow_local")
+    parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
+    parser.add_argument("--env", default="dev")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="where outputs and logs go (default build/local/<env>)")
+    parser.add_argument("--port", type=int, default=0, help="Airflow API port (0: any free)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="run the example scenario")
+    one = commands.add_parser("run", help="run one job on a file")
+    one.add_argument("--job", required=True)
+    one.add_argument("--file", required=True, type=Path)
+    return parser.parse_args(argv)
+
+
+def _check_job(manifest_path: Path, job: str, file: Path) -> None:
+    """run-local's input, checked before anything starts."""
+    if not file.is_file():
+        raise LocalRunError(f"FILE {file}: no such file")
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    jobs = manifest["jobs"]
+    if job not in jobs:
+        raise LocalRunError(f"JOB {job}: no such job in this environment; jobs: "
+                            f"{', '.join(sorted(jobs))}")  # fmt: skip
+    trigger = jobs[job]["trigger"]
+    if trigger.get("type") == "s3" and trigger.get("suffix") and not file.name.endswith(
+        trigger["suffix"]
+    ):
+        raise LocalRunError(
+            f"FILE {file.name}: job {job} starts on keys under s3://{trigger['bucket']}/"
+            f"{trigger['prefix']} ending in {trigger['suffix']}; name the file "
+            f"*{trigger['suffix']}"
+        )
+    if trigger.get("type") != "s3" and not jobs[job]["inputs"]:
+        raise LocalRunError(f"JOB {job} reads no input, so no file can start it")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+    workdir = args.workdir or Path("build/local") / args.env
+    started = time.monotonic()
+    try:
+        _port_free(args.port)
+        from glueflow_local import scenario
+        from glueflow_local.run import LocalRun
+
+        if args.command == "run":
+            manifest = args.assembly / "glueflow" / args.env / "manifest" / "manifest.json"
+            if manifest.is_file():
+                _check_job(manifest, args.job, args.file)
+        with LocalRun(args.assembly, args.env, workdir, airflow_port=args.port) as run:
+            if args.command == "run":
+                _check_job(run.workdir / "airflow" / "dags" / "manifest.json", args.job,
+                           args.file)  # fmt: skip
+                outcome = scenario.run_local(run, args.job, args.file)
+                lines = scenario.describe_outputs(run, args.job, outcome["run"])
+                ok = outcome["run"].state == "success"
+                findings = None
+            else:
+                findings = scenario.demo(run)
+                root = run.export_buckets()
+                ok = all(findings.values())
+                lines = [f"{'ok  ' if held else 'FAIL'} {what}" for what, held in findings.items()]
+                lines.append(f"outputs: {root} (one folder per bucket)")
+            (run.workdir / "summary.json").write_text(
+                json.dumps({**run.summary(), "findings": findings}, indent=1, default=str)
+            )
+        took = time.monotonic() - started
+        print("\n".join(["", *lines]))
+        print(f"alerts received: {workdir / 'alerts.jsonl'}")
+        print(f"timeline and runs: {workdir / 'summary.json'}; logs under {workdir}")
+        print(f"{'done' if ok else 'FAILED'} in {took:.0f} s (every process it started has ended)")
+        return 0 if ok else 1
+    except LocalRunError as exc:
+        first, _, rest = str(exc).partition("\n")
+        print(f"error: {first}", file=sys.stderr)
+        if rest:
+            log = workdir / "error.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text(rest)
+            print(f"  (details: {log})", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: every process the run started has ended", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""Airflow as MWAA runs it, as processes on this machine.
+
+One home per deployment: the DAG folder as MWAA's S3 sync leaves it, a SQLite database, and
+the processes MWAA's scheduler and webserver containers run
+(images/airflow/3.0.6/python/mwaa/execute_command.py in aws/amazon-mwaa-docker-images):
+`airflow api-server`, `scheduler`, `dag-processor` and `triggerer`, all with MWAA's Airflow
+configuration for the version (glueflow_local/mwaa.py).
+
+The executor is MWAA's LocalExecutor option: tasks run as processes of the scheduler, with no
+Celery or SQS. Airflow 3.0.6 runs LocalExecutor on SQLite itself in `airflow standalone`
+(airflow/cli/commands/standalone_command.py), so no PostgreSQL is needed. Auth is
+SimpleAuthManager with every user an admin, as MWAA without IAM sign-in sets it.
+
+Each process runs in a process group of its own, so stopping one ends the task processes it
+started too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from glueflow_local.errors import LocalRunError
+from glueflow_local.mwaa import mwaa_airflow_env
+
+AIRFLOW = [sys.executable, "-m", "airflow"]
+T = TypeVar("T")
+_ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|PUT) /|DAG bundles loaded')
+
+
+def get(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback http
+        return json.loads(answer.read())
+
+
+def post(url: str, body: dict) -> dict:
+    request = urllib.request.Request(  # noqa: S310 - loopback http
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+        return json.loads(answer.read())
+
+
+def airflow_env(
+    home: Path,
+    api_server_url: str | None = None,
+    aws_endpoint: str | None = None,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of every Airflow process of `home`: MWAA's configuration, the home's
+    own folders and database, and where AWS is."""
+    return {
+        **os.environ,
+        **mwaa_airflow_env(api_server_url=api_server_url),
+        **({"AWS_ENDPOINT_URL": aws_endpoint} if aws_endpoint else {}),
+        **(extra or {}),
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        # The task logs in this home, where its API server reads them (a copied home's
+        # airflow.cfg would name the template's folder).
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "PYTHONPATH": str(home / "dags"),  # as on MWAA, the DAG folder is importable
+    }
+
+
+def bound_port(log: Path) -> str | None:
+    """The port the API server bound, from uvicorn's start-up line in its log."""
+    found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log.read_text())
+    return found.group(1) if found else None
+
+
+@dataclass
+class Airflow:
+    """A running Airflow: its API, its home and the processes this module started."""
+
+    home: Path
+    env: dict[str, str]
+    base: str = ""
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    def start(self, name: str, *command: str, env: dict[str, str] | None = None) -> None:
+        log = (self.home / f"{name}.log").open("w")
+        self.processes[name] = subprocess.Popen(
+            [*AIRFLOW, *command],
+            env=env or self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()  # the child has its own copy
+
+    def logs(self) -> str:
+        """The end of each process's log, without the API's access lines (the polling)."""
+        tails = []
+        for name in self.processes:
+            lines = (self.home / f"{name}.log").read_text(errors="replace").splitlines()
+            kept = [line for line in lines if not _ACCESS_LINE.search(line)]
+            tails.append(f"--- {name}.log (end)\n" + "\n".join(kept)[-2000:])
+        return "\n".join(tails)
+
+    def wait_for(self, what: str, check: Callable[[], T | None], timeout: float) -> T:
+        """`check()`'s first true answer, polled for at most `timeout` seconds; fails with the
+        processes' logs when one of them exits or time runs out."""
+        deadline = time.monotonic() + timeout
+        last_error = ""
+        while True:
+            try:
+                found = check()
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500:
+                    raise
+                # A read of the API server can fail with a 500 while the scheduler writes
+                # (SQLite takes one writer at a time). Poll again within the bound.
+                found, last_error = None, f"{exc.code} {exc.read()[:500]!r}"
+            if found:
+                return found
+            exited = [name for name, p in self.processes.items() if p.poll() is not None]
+            if exited:
+                raise LocalRunError(f"{what}: Airflow's {exited} exited\n{self.logs()}")
+            if time.monotonic() > deadline:
+                raise LocalRunError(
+                    f"{what}: not within {timeout:.0f} s (last error: {last_error or 'none'})"
+                    f"\n{self.logs()}"
+                )
+            time.sleep(0.25)  # the polling interval, not the wait: the deadline bounds that
+
+    def stop(self) -> None:
+        """Stops each process group, in the reverse order of their start so the scheduler's
+        task processes still reach the API server as they end. Airflow's graceful stop first;
+        after a few seconds, a kill: the scheduler waits for running tasks to finish
+        (airflow/executors/local_executor.py, `end`), and this deployment is thrown away."""
+        for process in reversed(self.processes.values()):
+            if process.poll() is None:
+                try:
+                    os.killpg(process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for process in reversed(self.processes.values()):
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait(timeout=30)
+
+
+def all_healthy(
+    deployment: Airflow, components: tuple[str, ...] = ("scheduler", "dag_processor")
+) -> Callable[[], bool]:
+    """Whether the metadata database and each of `components` report healthy."""
+
+    def check() -> bool:
+        try:
+            health = get(f"{deployment.base}/monitor/health")
+        except OSError:
+            return False
+        return all(
+            (health.get(part) or {}).get("status") == "healthy"
+            for part in ("metadatabase", *components)
+        )
+
+    return check
+
+
+def migrate(home: Path, env: dict[str, str], timeout_s: float = 300) -> None:
+    """MWAA's migrate-db step: the database created and migrated."""
+    done = subprocess.run(
+        [*AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=timeout_s
+    )
+    if done.returncode:
+        raise LocalRunError(f"airflow db migrate failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+def start_deployment(
+    home: Path,
+    aws_env: dict[str, str],
+    startup_s: float,
+    port: int = 0,
+    components: tuple[str, ...] = ("scheduler", "dag-processor", "triggerer"),
+) -> Airflow:
+    """The API server (on `port`, 0 for a free one), then `components`, all healthy."""
+    deployment = Airflow(home=home, env=airflow_env(home, extra=aws_env))
+    try:
+        # One worker: MWAA runs the default four, which only adds start-up time here.
+        deployment.start(
+            "api-server", "api-server", "--host", "127.0.0.1", "--port", str(port),
+            "--workers", "1",
+        )  # fmt: skip
+        log = home / "api-server.log"
+        bound = deployment.wait_for("the API server binding a port", lambda: bound_port(log),
+                                    startup_s)  # fmt: skip
+        server = f"http://127.0.0.1:{bound}"
+        deployment.base = f"{server}/api/v2"
+        # Task processes reach the execution API of this server, as on MWAA they reach
+        # MWAA__CORE__API_SERVER_URL's.
+        env = airflow_env(home, api_server_url=server, extra=aws_env)
+        for component in components:
+            # No log servers: they bind fixed ports (8793, 8794) on every interface; the API
+            # server reads the task logs from this home's files.
+            skip = ["--skip-serve-logs"] if component in ("scheduler", "triggerer") else []
+            deployment.start(component, component, *skip, env=env)
+        deployment.wait_for(
+            "every Airflow component healthy",
+            all_healthy(deployment, tuple(c.replace("-", "_") for c in components)),
+            startup_s,
+        )
+    except BaseException:
+        deployment.stop()
+        raise
+    return deployment

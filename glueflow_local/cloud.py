@@ -1,0 +1,469 @@
+"""One environment's AWS, on this machine: moto's server, filled from the synthesized templates.
+
+Everything comes from the cloud assembly, none of it from a second list: buckets, topics,
+queues and log groups are created as the templates declare them; each BucketDeployment's
+sources are unpacked into its destination, as the deployment's handler does (so the DAG
+folder and the Glue scripts are read back from S3, where MWAA and Glue find them); Glue jobs
+are created from their `AWS::Glue::Job` properties. CloudFormation's intrinsic functions are
+resolved the way CloudFormation would, with the names a stack gives unnamed resources.
+
+Two parts of AWS are not moto's:
+- EventBridge rules. Each rule's event pattern, as synthesized, decides whether an event
+  reaches the rule's targets. The matcher is the one moto's PutEvents uses
+  (moto.events.models.EventPattern: prefix, suffix, anything-but, numeric, exists, wildcard,
+  equals-ignore-case); moto implements neither TestEventPattern nor Lambda targets without
+  Docker, so the rules are evaluated here. Targets are Lambda functions (run by `lambdas.LocalFunction`) and SNS
+  topics (published to in moto).
+- Lambda. moto runs functions in Docker, which is not available; `lambdas.LocalFunction`
+  runs each bundle from the assembly in a Python process of its own. An SNS subscription of
+  protocol `lambda` becomes an SQS queue subscribed to the topic in moto, whose messages are
+  handed to the function as the SNS event Lambda would receive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from glueflow_local.assembly import BUCKET_DEPLOYMENT, CloudAssembly
+from glueflow_local.errors import LocalRunError
+from glueflow_local.events import sns_lambda_event
+from glueflow_local.lambdas import LocalFunction
+from glueflow_local.timeline import Timeline
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",  # moto's; nothing leaves this machine
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+@dataclass
+class Rule:
+    """An EventBridge rule: its pattern and the ARNs of its targets."""
+
+    stack: str
+    logical_id: str
+    pattern: dict[str, Any]
+    targets: list[str]
+    dead_letter_arn: str | None = None
+
+
+@dataclass
+class Subscription:
+    """An SNS subscription of a Lambda function, carried by an SQS queue in moto."""
+
+    topic_arn: str
+    function: LocalFunction
+    queue_url: str
+    arn: str = ""
+
+
+@dataclass
+class Physical:
+    """What CloudFormation returns for a resource: its Ref and its attributes."""
+
+    ref: str
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+class LocalCloud:
+    """moto's server with one environment's resources, and the rules and functions around it."""
+
+    def __init__(self, assembly: CloudAssembly, timeline: Timeline, workdir: Path) -> None:
+        self.assembly = assembly
+        self.timeline = timeline
+        self.workdir = workdir
+        first = next(iter(assembly.stack_artifacts.values()))
+        _, _, account_region = first["environment"].partition("aws://")
+        self.account, _, self.region = account_region.partition("/")
+        self.physical: dict[tuple[str, str], Physical] = {}
+        self.functions: dict[str, LocalFunction] = {}  # function ARN -> function
+        self.function_env: dict[str, str] = {}  # set on every function, over its template's
+        self.rules: list[Rule] = []
+        self.subscriptions: list[Subscription] = []
+        self.endpoint = ""
+        self._server: Any = None
+        self._stop = threading.Event()
+        self._pollers: list[threading.Thread] = []
+
+    # --- moto ---------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Start moto's server on a free loopback port; this process's AWS clients use it."""
+        os.environ.update(CREDENTIALS)
+        os.environ["AWS_DEFAULT_REGION"] = self.region
+        os.environ["MOTO_ACCOUNT_ID"] = self.account  # the account the templates name
+        from moto.server import ThreadedMotoServer
+
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        os.environ["AWS_ENDPOINT_URL"] = self.endpoint
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
+        _finish_redshift_statements()
+        return self.endpoint
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint)
+
+    def aws_env(self) -> dict[str, str]:
+        """What another process needs to reach this AWS."""
+        return {
+            **CREDENTIALS,
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def stop(self) -> None:
+        self._stop.set()
+        for function in self.functions.values():
+            function.stop()
+        for poller in self._pollers:
+            poller.join(timeout=5)
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    # --- Provisioning -------------------------------------------------------------------
+
+    def provision(self) -> None:
+        """Create what the templates declare, in stack order."""
+        resources = [
+            (stack, logical_id, resource)
+            for stack, template in self.assembly.templates.items()
+            for logical_id, resource in template.get("Resources", {}).items()
+        ]
+        for stack, logical_id, resource in resources:
+            self.physical[(stack, logical_id)] = self._name(stack, logical_id, resource)
+        creators: dict[str, Callable[[str, str, dict[str, Any]], None]] = {
+            "AWS::S3::Bucket": self._bucket,
+            "AWS::SNS::Topic": self._topic,
+            "AWS::SQS::Queue": self._queue,
+            "AWS::Logs::LogGroup": self._log_group,
+        }
+        for resource_type, create in creators.items():
+            for stack, logical_id, resource in resources:
+                if resource["Type"] == resource_type:
+                    create(stack, logical_id, resource.get("Properties", {}))
+        for stack, logical_id, resource in resources:
+            if resource["Type"] == BUCKET_DEPLOYMENT:
+                self._deploy(stack, logical_id, resource["Properties"])
+        for stack, _, resource in resources:
+            if resource["Type"] == "AWS::Glue::Job":
+                self._glue_job(stack, resource["Properties"])
+        for stack, logical_id, resource in resources:
+            if resource["Type"] == "AWS::Events::Rule":
+                self._rule(stack, logical_id, resource["Properties"])
+        for stack, _, resource in resources:
+            if resource["Type"] == "AWS::SNS::Subscription":
+                self._subscription(stack, resource["Properties"])
+
+    def _name(self, stack: str, logical_id: str, resource: dict[str, Any]) -> Physical:
+        """The resource's Ref and attributes, as CloudFormation would make them."""
+        props = resource.get("Properties", {})
+        kind = resource["Type"]
+        generated = f"{stack}-{logical_id}"
+        arn = f"arn:aws:{{}}:{self.region}:{self.account}:{{}}"
+        if kind == "AWS::S3::Bucket":
+            name = self._literal(stack, props.get("BucketName")) or generated.lower()[:63]
+            return Physical(name, {"Arn": f"arn:aws:s3:::{name}"})
+        if kind == "AWS::SNS::Topic":
+            name = self._literal(stack, props.get("TopicName")) or generated[:256]
+            topic = arn.format("sns", name)
+            return Physical(topic, {"TopicName": name, "TopicArn": topic})
+        if kind == "AWS::SQS::Queue":
+            name = self._literal(stack, props.get("QueueName")) or generated[:80]
+            url = f"{self.endpoint}/{self.account}/{name}"
+            return Physical(url, {"Arn": arn.format("sqs", name), "QueueName": name,
+                                  "QueueUrl": url})  # fmt: skip
+        if kind == "AWS::Logs::LogGroup":
+            name = self._literal(stack, props.get("LogGroupName")) or f"/local/{generated}"
+            return Physical(name, {"Arn": arn.format("logs", f"log-group:{name}:*")})
+        if kind == "AWS::IAM::Role":
+            name = self._literal(stack, props.get("RoleName")) or generated[:64]
+            return Physical(name, {"Arn": f"arn:aws:iam::{self.account}:role/{name}"})
+        if kind == "AWS::Lambda::Function":
+            name = self._literal(stack, props.get("FunctionName")) or generated[:64]
+            return Physical(name, {"Arn": arn.format("lambda", f"function:{name}")})
+        if kind in ("AWS::Glue::Job", "AWS::Glue::SecurityConfiguration"):
+            return Physical(self._literal(stack, props.get("Name")) or generated)
+        if kind == "AWS::KMS::Key":
+            key_id = str(uuid.UUID(hashlib.md5(generated.encode()).hexdigest()))  # noqa: S324
+            return Physical(key_id, {"Arn": arn.format("kms", f"key/{key_id}"), "KeyId": key_id})
+        return Physical(generated)
+
+    def _literal(self, stack: str, value: Any) -> str | None:
+        """A name property, when the template gives one that needs no other resource."""
+        if value is None:
+            return None
+        try:
+            return str(self.resolve(stack, value))
+        except LocalRunError:
+            return None
+
+    def _bucket(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
+        s3 = self.client("s3")
+        name = self.physical[(stack, logical_id)].ref
+        config = {} if self.region == "us-east-1" else {"LocationConstraint": self.region}
+        s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": config} if config else {}))
+        if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+    def _topic(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
+        self.client("sns").create_topic(Name=self.physical[(stack, logical_id)].attributes[
+            "TopicName"])  # fmt: skip
+
+    def _queue(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
+        physical = self.physical[(stack, logical_id)]
+        url = self.client("sqs").create_queue(QueueName=physical.attributes["QueueName"])[
+            "QueueUrl"
+        ]
+        physical.ref = physical.attributes["QueueUrl"] = url
+
+    def _log_group(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
+        self.client("logs").create_log_group(logGroupName=self.physical[(stack, logical_id)].ref)
+
+    def _deploy(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
+        """What the BucketDeployment's handler does: its sources, unpacked in order, under the
+        destination prefix."""
+        bucket = self.resolve(stack, props["DestinationBucketName"])
+        prefix = props.get("DestinationBucketKeyPrefix", "")
+        folder = self.assembly.deployed_folder(prefix, self.workdir / "deployments" / logical_id)
+        s3 = self.client("s3")
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            s3.upload_file(str(path), bucket, prefix + path.relative_to(folder).as_posix())
+
+    def _glue_job(self, stack: str, props: dict[str, Any]) -> None:
+        resolved = self.resolve(stack, props)
+        allowed = ("Name", "Description", "Role", "ExecutionProperty", "Command",
+                   "DefaultArguments", "MaxRetries", "Timeout", "GlueVersion", "WorkerType",
+                   "NumberOfWorkers", "SecurityConfiguration", "ExecutionClass",
+                   "JobRunQueuingEnabled", "Tags")  # fmt: skip
+        self.client("glue").create_job(**{k: v for k, v in resolved.items() if k in allowed})
+
+    def _rule(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
+        if props.get("State", "ENABLED") != "ENABLED" or "EventPattern" not in props:
+            return
+        targets = [self.resolve(stack, t["Arn"]) for t in props.get("Targets", [])]
+        self.rules.append(Rule(stack, logical_id, props["EventPattern"], targets))
+
+    def _subscription(self, stack: str, props: dict[str, Any]) -> None:
+        if props.get("Protocol") != "lambda":
+            return
+        topic = self.resolve(stack, props["TopicArn"])
+        function = self.function(self.resolve(stack, props["Endpoint"]))
+        sqs = self.client("sqs")
+        name = f"local-sns-{function.name}"[:80]
+        queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        arn = self.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)[
+            "SubscriptionArn"
+        ]
+        subscription = Subscription(topic, function, queue, arn)
+        self.subscriptions.append(subscription)
+        poller = threading.Thread(target=self._deliver_sns, args=(subscription,), daemon=True)
+        self._pollers.append(poller)
+        poller.start()
+
+    # --- Functions ----------------------------------------------------------------------
+
+    def function(self, arn: str) -> LocalFunction:
+        """The function an ARN names, started on first use from its bundle in the assembly."""
+        if arn in self.functions:
+            return self.functions[arn]
+        for (stack, logical_id), physical in self.physical.items():
+            if physical.attributes.get("Arn") == arn:
+                props = self.assembly.templates[stack]["Resources"][logical_id]["Properties"]
+                break
+        else:
+            raise LocalRunError(f"no Lambda function {arn} in the assembly")
+        path, _ = self.assembly.asset_source(stack, props["Code"]["S3Key"])
+        environment = self.resolve(stack, props.get("Environment", {}).get("Variables", {}))
+        dead_letter = props.get("DeadLetterConfig", {}).get("TargetArn")
+        function = LocalFunction(
+            name=physical.ref,
+            code_dir=path,
+            handler=props["Handler"],
+            environment={**self.aws_env(), **environment, **self.function_env},
+            timeout_s=int(props.get("Timeout", 3)),
+            log_path=self.workdir / "lambda" / f"{physical.ref}.log",
+            timeline=self.timeline,
+            dead_letter_arn=self.resolve(stack, dead_letter) if dead_letter else None,
+            dead_letter=self.send_to_queue,
+        )
+        self.functions[arn] = function
+        return function
+
+    def queue_url(self, arn: str) -> str:
+        for physical in self.physical.values():
+            if physical.attributes.get("Arn") == arn and "QueueUrl" in physical.attributes:
+                return physical.ref
+        raise LocalRunError(f"no SQS queue {arn} in the assembly")
+
+    def send_to_queue(self, arn: str, body: str, reason: str) -> None:
+        self.client("sqs").send_message(
+            QueueUrl=self.queue_url(arn),
+            MessageBody=body,
+            MessageAttributes={"reason": {"DataType": "String", "StringValue": reason[:1000]}},
+        )
+
+    def _deliver_sns(self, subscription: Subscription) -> None:
+        """SNS -> Lambda: each notification, as the SNS event, to the function."""
+        sqs = self.client("sqs")
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=subscription.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+                ).get("Messages", [])
+            except Exception:  # the server is stopping
+                if self._stop.is_set():
+                    return
+                raise
+            for message in messages:
+                notification = json.loads(message["Body"])
+                event = sns_lambda_event(notification, subscription.arn)
+                subscription.function.invoke_async(event, source="SNS")
+                sqs.delete_message(
+                    QueueUrl=subscription.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                )
+
+    # --- EventBridge --------------------------------------------------------------------
+
+    def matching(self, event: dict[str, Any]) -> list[Rule]:
+        """The rules whose pattern matches the event."""
+        from moto.events.models import EventPattern
+
+        return [
+            rule for rule in self.rules
+            if EventPattern.load(json.dumps(rule.pattern)).matches_event(event)
+        ]  # fmt: skip
+
+    def put_event(self, event: dict[str, Any], matched: list[Rule] | None = None) -> list[Rule]:
+        """Deliver an event to the targets of every rule whose pattern matches it; the rules
+        that matched."""
+        matched = self.matching(event) if matched is None else matched
+        for rule in matched:
+            for target in rule.targets:
+                if ":sns:" in target:
+                    self.client("sns").publish(TopicArn=target, Message=json.dumps(event))
+                elif ":lambda:" in target:
+                    self.function(target).invoke_async(event, source=f"rule {rule.logical_id}")
+                else:
+                    raise LocalRunError(f"rule {rule.logical_id}: target {target} not supported")
+        return matched
+
+    # --- CloudFormation intrinsics ------------------------------------------------------
+
+    def resolve(self, stack: str, value: Any) -> Any:
+        """`value` with every intrinsic function resolved in `stack`."""
+        if isinstance(value, list):
+            return [self.resolve(stack, v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (name, arg), = value.items()  # fmt: skip
+            if name == "Ref":
+                return self._ref(stack, arg)
+            if name == "Fn::GetAtt":
+                logical_id, attribute = arg if isinstance(arg, list) else arg.split(".", 1)
+                return self._attribute(stack, logical_id, attribute)
+            if name == "Fn::Join":
+                separator, parts = arg
+                return separator.join(str(self.resolve(stack, p)) for p in parts)
+            if name == "Fn::Select":
+                index, items = arg
+                return self.resolve(stack, items)[int(self.resolve(stack, index))]
+            if name == "Fn::Sub":
+                return self._sub(stack, arg)
+            if name == "Fn::GetStackOutput":
+                return self._output(arg["StackName"], arg["OutputName"])
+            if name == "Fn::ImportValue":
+                return self._export(self.resolve(stack, arg))
+            if name.startswith("Fn::"):
+                raise LocalRunError(f"{stack}: {name} is not resolved by the local run")
+        return {k: self.resolve(stack, v) for k, v in value.items()}
+
+    def _ref(self, stack: str, name: str) -> str:
+        pseudo = {
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": stack,
+            "AWS::NoValue": None,
+        }
+        if name in pseudo:
+            return pseudo[name]
+        if (stack, name) in self.physical:
+            return self.physical[(stack, name)].ref
+        parameter = self.assembly.templates[stack].get("Parameters", {}).get(name)
+        if parameter is not None and "Default" in parameter:
+            return parameter["Default"]
+        raise LocalRunError(f"{stack}: Ref {name} names nothing the local run knows")
+
+    def _attribute(self, stack: str, logical_id: str, attribute: str) -> str:
+        physical = self.physical.get((stack, logical_id))
+        if physical is None or attribute not in physical.attributes:
+            raise LocalRunError(f"{stack}: Fn::GetAtt {logical_id}.{attribute} is not known here")
+        return physical.attributes[attribute]
+
+    def _sub(self, stack: str, arg: Any) -> str:
+        text, variables = (arg, {}) if isinstance(arg, str) else arg
+
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name in variables:
+                return str(self.resolve(stack, variables[name]))
+            if "." in name and not name.startswith("AWS::"):
+                return str(self._attribute(stack, *name.split(".", 1)))
+            return str(self._ref(stack, name))
+
+        return re.sub(r"\$\{([^!}][^}]*)\}", value, text)
+
+    def _output(self, stack: str, output: str) -> Any:
+        outputs = self.assembly.templates[stack].get("Outputs", {})
+        if output not in outputs:
+            raise LocalRunError(f"{stack} has no output {output}")
+        return self.resolve(stack, outputs[output]["Value"])
+
+    def _export(self, name: str) -> Any:
+        for stack, template in self.assembly.templates.items():
+            for output in template.get("Outputs", {}).values():
+                if self.resolve(stack, output.get("Export", {}).get("Name")) == name:
+                    return self.resolve(stack, output["Value"])
+        raise LocalRunError(f"no stack exports {name}")
+
+
+def _finish_redshift_statements() -> None:
+    """moto's Redshift Data API leaves every statement STARTED, so a step waiting for it would
+    wait forever. Here the warehouse answers at once: each statement is FINISHED."""
+    from moto.redshiftdata.models import RedshiftDataAPIServiceBackend
+
+    execute = RedshiftDataAPIServiceBackend.execute_statement
+    if getattr(execute, "glueflow_local", False):
+        return
+
+    def execute_at_once(backend: Any, *args: Any, **kwargs: Any) -> Any:
+        statement = execute(backend, *args, **kwargs)
+        statement.status = "FINISHED"
+        return statement
+
+    execute_at_once.glueflow_local = True  # type: ignore[attr-defined]
+    RedshiftDataAPIServiceBackend.execute_statement = execute_at_once  # type: ignore[method-assign]

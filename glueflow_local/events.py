@@ -1,0 +1,125 @@
+"""The events AWS services send, shaped as AWS documents them, for the local run.
+
+- S3 -> EventBridge `Object Created`: "EventBridge event message structure", Amazon S3 User
+  Guide (docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html), example "Object
+  created". Keys are form-encoded in the event, as S3 sends them ("red flower.jpg" is
+  "red+flower.jpg").
+- Glue -> EventBridge `Glue Job State Change`: "Automating AWS Glue with EventBridge", AWS
+  Glue Developer Guide (docs.aws.amazon.com/glue/latest/dg/automating-awsglue-with-cloudwatch-
+  events.html): detail `jobName`, `severity`, `state`, `jobRunId`, `message`.
+- SNS -> Lambda: "Invoking Lambda functions with Amazon SNS notifications", AWS Lambda
+  Developer Guide (docs.aws.amazon.com/lambda/latest/dg/with-sns.html), example event: one
+  record, `EventSource` "aws:sns", the notification under `Sns`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import urllib.parse
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+_sequence = itertools.count(1)
+
+
+def now_iso() -> str:
+    """EventBridge's `time`: UTC, to the second, with a Z."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def next_sequencer() -> str:
+    """S3's sequencer: hexadecimal, growing with each write to a key. Its value means nothing
+    else ("Event message structure", Amazon S3 User Guide)."""
+    return f"{int(datetime.now(UTC).timestamp() * 1e6):014X}{next(_sequence):04X}"
+
+
+def object_created(
+    account: str,
+    region: str,
+    bucket: str,
+    key: str,
+    size: int,
+    etag: str,
+    version_id: str | None = None,
+    sequencer: str | None = None,
+) -> dict[str, Any]:
+    """The EventBridge event S3 sends for a PutObject."""
+    obj: dict[str, Any] = {
+        "key": urllib.parse.quote_plus(key, safe="/"),
+        "size": size,
+        "etag": etag.strip('"'),
+        "sequencer": sequencer or next_sequencer(),
+    }
+    if version_id and version_id != "null":
+        obj["version-id"] = version_id
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": account,
+        "time": now_iso(),
+        "region": region,
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {
+            "version": "0",
+            "bucket": {"name": bucket},
+            "object": obj,
+            "request-id": uuid.uuid4().hex[:16].upper(),
+            "requester": account,
+            "source-ip-address": "127.0.0.1",
+            "reason": "PutObject",
+        },
+    }
+
+
+def glue_job_state_change(
+    account: str, region: str, job_name: str, run_id: str, state: str, message: str
+) -> dict[str, Any]:
+    """The EventBridge event Glue sends when a run reaches `state`."""
+    severity = {"SUCCEEDED": "INFO", "STOPPED": "INFO"}.get(state, "ERROR")
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Glue Job State Change",
+        "source": "aws.glue",
+        "account": account,
+        "time": now_iso(),
+        "region": region,
+        "resources": [],
+        "detail": {
+            "jobName": job_name,
+            "severity": severity,
+            "state": state,
+            "jobRunId": run_id,
+            "message": message,
+        },
+    }
+
+
+def sns_lambda_event(notification: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
+    """The Lambda event for one SNS notification, from the JSON SNS sends to an SQS
+    subscriber (same fields; Lambda's spelling of `SigningCertUrl` and `UnsubscribeUrl`)."""
+    return {
+        "Records": [
+            {
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": subscription_arn,
+                "EventSource": "aws:sns",
+                "Sns": {
+                    "SignatureVersion": notification.get("SignatureVersion", "1"),
+                    "Timestamp": notification.get("Timestamp", now_iso()),
+                    "Signature": notification.get("Signature", ""),
+                    "SigningCertUrl": notification.get("SigningCertURL", ""),
+                    "MessageId": notification["MessageId"],
+                    "Message": notification["Message"],
+                    "MessageAttributes": notification.get("MessageAttributes", {}),
+                    "Type": notification.get("Type", "Notification"),
+                    "UnsubscribeUrl": notification.get("UnsubscribeURL", ""),
+                    "TopicArn": notification["TopicArn"],
+                    "Subject": notification.get("Subject"),
+                },
+            }
+        ]
+    }
