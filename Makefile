@@ -30,8 +30,15 @@ STACKS := $(ENV)/*
 # that assembly as it is, as a pipeline deploys the artifact it reviewed.
 ASSEMBLY ?=
 TARGET_ASSEMBLY := $(or $(ASSEMBLY),cdk.out)
+# The local run (make demo, make run-local): the Airflow API's port (0: any free one) and
+# where its outputs, logs and summary go.
+PORT ?= 0
+LOCAL_DIR ?= build/local/$(ENV)
+LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(ENV) \
+	--workdir $(LOCAL_DIR) --port $(PORT)
 
-.PHONY: help install synth test lint format validate schema new-job bench stacks diff deploy clean
+.PHONY: help install synth test lint format validate schema new-job bench stacks diff deploy clean \
+	demo run-local run-local-args
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,6 +47,8 @@ help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAM
 	@echo "  JOBS_DIR=path  read jobs from another folder (default configs/jobs)"
 	@echo "  ASSEMBLY=path  diff/deploy an already synthesized cloud assembly"
 	@echo "  NAME=job       the job make new-job scaffolds"
+	@echo "  JOB=, FILE=    the job and file make run-local runs"
+	@echo "  PORT=n         the local Airflow API's port (default 0: any free port)"
 
 install: $(STAMP) ## Build .venv (Python deps under MWAA's constraints, Node 22+ if needed, aws-cdk CLI)
 
@@ -82,6 +91,15 @@ schema: $(STAMP) ## Regenerate configs/*.schema.json from the models
 new-job: $(STAMP) ## Scaffold a job: make new-job NAME=my_job
 	@test -n "$(NAME)" || { echo "usage: make new-job NAME=my_job" >&2; exit 2; }
 	$(BIN)/python -m configs new-job $(NAME)
+
+demo: $(STAMP) $(if $(ASSEMBLY),,synth) ## Run the example pipeline on this machine, end to end (no AWS, no Docker)
+	$(LOCAL) demo
+
+run-local-args:
+	@test -n "$(JOB)" -a -n "$(FILE)" || { echo "usage: make run-local JOB=name FILE=path [ENV=dev]" >&2; exit 2; }
+
+run-local: $(STAMP) run-local-args $(if $(ASSEMBLY),,synth) ## Run one job on your file locally: make run-local JOB=name FILE=path
+	$(LOCAL) run --job "$(JOB)" --file "$(FILE)"
 
 bench: $(STAMP) ## Benchmarks (see benchmarks/)
 	$(BIN)/python -m benchmarks
