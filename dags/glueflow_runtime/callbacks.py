@@ -118,7 +118,8 @@ def collect_tail(logs: Any, ti: Any, job: dict[str, Any], environment: dict[str,
             tried.append(note)
         else:
             notes.extend(tried[:1] if len(tried) == 1 else [f"{tried[0]} (nor the others)"])
-    tail = [message for _, message in sorted(found)][-LOG_TAIL_LINES:]
+    # By time only: lines logged in the same millisecond (a traceback) keep their order.
+    tail = [message for _, message in sorted(found, key=lambda line: line[0])][-LOG_TAIL_LINES:]
     return tail, notes, run_id
 
 

@@ -160,3 +160,30 @@ def test_the_airflow_task_tail_comes_from_the_stream_mwaa_names() -> None:
         tail, notes, _ = collect_tail(client, ti, JOB, ENVIRONMENT)
     assert tail == ["gate said no"]
     assert notes == []
+
+
+def test_lines_logged_in_the_same_millisecond_keep_their_order(logs) -> None:
+    """A traceback is printed at once, so its lines share a timestamp; CloudWatch returns
+    events with equal timestamps in the order they were put ("GetLogEvents", Amazon
+    CloudWatch Logs API reference: events are in order of their timestamps), and the tail
+    must not reorder them (sorting by message did: "  File ..." lines came first)."""
+    from glueflow_runtime.callbacks import collect_tail
+
+    traceback = [
+        "Traceback (most recent call last):",
+        '  File "store_returns.py", line 38, in transform',
+        "    return frame.withColumn(...)",
+        "AnalysisException: [UNRESOLVED_COLUMN] `amount_usd` cannot be resolved",
+    ]
+    now = int(time.time() * 1000)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="jr_7-driver")
+    logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName="jr_7-driver",
+        logEvents=[{"timestamp": now, "message": line} for line in traceback],
+    )
+
+    tail, _, _ = collect_tail(logs, TaskInstance("run_glue_job", "manual__x", "jr_7"), JOB,
+                              ENVIRONMENT)  # fmt: skip
+
+    assert tail == traceback
