@@ -39,8 +39,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m glueflow_local")
     parser.add_argument("--assembly", type=Path, default=Path("cdk.out"))
     parser.add_argument("--env", default="dev")
-    parser.add_argument("--workdir", type=Path, default=None,
-                        help="where outputs and logs go (default build/local/<env>)")
+    parser.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where outputs and logs go (default build/local/<env>)",
+    )
     parser.add_argument("--port", type=int, default=0, help="Airflow API port (0: any free)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the example scenario")
@@ -60,8 +64,10 @@ def _check_job(manifest_path: Path, job: str, file: Path) -> None:
         raise LocalRunError(f"JOB {job}: no such job in this environment; jobs: "
                             f"{', '.join(sorted(jobs))}")  # fmt: skip
     trigger = jobs[job]["trigger"]
-    if trigger.get("type") == "s3" and trigger.get("suffix") and not file.name.endswith(
-        trigger["suffix"]
+    if (
+        trigger.get("type") == "s3"
+        and trigger.get("suffix")
+        and not file.name.endswith(trigger["suffix"])
     ):
         raise LocalRunError(
             f"FILE {file.name}: job {job} starts on keys under s3://{trigger['bucket']}/"

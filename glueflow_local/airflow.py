@@ -17,6 +17,7 @@ started too.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -60,8 +61,11 @@ def airflow_env(
 ) -> dict[str, str]:
     """The environment of every Airflow process of `home`: MWAA's configuration, the home's
     own folders and database, and where AWS is."""
+    # Airflow settings of the caller's shell (another Airflow's home, a test's unit-test
+    # mode) must not leak into this deployment.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     return {
-        **os.environ,
+        **inherited,
         **mwaa_airflow_env(api_server_url=api_server_url),
         **({"AWS_ENDPOINT_URL": aws_endpoint} if aws_endpoint else {}),
         **(extra or {}),
@@ -151,10 +155,8 @@ class Airflow:
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 process.wait(timeout=30)
 
 
@@ -182,7 +184,9 @@ def migrate(home: Path, env: dict[str, str], timeout_s: float = 300) -> None:
         [*AIRFLOW, "db", "migrate"], env=env, capture_output=True, text=True, timeout=timeout_s
     )
     if done.returncode:
-        raise LocalRunError(f"airflow db migrate failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        raise LocalRunError(
+            f"airflow db migrate failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
 
 
 def start_deployment(

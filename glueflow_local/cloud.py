@@ -12,8 +12,8 @@ Two parts of AWS are not moto's:
   reaches the rule's targets. The matcher is the one moto's PutEvents uses
   (moto.events.models.EventPattern: prefix, suffix, anything-but, numeric, exists, wildcard,
   equals-ignore-case); moto implements neither TestEventPattern nor Lambda targets without
-  Docker, so the rules are evaluated here. Targets are Lambda functions (run by `lambdas.LocalFunction`) and SNS
-  topics (published to in moto).
+  Docker, so the rules are evaluated here. Targets are Lambda functions (run by
+  `lambdas.LocalFunction`) and SNS topics (published to in moto).
 - Lambda. moto runs functions in Docker, which is not available; `lambdas.LocalFunction`
   runs each bundle from the assembly in a Python process of its own. An SNS subscription of
   protocol `lambda` becomes an SQS queue subscribed to the topic in moto, whose messages are

@@ -34,6 +34,7 @@ when it ends. The script only ever sees `s3://` URIs. Anything else it does thro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -156,9 +157,12 @@ class GlueStandIn:
                     status, headers, answer = stand_in.forward(self.path, self.headers, body)
                 else:
                     try:
-                        status, answer = 200, json.dumps(
-                            stand_in.handle(operation, json.loads(body or b"{}"))
-                        ).encode()
+                        status, answer = (
+                            200,
+                            json.dumps(
+                                stand_in.handle(operation, json.loads(body or b"{}"))
+                            ).encode(),
+                        )
                     except GlueError as exc:
                         status = exc.status
                         answer = json.dumps({"__type": exc.code, "Message": exc.message}).encode()
@@ -427,10 +431,8 @@ class GlueStandIn:
         logs = self.cloud.client("logs")
         group = f"{log_group_base(run.job)}/{kind}"
         stream = driver_stream(run.job, run.id)
-        try:
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             logs.create_log_group(logGroupName=group)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
         events = [{"timestamp": at, "message": line} for at, line in lines if line.strip()]
         for start in range(0, len(events), 5000):  # PutLogEvents takes 10,000 events at most
@@ -468,7 +470,5 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=10)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

@@ -116,11 +116,13 @@ class LocalFunction:
         with self._lock:
             if self._process is None or self._process.poll() is not None:
                 self._process = self._start()
-            assert self._process.stdin and self._process.stdout
+            stdin, stdout = self._process.stdin, self._process.stdout
+            if stdin is None or stdout is None:
+                raise LocalRunError(f"Lambda function {self.name}: no pipe to its runtime")
             request = {"event": event, "timeout_s": self.timeout_s}
-            self._process.stdin.write(json.dumps(request) + "\n")
-            self._process.stdin.flush()
-            line = self._process.stdout.readline()
+            stdin.write(json.dumps(request) + "\n")
+            stdin.flush()
+            line = stdout.readline()
             if not line:
                 raise LocalRunError(f"Lambda function {self.name} exited; see {self.log_path}")
             answer = json.loads(line)

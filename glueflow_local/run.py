@@ -154,8 +154,12 @@ class Watcher:
             seen = record.tasks.get(task)
             if seen and seen["state"] == state:
                 continue
-            record.tasks[task] = {"state": state, "start": ti.get("start_date"),
-                                  "end": ti.get("end_date"), "try": ti.get("try_number")}
+            record.tasks[task] = {
+                "state": state,
+                "start": ti.get("start_date"),
+                "end": ti.get("end_date"),
+                "try": ti.get("try_number"),
+            }
             name = f"{record.dag_id}.{task}"
             if state == "running":
                 self.timeline.say("task", f"{name} started (try {ti.get('try_number')})")
@@ -266,6 +270,7 @@ class LocalRun:
         mwaa = self._mwaa_environment()
         self._check_versions(mwaa)
         self.cloud = LocalCloud(self.assembly, self.timeline, self.workdir)
+        self.cloud.function_env["GLUEFLOW_LOCAL_RUN"] = str(self.workdir)
         say("setup", f"AWS APIs: moto server on {self.cloud.start()}")
         self.cloud.provision()
         say("setup", f"created from the templates: {self._created()}")
@@ -316,6 +321,10 @@ class LocalRun:
                     self.timeline.say("stop", f"{type(part).__name__}: {exc}")
         self.watcher = self.airflow = self.glue = self.cloud = self.webhook = None
 
+    def _check_started(self) -> None:
+        if self.cloud is None or self.airflow is None:
+            raise LocalRunError("the local run is not started (use it in a with block)")
+
     # --- What the assembly says ---------------------------------------------------------
 
     def _mwaa_environment(self) -> dict[str, Any]:
@@ -347,7 +356,7 @@ class LocalRun:
 
     def _dag_folder(self, mwaa: dict[str, Any], target: Path) -> Path:
         """The DAG folder as MWAA syncs it: every object under DagS3Path in the source bucket."""
-        assert self.cloud
+        self._check_started()
         bucket = str(self.cloud.resolve(mwaa["stack"], mwaa["SourceBucketArn"])).rsplit(":", 1)[-1]
         prefix = str(self.cloud.resolve(mwaa["stack"], mwaa["DagS3Path"])).strip("/") + "/"
         s3 = self.cloud.client("s3")
@@ -364,20 +373,25 @@ class LocalRun:
         return target
 
     def _created(self) -> str:
-        assert self.cloud
+        self._check_started()
         kinds: dict[str, int] = {}
-        for stack, template in self.assembly.templates.items():
+        for template in self.assembly.templates.values():
             for resource in template.get("Resources", {}).values():
                 kinds[resource["Type"]] = kinds.get(resource["Type"], 0) + 1
-        shown = {"AWS::S3::Bucket": "buckets", "AWS::SNS::Topic": "topics",
-                 "AWS::SQS::Queue": "queues", "AWS::Logs::LogGroup": "log groups",
-                 "AWS::Glue::Job": "Glue jobs", "AWS::Events::Rule": "EventBridge rules"}  # fmt: skip
+        shown = {
+            "AWS::S3::Bucket": "buckets",
+            "AWS::SNS::Topic": "topics",
+            "AWS::SQS::Queue": "queues",
+            "AWS::Logs::LogGroup": "log groups",
+            "AWS::Glue::Job": "Glue jobs",
+            "AWS::Events::Rule": "EventBridge rules",
+        }
         return ", ".join(f"{kinds.get(k, 0)} {v}" for k, v in shown.items())
 
     def _webhook_secrets(self) -> None:
         """Each alert channel's secret, holding the local receiver's URL. The channels are the
         notifier's (ALERT_CHANNELS in its template); on AWS the secrets are created by hand."""
-        assert self.cloud and self.webhook
+        self._check_started()
         secrets = self.cloud.client("secretsmanager")
         for stack, _, props in self.assembly.resources("AWS::Lambda::Function"):
             variables = self.cloud.resolve(stack, props.get("Environment", {}).get("Variables", {}))
@@ -392,7 +406,7 @@ class LocalRun:
     def land(self, bucket: str, key: str, body: bytes, event: dict[str, Any] | None = None):
         """Put an object and send S3's event for it; or, with `event`, deliver that event
         again (EventBridge delivers at least once)."""
-        assert self.cloud
+        self._check_started()
         put_at = time.time()
         if event is None:
             s3 = self.cloud.client("s3")
@@ -421,14 +435,14 @@ class LocalRun:
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         """A manual run, as `airflow dags trigger` or the UI's button starts one."""
-        assert self.airflow
+        self._check_started()
         url = f"{self.airflow.base}/dags/{urllib.parse.quote(dag_id, safe='')}/dagRuns"
         run = local_airflow.post(url, {"logical_date": None, "conf": conf or {}})
         self.timeline.say("dag", f"{dag_id}: run requested on demand ({run['dag_run_id']})")
         return run["dag_run_id"]
 
     def wait_run(self, dag_id: str, run_id: str, timeout: float) -> RunRecord:
-        assert self.airflow and self.watcher
+        self._check_started()
         watcher = self.watcher
         return self.airflow.wait_for(
             f"run {run_id} of {dag_id} finishing", lambda: watcher.finished(dag_id, run_id),
@@ -436,7 +450,7 @@ class LocalRun:
         )  # fmt: skip
 
     def wait_new_run(self, dag_id: str, run_type: str, timeout: float) -> RunRecord:
-        assert self.airflow and self.watcher
+        self._check_started()
         watcher = self.watcher
 
         def found() -> RunRecord | None:
@@ -447,7 +461,7 @@ class LocalRun:
 
     def wait_quiet(self, timeout: float) -> None:
         """Until no DAG run is queued or running, and no Glue run is active."""
-        assert self.airflow and self.watcher and self.glue
+        self._check_started()
         watcher, glue = self.watcher, self.glue
 
         since: list[float] = []
@@ -465,7 +479,7 @@ class LocalRun:
         self.airflow.wait_for("every DAG run ending", quiet, timeout)
 
     def wait_alerts(self, count: int, timeout: float) -> list[dict[str, Any]]:
-        assert self.airflow and self.webhook
+        self._check_started()
         webhook = self.webhook
         return self.airflow.wait_for(
             f"{count} alert(s) at the webhook",
@@ -474,7 +488,7 @@ class LocalRun:
 
     def run_of(self, landing: Landing, dag_id: str, timeout: float = 30) -> RunRecord:
         """The DAG run a landing started: the run of `dag_id` whose conf is that object."""
-        assert self.airflow and self.watcher
+        self._check_started()
         watcher = self.watcher
         etag = landing.event["detail"]["object"].get("etag")
 
@@ -490,7 +504,7 @@ class LocalRun:
 
     def export_buckets(self) -> Path:
         """Every object of the environment's buckets, copied to `<workdir>/s3/<bucket>/`."""
-        assert self.cloud
+        self._check_started()
         root = self.workdir / "s3"
         s3 = self.cloud.client("s3")
         for bucket in [b["Name"] for b in s3.list_buckets()["Buckets"]]:
@@ -503,7 +517,7 @@ class LocalRun:
 
     def read_report(self, job: str, glue_run_id: str) -> dict[str, Any] | None:
         """The validation report of one Glue run, from S3 as the gate reads it."""
-        assert self.cloud
+        self._check_started()
         validation = self.manifest["jobs"][job].get("validation")
         if not validation or not glue_run_id:
             return None
@@ -516,15 +530,21 @@ class LocalRun:
         return None
 
     def summary(self) -> dict[str, Any]:
-        assert self.watcher and self.webhook
+        self._check_started()
         return {
             "environment": self.env,
             "runs": [r.summary() for r in self.watcher.runs.values()],
             "alerts": self.webhook.received,
             "landings": [
-                {"bucket": x.bucket, "key": x.key, "put_at": x.put_at, "rules": x.rules,
-                 "trigger_results": x.trigger_results} for x in self.landings
-            ],  # fmt: skip
+                {
+                    "bucket": x.bucket,
+                    "key": x.key,
+                    "put_at": x.put_at,
+                    "rules": x.rules,
+                    "trigger_results": x.trigger_results,
+                }
+                for x in self.landings
+            ],
             "timeline": [list(line) for line in self.timeline.lines],
         }
 
@@ -540,7 +560,7 @@ def show_tables(folders: list[Path]) -> dict[str, Any]:
     existing = [str(f) for f in folders if f.is_dir()]
     if not existing:
         return {}
-    done = subprocess.run(  # noqa: S603 - our script, our interpreter
+    done = subprocess.run(  # our script, our interpreter
         [sys.executable, str(SHOW_OUTPUT), *existing],
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip

@@ -70,7 +70,8 @@ def demo(run: LocalRun) -> dict[str, Any]:
 
 def check_demo(run: LocalRun, good: RunRecord, bad: RunRecord) -> dict[str, Any]:
     """What the scenario should have done, each as held or not."""
-    assert run.watcher and run.webhook
+    if run.watcher is None or run.webhook is None:
+        raise LocalRunError("the local run is not started")
     runs = list(run.watcher.runs.values())
     ingest_runs = [r for r in runs if r.dag_id == "sales_ingest"]
     aggregates = [r for r in runs if r.dag_id == "sales_daily_aggregate"]
@@ -80,10 +81,17 @@ def check_demo(run: LocalRun, good: RunRecord, bad: RunRecord) -> dict[str, Any]
         "the good file's run succeeded": good.state == "success",
         "its gate passed": good.tasks.get("validation_passed", {}).get("state") == "success",
         "its Redshift step ran": any(
-            t["state"] == "success" for name, t in good.tasks.items()
-            if name not in ("run_glue_job", "validation_gate", "validation_passed",
-                            "validation_failed", "record_cost")
-        ),  # fmt: skip
+            t["state"] == "success"
+            for name, t in good.tasks.items()
+            if name
+            not in (
+                "run_glue_job",
+                "validation_gate",
+                "validation_passed",
+                "validation_failed",
+                "record_cost",
+            )
+        ),
         "its cost was recorded": isinstance(good.cost, dict) and good.cost.get("cost_usd", 0) > 0,
         "the repeated file made one run": len(ingest_runs) == 2,
         "the bad file's run failed at the gate": bad.state == "failed"
@@ -91,9 +99,8 @@ def check_demo(run: LocalRun, good: RunRecord, bad: RunRecord) -> dict[str, Any]
         "the aggregate, run on demand, succeeded": any(
             r.run_type == "manual" and r.state == "success" for r in aggregates
         ),
-        "customer_ltv ran from the asset, and succeeded": bool(ltv_runs) and all(
-            r.run_type == "asset_triggered" and r.state == "success" for r in ltv_runs
-        ),
+        "customer_ltv ran from the asset, and succeeded": bool(ltv_runs)
+        and all(r.run_type == "asset_triggered" and r.state == "success" for r in ltv_runs),
         "every run ended": all(r.state in ("success", "failed") for r in runs),
         "the alert reached the webhook": bool(alerts),
     }

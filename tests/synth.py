@@ -16,8 +16,8 @@ from aws_cdk.assertions import Template
 
 import app as cdk_app
 from configs.loader import Platform, load_platform
-from stacks.stage import GlueflowStage
 from glueflow_local.assembly import CloudAssembly
+from stacks.stage import GlueflowStage
 from tests.conftest import REPO_ROOT, Project
 
 

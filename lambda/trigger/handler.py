@@ -2,10 +2,10 @@
 
 EventBridge delivers at least once, and sources send the same file again, so the run id is
 derived from the object (bucket, key, ETag): a redelivered event or an unchanged file asks for
-the same run, Airflow answers 409, and that counts as done (docs/architecture.md, decision 5). Throttling, 429 and 5xx are retried with backoff and
-jitter while the invocation has time, then the handler raises, so Lambda retries the event and
-finally dead-letters it. Every decision is one JSON log line. Standard library only at import: boto3
-is loaded on first use.
+the same run, Airflow answers 409, and that counts as done (docs/architecture.md, decision 5).
+Throttling, 429 and 5xx are retried with backoff and jitter while the invocation has time, then
+the handler raises, so Lambda retries the event and finally dead-letters it. Every decision is
+one JSON log line. Standard library only at import: boto3 is loaded on first use.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ developer guide, "Using job parameters in AWS Glue jobs"). `awsglue` is the stan
 `glueflow_local/standin/` (see its modules for the aws-glue-libs files they follow).
 
 S3: the script sees `s3://` URIs. Spark reads and writes them through the stand-in
-GlueContext's test-only staging (`glueflow_local/standin/awsglue/context.py`): one local folder per bucket.
+GlueContext's local staging (`glueflow_local/standin/awsglue/context.py`): one local folder
+per bucket.
 The validation report goes through boto3, as on Glue, and lands in moto (`mock_aws`); the
 test reads it back from there, as the DAG's gate reads it from S3.
 """

@@ -1,0 +1,168 @@
+"""`make demo`, end to end: the example pipeline runs on this machine from the synthesized
+assembly, and what it leaves behind is what the scenario promises.
+
+The demo runs as the README gives it (`make demo`, here with ASSEMBLY= the session's dev
+assembly, so it does not synthesize again, and LOCAL_DIR= a temp folder). Nothing is read from
+the harness's own account of the run: the outputs are the S3 objects it copied out of moto
+(read back with Spark), the DAG runs and task states are Airflow's own database, and the
+alert is what the notifier POSTed to the local webhook. Bounded by the subprocess timeout.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.glue_scripts.conftest import spark  # noqa: F401 - the session's SparkSession
+
+MAKE = shutil.which("make") or "make"
+DEMO_TIMEOUT_S = 600  # the bound; the demo itself takes about two minutes on 2 cores
+SAMPLES = REPO_ROOT / "glueflow_local" / "samples"
+CURATED = "glueflow-dev-curated-111111111111"
+ARTIFACTS = "glueflow-dev-artifacts-111111111111"
+
+
+def clean_env() -> dict[str, str]:
+    """The calling shell's environment, without the test session's Airflow and AWS settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_", "MOTO"))}
+
+
+@pytest.fixture(scope="module")
+def demo(dev, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    local = tmp_path_factory.mktemp("demo")
+    done = subprocess.run(
+        [MAKE, "--no-print-directory", "-o", ".venv/.installed", "demo",
+         f"ASSEMBLY={dev.outdir}", f"LOCAL_DIR={local}"],
+        cwd=REPO_ROOT, env=clean_env(), capture_output=True, text=True, timeout=DEMO_TIMEOUT_S,
+    )  # fmt: skip
+    return {"done": done, "dir": local}
+
+
+def _db(demo: dict[str, Any]) -> sqlite3.Connection:
+    return sqlite3.connect(demo["dir"] / "airflow" / "airflow.db")
+
+
+def _good_rows() -> list[dict[str, str]]:
+    with (SAMPLES / "sales_good.csv").open(newline="") as rows:
+        return list(csv.DictReader(rows))
+
+
+def test_the_demo_finishes_and_prints_its_timeline(demo) -> None:
+    done = demo["done"]
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
+    out = done.stdout
+    for said in (
+        r"file +landed s3://glueflow-dev-raw-111111111111/sales/incoming/demo/",
+        r"event +Object Created matched rule ObjectCreated",
+        r"lambda +.*Trigger.*: DAG run created dag_id=sales_ingest",
+        r"lambda +.*Trigger.*: DAG run exists \(duplicate\) dag_id=sales_ingest",
+        r"glue +glueflow-dev-sales_ingest: run jr_\S+ SUCCEEDED after \d+ s",
+        r"task +sales_ingest\.run_glue_job started",
+        r"gate +sales_ingest: validation failed .*: 8 of 20 records invalid",
+        r"cost +sales_ingest: Glue run SUCCEEDED cost \$\d",
+        r"alert +slack received: .*sales_ingest: validation_failed failed",
+        r"done in \d+ s \(every process it started has ended\)",
+    ):
+        assert re.search(said, out), f"not in the timeline: {said}\n{out[-3000:]}"
+
+
+def test_the_good_file_becomes_parquet_in_the_curated_bucket(demo, spark) -> None:  # noqa: F811
+    orders = spark.read.parquet(str(demo["dir"] / "s3" / CURATED / "sales" / "orders"))
+    good = orders.filter("store_id = 'store-042'")
+    assert sorted(r.order_id for r in good.select("order_id").collect()) == sorted(
+        r["order_id"] for r in _good_rows()
+    )
+    days = {r["sold_at"][:10] for r in _good_rows()}
+    assert {str(r.sale_date) for r in good.select("sale_date").distinct().collect()} == days
+    # The rejected file's valid rows were written too: the gate runs after the Glue job has
+    # written, and stops what comes after it (see docs/architecture.md, decision 13).
+    assert orders.filter("store_id = 'store-077'").count() == 12
+
+
+def test_each_dag_run_ended_as_the_scenario_says(demo) -> None:
+    """From Airflow's own database: a run per distinct file (the repeat and the redelivered
+    event made none), the good one through its gate and Redshift step, the bad one stopped at
+    the gate; the aggregate on demand and customer_ltv from its asset."""
+    with _db(demo) as db:
+        runs = db.execute("SELECT dag_id, run_id, state, run_type, conf FROM dag_run").fetchall()
+        tasks = {
+            (run_id, task): state
+            for run_id, task, state in db.execute(
+                "SELECT run_id, task_id, state FROM task_instance"
+            )
+        }
+    ingests = {json.loads(conf)["key"]: (run_id, state)
+               for dag, run_id, state, _, conf in runs if dag == "sales_ingest"}  # fmt: skip
+    assert sorted(ingests) == [
+        "sales/incoming/demo/2026-11-30_store-042.csv",
+        "sales/incoming/demo/2026-11-30_store-077.csv",
+    ]
+    good_run, good_state = ingests["sales/incoming/demo/2026-11-30_store-042.csv"]
+    bad_run, bad_state = ingests["sales/incoming/demo/2026-11-30_store-077.csv"]
+    assert (good_state, bad_state) == ("success", "failed")
+    assert {t: s for (r, t), s in tasks.items() if r == good_run} == {
+        "run_glue_job": "success",
+        "validation_gate": "success",
+        "validation_passed": "success",
+        "validation_failed": "skipped",
+        "refresh_orders_mart": "success",
+        "record_cost": "success",
+    }
+    assert {t: s for (r, t), s in tasks.items() if r == bad_run} == {
+        "run_glue_job": "success",
+        "validation_gate": "success",
+        "validation_passed": "skipped",
+        "validation_failed": "failed",
+        "refresh_orders_mart": "skipped",
+        "record_cost": "success",
+    }
+    kinds = {(dag, run_type, state) for dag, _, state, run_type, _ in runs}
+    assert ("sales_daily_aggregate", "manual", "success") in kinds
+    ltv = [(run_type, state) for dag, _, state, run_type, _ in runs if dag == "customer_ltv"]
+    assert ltv
+    assert set(ltv) == {("asset_triggered", "success")}
+    assert {state for *_, state, _, _ in runs} <= {"success", "failed"}  # every run ended
+
+
+def test_each_run_has_its_validation_report_and_its_cost(demo) -> None:
+    reports = [
+        json.loads(p.read_text())
+        for p in (demo["dir"] / "s3" / ARTIFACTS / "validation" / "sales_ingest").glob("*.json")
+    ]
+    assert sorted((r["records_read"], r["records_invalid"]) for r in reports) == [(20, 8), (40, 0)]
+    with _db(demo) as db:
+        costs = [
+            json.loads(value)
+            for (value,) in db.execute(
+                "SELECT value FROM xcom WHERE dag_id = 'sales_ingest' AND task_id = 'record_cost'"
+                " AND key = 'return_value'"
+            )
+        ]
+    assert len(costs) == 2
+    # G.1X x 4 workers (configs/jobs/sales_ingest.yaml), a 1-minute minimum at $0.44/DPU-hour
+    # (configs/environments/dev.yaml), as "AWS Glue pricing" bills a Standard run.
+    assert all(c["state"] == "SUCCEEDED" and c["cost_usd"] >= 4 * 0.44 / 60 for c in costs)
+
+
+def test_the_gate_alert_reaches_the_webhook_with_the_log_tail(demo) -> None:
+    """The notifier's Slack message, as the local webhook received it: who failed, why (the
+    gate's counts) and the last lines of the Glue run's log, which say what it reported."""
+    received = [
+        json.loads(line) for line in (demo["dir"] / "alerts.jsonl").read_text().splitlines()
+    ]
+    gate = [a for a in received if "validation_failed" in a["payload"]["text"]]
+    assert len(gate) == 1
+    text = json.dumps(gate[0]["payload"])
+    assert "sales_ingest" in text
+    assert "8 of 20 records invalid" in text
+    assert f"glueflow: validation report s3://{ARTIFACTS}/validation/sales_ingest/jr_" in text
+    assert gate[0]["channel"] == "slack"
