@@ -5,7 +5,8 @@ BucketDeployment that writes the `dags/` prefix, unpacked in order
 (glueflow_local/assembly.py). With pruning on, that is all the prefix holds. MWAA copies the
 prefix to the DAG folder and Airflow puts the DAG folder on `sys.path` (airflow/settings.py,
 `prepare_syspath_for_config_and_plugins`); the DAG processor then imports every `.py` file and
-scans every zip that `.airflowignore` does not exclude (airflow/models/dagbag.py, `collect_dags` with `safe_mode`).
+scans every zip that `.airflowignore` does not exclude (airflow/models/dagbag.py,
+`collect_dags` with `safe_mode`).
 """
 
 from __future__ import annotations
