@@ -322,7 +322,7 @@ class LocalRun:
         self.watcher = self.airflow = self.glue = self.cloud = self.webhook = None
 
     def _check_started(self) -> None:
-        if self.cloud is None or self.airflow is None:
+        if self.cloud is None:
             raise LocalRunError("the local run is not started (use it in a with block)")
 
     # --- What the assembly says ---------------------------------------------------------
