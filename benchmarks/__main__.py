@@ -1,10 +1,11 @@
 """Run the benchmarks and print their tables with the machine they ran on.
 
-python -m benchmarks            # config, synth, dag, then trigger
+python -m benchmarks            # config, synth, dag, trigger, then latency
 python -m benchmarks config     # config validation + manifest only (seconds)
 python -m benchmarks synth      # full synth only (minutes)
 python -m benchmarks dag        # DagBag parse, factory vs dag-factory 1.1.0 only (minutes)
 python -m benchmarks trigger    # trigger Lambda routing and cold import only (seconds)
+python -m benchmarks latency    # file landed -> DAG run -> Glue task, on the local run (minutes)
 """
 
 from __future__ import annotations
@@ -13,13 +14,20 @@ import argparse
 import os
 import platform
 
-from benchmarks import config_bench, dag_parse_bench, synth_bench, trigger_bench
+from benchmarks import (
+    config_bench,
+    dag_parse_bench,
+    local_latency_bench,
+    synth_bench,
+    trigger_bench,
+)
 
 BENCHES = {
     "config": config_bench,
     "synth": synth_bench,
     "dag": dag_parse_bench,
     "trigger": trigger_bench,
+    "latency": local_latency_bench,
 }
 
 

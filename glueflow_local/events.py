@@ -53,16 +53,9 @@ def object_created(
     }
     if version_id and version_id != "null":
         obj["version-id"] = version_id
-    return {
-        "version": "0",
-        "id": str(uuid.uuid4()),
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": account,
-        "time": now_iso(),
-        "region": region,
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {
+    return _envelope(
+        "Object Created", "aws.s3", account, region, [f"arn:aws:s3:::{bucket}"],
+        {
             "version": "0",
             "bucket": {"name": bucket},
             "object": obj,
@@ -71,7 +64,7 @@ def object_created(
             "source-ip-address": "127.0.0.1",
             "reason": "PutObject",
         },
-    }
+    )  # fmt: skip
 
 
 def glue_job_state_change(
@@ -79,22 +72,27 @@ def glue_job_state_change(
 ) -> dict[str, Any]:
     """The EventBridge event Glue sends when a run reaches `state`."""
     severity = {"SUCCEEDED": "INFO", "STOPPED": "INFO"}.get(state, "ERROR")
+    detail = {"jobName": job_name, "severity": severity, "state": state, "jobRunId": run_id,
+              "message": message}  # fmt: skip
+    return _envelope("Glue Job State Change", "aws.glue", account, region, [], detail)
+
+
+def _envelope(
+    detail_type: str, source: str, account: str, region: str, resources: list[str],
+    detail: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """EventBridge's envelope around a service's event ("Amazon EventBridge events",
+    EventBridge User Guide)."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
-        "detail-type": "Glue Job State Change",
-        "source": "aws.glue",
+        "detail-type": detail_type,
+        "source": source,
         "account": account,
         "time": now_iso(),
         "region": region,
-        "resources": [],
-        "detail": {
-            "jobName": job_name,
-            "severity": severity,
-            "state": state,
-            "jobRunId": run_id,
-            "message": message,
-        },
+        "resources": resources,
+        "detail": detail,
     }
 
 

@@ -52,6 +52,7 @@ from typing import Any
 
 from glueflow_local.cloud import LocalCloud
 from glueflow_local.events import glue_job_state_change
+from glueflow_local.serving import serve
 from glueflow_local.timeline import Timeline
 
 STANDIN = Path(__file__).with_name("standin")
@@ -174,10 +175,7 @@ class GlueStandIn:
                 self.end_headers()
                 self.wfile.write(answer)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server, self.endpoint = serve(Handler)
         return self.endpoint
 
     def stop(self) -> None:

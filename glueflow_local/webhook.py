@@ -10,11 +10,11 @@ Adaptive Card's text blocks.
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from glueflow_local.serving import reply, serve
 from glueflow_local.timeline import Timeline
 
 
@@ -70,16 +70,12 @@ class WebhookReceiver:
                     self.end_headers()
                     return
                 receiver.receive(channel, payload)
-                answer = b"ok" if channel == "slack" else b""
-                self.send_response(200 if channel == "slack" else 202)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                if channel == "slack":
+                    reply(self, 200, b"ok")  # Slack's incoming webhooks answer "ok"
+                else:
+                    reply(self, 202, b"")  # Teams Workflows accept with 202
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server, self.base = serve(Handler)
         return self.base
 
     def url(self, channel: str) -> str:

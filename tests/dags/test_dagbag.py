@@ -44,12 +44,13 @@ def test_only_the_factory_is_parsed(dagbag: DagBag, dev_dag_folder: Path) -> Non
     ("dag_id", "tasks", "edges"),
     [
         (
-            "sales_ingest",  # S3-triggered, validation gate, no steps
+            "sales_ingest",  # S3-triggered, validation gate, then a Redshift step
             {
                 "run_glue_job",
                 "validation_gate",
                 "validation_passed",
                 "validation_failed",
+                "refresh_orders_mart",
                 "record_cost",
             },
             {
@@ -57,6 +58,7 @@ def test_only_the_factory_is_parsed(dagbag: DagBag, dev_dag_folder: Path) -> Non
                 ("run_glue_job", "validation_gate"),
                 ("validation_gate", "validation_passed"),
                 ("validation_gate", "validation_failed"),
+                ("validation_passed", "refresh_orders_mart"),
             },
         ),
         (
