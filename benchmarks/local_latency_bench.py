@@ -44,7 +44,15 @@ def _wall(iso: str | None) -> float:
 
 
 def _synth(outdir: Path) -> None:
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "dev"}), "CDK_OUTDIR": str(outdir)}
+    """dev, as `make synth` would (cdk.json's context, the venv's Node first on PATH)."""
+    from app import project_context
+
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "CDK_CONTEXT_JSON": json.dumps(project_context(env="dev")),
+        "CDK_OUTDIR": str(outdir),
+    }
     subprocess.run(
         [sys.executable, "app.py"], cwd=ROOT, env=env, check=True, capture_output=True,
         timeout=1200,
