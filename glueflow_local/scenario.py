@@ -4,7 +4,8 @@ The demo runs the example pipeline (configs/jobs):
 1. a good point-of-sale CSV lands -> sales_ingest -> Parquet in the curated bucket -> the
    validation gate passes -> the Redshift step -> the cost is recorded;
 2. the same file lands again, and EventBridge delivers its first event a second time: one run;
-3. a file under the prefix that no job reads (not .csv): the rule matches, no run starts;
+3. a file under the prefix that no job reads (not .csv): the rule matches, no run starts; a
+   file outside every job's prefix: no rule matches;
 4. a CSV with too many bad rows lands -> the gate stops the pipeline -> the alert, with the
    Glue run's log tail, reaches the webhook;
 5. the scheduled aggregate runs on demand, and customer_ltv, which depends on it, starts
@@ -53,6 +54,7 @@ def demo(run: LocalRun) -> dict[str, Any]:
     run.land(bucket, good_key, good_body)  # the same file, landed again
     run.land(bucket, good_key, b"", event=good.event)  # the first event, delivered again
     run.land(bucket, f"{prefix}demo/README.txt", b"drop notes, not data\n")
+    run.land(bucket, "archive/2026-11-30_store-042.csv", good_body)  # no job reads archive/
     bad = run.land(bucket, bad_key, (SAMPLES / "sales_bad.csv").read_bytes())
     good_run = run.run_of(good, "sales_ingest")
     bad_run = run.run_of(bad, "sales_ingest")

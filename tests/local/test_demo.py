@@ -73,6 +73,11 @@ def test_the_demo_finishes_and_prints_its_timeline(demo) -> None:
         r"done in \d+ s \(every process it started has ended\)",
     ):
         assert re.search(said, out), f"not in the timeline: {said}\n{out[-3000:]}"
+    # A key outside every job's prefix is not matched by the synthesized rule's pattern.
+    after_archive = out[out.index("landed s3://glueflow-dev-raw-111111111111/archive/") :]
+    next_event = re.search(r"event +(.*)", after_archive)
+    assert next_event is not None
+    assert next_event.group(1) == "Object Created matched no rule: nothing starts"
 
 
 def test_the_good_file_becomes_parquet_in_the_curated_bucket(demo, spark) -> None:  # noqa: F811
