@@ -171,6 +171,7 @@ def test_the_gate_alert_reaches_the_webhook_with_the_log_tail(demo) -> None:
     assert len(gate) == 1
     text = json.dumps(gate[0]["payload"])
     assert "sales_ingest" in text
-    assert "8 of 20 records invalid" in text
+    # The gate's verdict is the error (not the Glue run's state, which succeeded).
+    assert "8 of 20 records invalid (ratio 0.4000, threshold 0.0500)" in text
     assert f"glueflow: validation report s3://{ARTIFACTS}/validation/sales_ingest/jr_" in text
     assert gate[0]["channel"] == "slack"
