@@ -66,7 +66,9 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-node.txt package.js
 
 synth: $(STAMP) ## Validate configs, synthesize ENV (default dev) into cdk.out, print the summary
 	@$(BIN)/python -m configs validate --env $(ENV) $(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR))
-	$(CDK) synth $(CDK_CONTEXT) --quiet
+	@# With --quiet and several stacks, the CLI ends with "Supply a stack id (...) to display
+	@# its template.", meant for an interactive synth; it is dropped, the exit status kept.
+	set -o pipefail; $(CDK) synth $(CDK_CONTEXT) --quiet 2>&1 | sed '/^Supply a stack id (/d'
 	@$(BIN)/python -m stacks.summary --assembly cdk.out --env $(ENV)
 
 test: $(STAMP) lint ## Lint, validate the example configs, run every test

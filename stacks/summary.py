@@ -16,7 +16,7 @@ from typing import Any
 from configs.loader import ENVIRONMENTS_DIR, REPO_ROOT, load_environments
 from configs.manifest import manifest_path
 from configs.models import EnvironmentConfig
-from stacks.fixed_cost import DeployedCounts, fixed_monthly_cost
+from stacks.fixed_cost import HOURS_PER_MONTH, DeployedCounts, fixed_monthly_cost
 from stacks.iam_review import allow_statements, wildcard_problems
 
 # CloudFormation's per-stack limits.
@@ -32,6 +32,7 @@ class StackSummary:
     resources: int
     template_bytes: int
     template: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    template_file: str = ""  # its path in the cloud assembly directory
 
     def count(self, resource_type: str) -> int:
         return sum(
@@ -58,6 +59,7 @@ def stacks_in(assembly: Path, stage: str) -> list[StackSummary]:
                 resources=len(template.get("Resources", {})),
                 template_bytes=template_file.stat().st_size,
                 template=template,
+                template_file=template_file.relative_to(assembly).as_posix(),
             )
         )
     return sorted(found, key=lambda s: s.name)
@@ -83,7 +85,9 @@ def deployed_counts(stacks: list[StackSummary]) -> DeployedCounts:
     )
 
 
-def _trigger_text(job: dict[str, Any]) -> str:
+def _trigger_text(job: dict[str, Any], started_by_steps: list[str] = ()) -> str:
+    """What starts a job: its S3 trigger or cron, its upstreams' assets, and other jobs'
+    `trigger_job` steps."""
     trigger = job["trigger"]
     parts = []
     if trigger["type"] == "s3":
@@ -92,6 +96,7 @@ def _trigger_text(job: dict[str, Any]) -> str:
         parts.append(f"cron {trigger['cron']}")
     if job["depends_on"]:
         parts.append(f"after {', '.join(job['depends_on'])}")
+    parts += [f"step {step}" for step in started_by_steps]
     return "; ".join(parts) or "manual"
 
 
@@ -107,13 +112,13 @@ def render(
         f"Glueflow {env}: account {meta['account']}, {meta['region']}, "
         f"{len(stacks)} stacks, {sum(s.resources for s in stacks)} resources, {len(jobs)} jobs",
         "",
-        f"  {'stack':<40} {'resources':>9} {'of 500':>7} {'template':>10} {'of 1 MB':>8}",
+        f"  {'stack':<40} {'resources':>9} {'of 500':>7} {'template':>10} {'of 1 MB':>8}  file",
     ]
     for stack in stacks:
         share = stack.template_bytes / MAX_TEMPLATE_BYTES
         lines.append(
             f"  {stack.name:<40} {stack.resources:>9} {stack.resources / MAX_RESOURCES:>7.0%} "
-            f"{stack.template_bytes / 1024:>7.1f} KB {share:>8.0%}"
+            f"{stack.template_bytes / 1024:>7.1f} KB {share:>8.0%}  {stack.template_file}"
         )
     network = cfg.network
     egress = (
@@ -144,14 +149,20 @@ def render(
         + ("all allowlisted" if not problems else f"{len(problems)} NOT ALLOWED: {problems}"),
         f"  alerts: {alerts}",
         "",
-        f"  {'job':<32} {'glue':<20} trigger",
+        f"  {'job':<32} {'glue':<20} started by",
     ]
+    started_by: dict[str, list[str]] = {}
+    for name, job in sorted(jobs.items()):
+        for step in job["downstream"]:
+            if step["type"] == "trigger_job":
+                started_by.setdefault(step["job"], []).append(f"{name}.{step['name']}")
     for name, job in sorted(jobs.items()):
         glue = job["glue"]
         size = f"{glue['version']} {glue['workers']} x {glue['worker_type']}"
         if glue["execution_class"] == "FLEX":
             size += " flex"
-        lines.append(f"  {name:<32} {size:<20} {_trigger_text(job)}")
+        lines.append(f"  {name:<32} {size:<20} {_trigger_text(job, started_by.get(name, []))}")
+        lines += [f"    {line}" for line in _job_details(job)]
     cost = fixed_monthly_cost(cfg, counts)
     lines += ["", "  estimated fixed monthly cost (prices from the environment config, USD):"]
     for line in cost:
@@ -159,9 +170,34 @@ def render(
             f"    {line.item:<58} {line.quantity:>5g} x {line.unit_usd:>7.3f}/{line.unit:<5} "
             f"{line.monthly_usd:>9.2f}"
         )
+    total = sum(line.monthly_usd for line in cost)
+    mwaa = cfg.mwaa
+    busy = (
+        (mwaa.max_workers - mwaa.min_workers)
+        * cfg.pricing.mwaa_hour_usd[mwaa.environment_class].worker
+        * HOURS_PER_MONTH
+    )
     lines.append(f"    {'total (Glue runs, S3 and logs are usage, not included)':<82} "
-                 f"{sum(line.monthly_usd for line in cost):>9.2f}")  # fmt: skip
+                 f"{total:>9.2f}")  # fmt: skip
+    lines.append(
+        f"    MWAA workers range from {mwaa.min_workers} to {mwaa.max_workers}: {total:.2f} at "
+        f"min_workers, {total + busy:.2f} with all {mwaa.max_workers} running all month"
+    )
     return "\n".join(lines)
+
+
+def _job_details(job: dict[str, Any]) -> list[str]:
+    """A job's inputs, outputs, validation threshold and steps, one line each."""
+    details = [
+        "in:  " + (", ".join(i["uri"] for i in job["inputs"]) or "none"),
+        "out: " + (", ".join(o["uri"] for o in job["outputs"]) or "none"),
+    ]
+    if job["validation"]:
+        details.append(f"gate: at most {job['validation']['max_invalid_ratio']:.1%} invalid")
+    for step in job["downstream"]:
+        target = step.get("job") or step.get("workgroup") or step.get("cluster_identifier")
+        details.append(f"step: {step['name']} ({step['type']} {target})")
+    return details
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -43,6 +43,7 @@ def test_make_synth_in_a_clone_with_nothing_beside_it(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "glueflow-dev-orchestration" in result.stdout  # the summary
+    assert "Supply a stack id" not in result.stdout + result.stderr  # the CLI's stray line
     assembly = CloudAssembly(clone / "cdk.out", "dev")
     assert len(assembly.stack_artifacts) == 9
     assert "missing" not in assembly.manifest  # no context lookup left for deploy to make

@@ -76,6 +76,23 @@ def test_environment_is_chosen_by_context_and_summary_lists_it(tmp_path: Path) -
     channels = "slack (glueflow/prod/slack-webhook), teams (glueflow/prod/teams-webhook)"
     assert f"alerts: notifier -> {channels}" in text
     assert "MWAA mw1.medium environment" in text
+    cfg = load_platform("prod").environment.config
+    # Each stack's template file, as the assembly manifest names it.
+    for stack in stacks:
+        assert f"{stack.name}" in text
+        assert (outdir / stack.template_file).is_file()
+        assert stack.template_file.startswith("assembly-prod/")
+        assert stack.template_file in text
+    # Per job: what it reads and writes, its gate, its steps, and what starts it.
+    assert "in:  s3://glueflow-prod-raw-222222222222/sales/incoming/" in text
+    assert "out: s3://glueflow-prod-curated-222222222222/sales/orders/" in text
+    assert "gate: at most 5.0% invalid" in text
+    assert "step: refresh_orders_mart (redshift_sql analytics)" in text
+    # customer_ltv starts after the aggregate's asset and from marketing's rescore step.
+    assert "after sales_daily_aggregate; step marketing_events_ingest.rescore_customer_ltv" in text
+    # The MWAA worker range, priced from the environment's config.
+    mwaa = cfg.mwaa
+    assert f"MWAA workers range from {mwaa.min_workers} to {mwaa.max_workers}:" in text
 
 
 def test_jobs_dir_context_reads_another_folder(tmp_path: Path) -> None:
