@@ -68,7 +68,8 @@ synth: $(STAMP) ## Validate configs, synthesize ENV (default dev) into cdk.out, 
 	@$(BIN)/python -m configs validate --env $(ENV) $(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR))
 	@# With --quiet and several stacks, the CLI ends with "Supply a stack id (...) to display
 	@# its template.", meant for an interactive synth; it is dropped, the exit status kept.
-	set -o pipefail; $(CDK) synth $(CDK_CONTEXT) --quiet 2>&1 | sed '/^Supply a stack id (/d'
+	@echo "cdk synth $(CDK_CONTEXT) --quiet"
+	@set -o pipefail; $(CDK) synth $(CDK_CONTEXT) --quiet 2>&1 | sed '/^Supply a stack id (/d'
 	@$(BIN)/python -m stacks.summary --assembly cdk.out --env $(ENV)
 
 test: $(STAMP) lint ## Lint, validate the example configs, run every test
