@@ -38,7 +38,7 @@ LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(E
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
 .PHONY: help install synth test lint format validate schema new-job bench stacks diff deploy clean \
-	demo run-local run-local-args
+	demo run-local run-local-args review
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,7 @@ help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAM
 	@echo "  NAME=job       the job make new-job scaffolds"
 	@echo "  JOB=, FILE=    the job and file make run-local runs"
 	@echo "  PORT=n         the local Airflow API's port (default 0: any free port)"
+	@echo "  BASE=ref       what make review compares with (default origin/main); FORMAT=markdown, FAIL_ON=destructive,access"
 
 install: $(STAMP) ## Build .venv (Python deps under MWAA's constraints, Node 22+ if needed, aws-cdk CLI)
 
@@ -103,6 +104,14 @@ run-local-args:
 
 run-local: $(STAMP) run-local-args $(if $(ASSEMBLY),,synth) ## Run one job on your file locally: make run-local JOB=name FILE=path
 	$(LOCAL) run --job "$(JOB)" --file "$(FILE)"
+
+# make review: BASE is the ref to compare with; ENV on the command line limits it to one
+# environment (otherwise every environment); FORMAT=markdown for a pull-request comment;
+# FAIL_ON=destructive,access exits 1 on such findings.
+BASE ?= origin/main
+review: $(STAMP) ## What the working tree changes against BASE, per environment: make review BASE=origin/main
+	$(BIN)/python -m review --base "$(BASE)" $(if $(filter command line,$(origin ENV)),--env $(ENV)) \
+		$(if $(FORMAT),--format $(FORMAT)) $(if $(FAIL_ON),--fail-on $(FAIL_ON))
 
 bench: $(STAMP) ## Benchmarks (see benchmarks/)
 	$(BIN)/python -m benchmarks

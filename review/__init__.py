@@ -1,0 +1,1 @@
+"""make review: what a change does to each environment, before it merges."""

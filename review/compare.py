@@ -1,0 +1,334 @@
+"""What a change does to one environment: two synthesized cloud assemblies, compared.
+
+Each side is a cloud assembly directory synthesized for the environment (`python app.py` with
+CDK_OUTDIR), with the compiled manifest and `validation-report.json` beside the templates.
+CloudFormation's view (which resources are replaced or deleted, which IAM statements and
+security-group rules are added or removed, whether permissions broaden) comes from
+@aws-cdk/cloudformation-diff, the library `cdk diff` uses (review/cfn_diff.js); the rest reads
+the manifests, templates and deployed files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from configs.manifest import manifest_path
+from glueflow_local.assembly import CloudAssembly
+from stacks.summary import MAX_RESOURCES, MAX_TEMPLATE_BYTES, _trigger_text, stacks_in
+
+CFN_DIFF = Path(__file__).with_name("cfn_diff.js")
+NODE = "node"  # the venv's Node 24 (make install), put first on PATH below
+ROOT = Path(__file__).resolve().parent.parent
+# What a replaced or deleted resource takes with it.
+LOST = {
+    "AWS::S3::Bucket": "the bucket and every object in it",
+    "AWS::Logs::LogGroup": "the log group's history",
+    "AWS::Glue::Job": "the job's run history and bookmarks",
+    "AWS::MWAA::Environment": "the Airflow environment: tens of minutes without a scheduler, "
+    "and its run history",
+    "AWS::SQS::Queue": "the messages waiting in the queue",
+    "AWS::KMS::Key": "the key: what it encrypted can no longer be read once it is deleted",
+    "AWS::SNS::Topic": "the topic's subscriptions",
+    "AWS::Lambda::Function": "nothing kept; in-flight events are retried",
+    "AWS::EC2::VPC": "the network: every resource in it is recreated",
+    "AWS::Events::Rule": "events that arrive while it is recreated",
+}
+DESTRUCTIVE = {"WILL_REPLACE", "MAY_REPLACE", "WILL_DESTROY", "WILL_ORPHAN"}
+NETWORK_TYPES = (
+    "AWS::EC2::SecurityGroup",
+    "AWS::EC2::SecurityGroupIngress",
+    "AWS::EC2::SecurityGroupEgress",
+    "AWS::EC2::VPCEndpoint",
+    "AWS::EC2::NatGateway",
+    "AWS::EC2::InternetGateway",
+    "AWS::EC2::Route",
+)
+CODE_PREFIXES = ("dags/", "glue_scripts/")
+
+
+@dataclass
+class Side:
+    """One synthesized side of the change, or an environment that side does not have."""
+
+    assembly_dir: Path | None
+    env: str
+
+    def exists(self) -> bool:
+        return (
+            bool(self.assembly_dir)
+            and (self.assembly_dir / f"assembly-{self.env}" / "manifest.json").is_file()
+        )
+
+    def assembly(self) -> CloudAssembly | None:
+        return CloudAssembly(self.assembly_dir, self.env) if self.exists() else None
+
+    def manifest(self) -> dict[str, Any]:
+        if not self.exists():
+            return {"jobs": {}, "environment": {}}
+        return json.loads(manifest_path(self.assembly_dir, self.env).read_text())
+
+    def templates(self) -> dict[str, dict[str, Any]]:
+        found = self.assembly()
+        return found.templates if found else {}
+
+    def acknowledgements(self) -> set[tuple[str, str]]:
+        """(rule, construct path) of every finding a synth acknowledged, from the assembly's
+        policy-validation report (cdk-nag's and CloudFormation Validate's)."""
+        if not self.exists():
+            return set()
+        report = json.loads((self.assembly_dir / "validation-report.json").read_text())
+        return {
+            (v["ruleName"], c["constructPath"])
+            for plugin in report.get("pluginReports", [])
+            for v in plugin.get("suppressedViolations", [])
+            for c in v.get("violatingConstructs", [])
+        }
+
+
+@dataclass
+class Review:
+    """The findings for one environment; each list is a section's lines."""
+
+    env: str
+    jobs: list[str] = field(default_factory=list)
+    access: list[str] = field(default_factory=list)
+    destruction: list[str] = field(default_factory=list)
+    shape: list[str] = field(default_factory=list)
+    network: list[str] = field(default_factory=list)
+    cost: list[str] = field(default_factory=list)
+    code: list[str] = field(default_factory=list)
+    broadened: bool = False
+
+    SECTIONS = ("jobs", "access", "destruction", "shape", "network", "cost", "code")
+
+    def empty(self) -> bool:
+        return not any(getattr(self, s) for s in self.SECTIONS)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    return {prefix: value}
+
+
+def _show(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _started_by(jobs: dict[str, Any]) -> dict[str, str]:
+    steps: dict[str, list[str]] = {}
+    for name, job in sorted(jobs.items()):
+        for step in job["downstream"]:
+            if step["type"] == "trigger_job":
+                steps.setdefault(step["job"], []).append(f"{name}.{step['name']}")
+    return {name: _trigger_text(job, steps.get(name, [])) for name, job in jobs.items()}
+
+
+def compare_jobs(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
+    """Jobs added, removed and changed (each changed field), and what starts them."""
+    lines = []
+    started = _started_by(head)
+    before = _started_by(base)
+    for name in sorted(set(head) - set(base)):
+        glue = head[name]["glue"]
+        lines.append(f"added {name}: {glue['workers']} x {glue['worker_type']}, started by "
+                     f"{started[name]}")  # fmt: skip
+    for name in sorted(set(base) - set(head)):
+        lines.append(f"removed {name}")
+    for name in sorted(set(base) & set(head)):
+        old, new = _flatten(base[name]), _flatten(head[name])
+        changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        if not changed:
+            continue
+        lines.append(f"changed {name}:")
+        lines += [f"  {k}: {_show(old.get(k, '(none)'))} -> {_show(new.get(k, '(none)'))}"
+                  for k in changed]  # fmt: skip
+        if before[name] != started[name]:
+            lines.append(f"  started by: {before[name]} -> {started[name]}")
+        else:
+            lines.append(f"  started by: {started[name]}")
+    return lines
+
+
+def cfn_diff(base: dict[str, Any], head: dict[str, Any]) -> dict[str, Any]:
+    """@aws-cdk/cloudformation-diff's findings per stack (review/cfn_diff.js)."""
+    stacks = {
+        name: {"old": base.get(name), "new": head.get(name)} for name in set(base) | set(head)
+    }
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "NODE_PATH": str(ROOT / "node_modules")}  # fmt: skip
+    node = shutil.which("node", path=env["PATH"]) or NODE
+    done = subprocess.run(
+        [node, str(CFN_DIFF)], input=json.dumps({"stacks": stacks}), capture_output=True,
+        text=True, env=env, cwd=ROOT, timeout=600, check=False,
+    )  # fmt: skip
+    if done.returncode:
+        raise RuntimeError(f"cloudformation-diff failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def _name(resource: dict[str, Any], stack: str) -> str:
+    path = resource.get("path") or f"{stack}/{resource['logicalId']}"
+    return path.removesuffix("/Resource")
+
+
+def compare_cfn(review: Review, diffs: dict[str, Any]) -> None:
+    for stack, diff in sorted(diffs.items()):
+        for resource in diff["resources"]:
+            kind, impact = resource.get("type") or "?", resource.get("impact")
+            if impact in DESTRUCTIVE:
+                verb = {"WILL_REPLACE": "replaced", "MAY_REPLACE": "may be replaced",
+                        "WILL_DESTROY": "deleted", "WILL_ORPHAN": "orphaned"}[impact]  # fmt: skip
+                why = (f" (changing {', '.join(resource['properties'])})"
+                       if resource["properties"] else "")  # fmt: skip
+                lost = LOST.get(kind, "its current state")
+                review.destruction.append(
+                    f"{_name(resource, stack)} ({kind}) {verb}{why}: loses {lost}"
+                )
+            if kind in NETWORK_TYPES and impact != "NO_CHANGE":
+                review.network.append(f"{_name(resource, stack)} ({kind}): {impact.lower()}")
+                if kind in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway") and (
+                    impact == "WILL_CREATE"
+                ):
+                    review.network.append("internet egress is being turned on")
+        for row in diff["iamStatements"]:
+            sign = row.get("col0", "").strip() or "~"
+            fields = ", ".join(f"{k} {v}" for k, v in row.items() if k != "col0" and v)
+            review.access.append(f"{stack}: {'added' if sign == '+' else 'removed'}: {fields}")
+        for row in diff["iamManagedPolicies"]:
+            fields = ", ".join(f"{k} {v}" for k, v in row.items() if k != "col0" and v)
+            review.access.append(f"{stack}: managed policy {row.get('col0', '').strip()} {fields}")
+        for row in diff["securityGroupRules"]:
+            fields = ", ".join(f"{k} {v}" for k, v in row.items() if k != "col0" and v)
+            review.network.append(f"{stack}: security group rule {row.get('col0', '').strip()} "
+                                  f"{fields}")  # fmt: skip
+        if diff["permissionsBroadened"]:
+            review.broadened = True
+    if review.broadened:
+        review.access.insert(0, "BROADENED: the change grants permissions it did not grant before")
+
+
+def compare_shape(review: Review, base: Side, head: Side) -> None:
+    old = {s.name: s for s in (stacks_in(base.assembly_dir, base.env) if base.exists() else [])}
+    new = {s.name: s for s in (stacks_in(head.assembly_dir, head.env) if head.exists() else [])}
+    for name in sorted(set(new) - set(old)):
+        review.shape.append(f"stack added: {name}")
+    for name in sorted(set(old) - set(new)):
+        review.shape.append(f"stack removed: {name}")
+    for name in sorted(set(old) & set(new)):
+        a, b = old[name], new[name]
+        if (a.resources, a.template_bytes) != (b.resources, b.template_bytes):
+            review.shape.append(
+                f"{name}: {a.resources} -> {b.resources} resources (of {MAX_RESOURCES}), "
+                f"{a.template_bytes / 1024:.1f} -> {b.template_bytes / 1024:.1f} KB "
+                f"(of {MAX_TEMPLATE_BYTES // 1000} KB)"
+            )
+    homes = [_job_stacks(t) for t in (base.templates(), head.templates())]
+    for job in sorted(set(homes[0]) & set(homes[1])):
+        if homes[0][job] != homes[1][job]:
+            review.shape.append(f"job {job} moves from {homes[0][job]} to {homes[1][job]}")
+
+
+def _job_stacks(templates: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {
+        str(r["Properties"]["Name"]): stack
+        for stack, t in templates.items()
+        for r in t.get("Resources", {}).values()
+        if r["Type"] == "AWS::Glue::Job"
+    }
+
+
+def compare_acknowledgements(review: Review, base: Side, head: Side) -> None:
+    old, new = base.acknowledgements(), head.acknowledgements()
+    review.network += [f"acknowledgement added: {r} on {p}" for r, p in sorted(new - old)]
+    review.network += [f"acknowledgement removed: {r} on {p}" for r, p in sorted(old - new)]
+
+
+def run_estimate(job: dict[str, Any], environment: dict[str, Any]) -> float:
+    """The most a run can cost: workers x DPU per worker x the job's timeout, at the price of
+    its execution class."""
+    glue = job["glue"]
+    dpu = environment["dpu_per_worker"].get(glue["worker_type"], 0)
+    price = environment["glue_dpu_hour_usd"][glue["execution_class"].lower()]
+    return glue["workers"] * dpu * glue["timeout_minutes"] / 60 * price
+
+
+def compare_cost(
+    review: Review, base: dict[str, Any], head: dict[str, Any], fixed: tuple[str, str]
+) -> None:
+    if fixed[0] != fixed[1]:
+        review.cost.append(f"fixed monthly: {fixed[0]} -> {fixed[1]}")
+    environment = head["environment"]
+    for name, job in sorted(head["jobs"].items()):
+        if base["jobs"].get(name) == job:
+            continue
+        worst = run_estimate(job, environment)
+        budget = job.get("cost_budget_usd")
+        against = f", budget {budget:.2f}" if budget is not None else ", no budget"
+        over = " (OVER BUDGET at its timeout)" if budget is not None and worst > budget else ""
+        glue = job["glue"]
+        review.cost.append(
+            f"{name}: at most {worst:.2f} per run ({glue['workers']} x {glue['worker_type']} x "
+            f"{glue['timeout_minutes']} min, {glue['execution_class'].lower()}){against}{over}"
+        )
+
+
+def _files(side: Side, prefix: str, scratch: Path) -> dict[str, str]:
+    found = side.assembly()
+    if found is None:
+        return {}
+    try:
+        folder = found.deployed_folder(prefix, scratch / prefix.strip("/"))
+    except AssertionError:
+        return {}
+    return {
+        p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in folder.rglob("*")
+        if p.is_file()
+    }
+
+
+def compare_code(review: Review, base: Side, head: Side) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        for prefix in CODE_PREFIXES:
+            old = _files(base, prefix, Path(scratch) / "base")
+            new = _files(head, prefix, Path(scratch) / "head")
+            for path in sorted(set(old) | set(new)):
+                if path == "manifest.json":
+                    continue  # its meaning is the Jobs section
+                if old.get(path) != new.get(path):
+                    verb = "added" if path not in old else "removed" if path not in new else (
+                        "changed")  # fmt: skip
+                    review.code.append(f"{prefix}{path} {verb}")
+
+
+def review_environment(
+    env: str, base: Side, head: Side, fixed_cost: tuple[str, str] = ("", "")
+) -> Review:
+    review = Review(env)
+    base_manifest, head_manifest = base.manifest(), head.manifest()
+    if not base.exists():
+        review.shape.append(f"environment {env} is new")
+    if not head.exists():
+        review.shape.append(f"environment {env} is removed")
+    review.jobs = compare_jobs(base_manifest["jobs"], head_manifest["jobs"])
+    compare_cfn(review, cfn_diff(base.templates(), head.templates()))
+    compare_shape(review, base, head)
+    compare_acknowledgements(review, base, head)
+    if head.exists():
+        compare_cost(review, base_manifest, head_manifest, fixed_cost)
+    compare_code(review, base, head)
+    return review
