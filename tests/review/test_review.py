@@ -1,0 +1,151 @@
+"""`make review`, as a reviewer runs it, on fixture changes made in a clone.
+
+Each test changes the clone's working tree the way a contributor would, runs `make review
+BASE=HEAD ENV=dev` (the clone's HEAD is this repository's), and checks what the review says,
+then puts the working tree back. The base synth is kept by commit, so only the first review
+synthesizes it. What CloudFormation would replace or delete comes from
+@aws-cdk/cloudformation-diff, the library `cdk diff` uses; the expectations below come from
+the CloudFormation resource reference (a Glue job's `Name` and a log group's `LogGroupName`
+require replacement: "AWS::Glue::Job" and "AWS::Logs::LogGroup", AWS CloudFormation User
+Guide).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+from tests.local.test_demo import MAKE, clean_env
+from tests.test_clone import GIT
+
+REVIEW_TIMEOUT_S = 900
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    clone = tmp_path_factory.mktemp("review") / "glueflow"
+    subprocess.run([GIT, "clone", "--quiet", "--no-local", str(REPO_ROOT), str(clone)],
+                   check=True, capture_output=True)  # fmt: skip
+    for borrowed in (".venv", "node_modules"):
+        (clone / borrowed).symlink_to(REPO_ROOT / borrowed)
+    return clone
+
+
+@pytest.fixture
+def tree(clone: Path):
+    """The clone's working tree, put back as committed after the test."""
+    yield clone
+    subprocess.run([GIT, "checkout", "--quiet", "--", "."], cwd=clone, check=True)
+    subprocess.run([GIT, "clean", "-fdq"], cwd=clone, check=True)
+
+
+def review(clone: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [MAKE, "--no-print-directory", "-o", ".venv/.installed", "review", "BASE=HEAD",
+         "ENV=dev", *extra],
+        cwd=clone, env=clean_env(), capture_output=True, text=True, timeout=REVIEW_TIMEOUT_S,
+    )  # fmt: skip
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path.name} changed: {old!r} not in it"
+    path.write_text(text.replace(old, new))
+
+
+def test_a_change_that_touches_nothing_says_so_in_one_line(tree: Path) -> None:
+    (tree / "NOTES.md").write_text("a file nothing deploys\n")
+    done = review(tree)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "dev: no change to what deploys"
+
+
+def test_adding_a_job(tree: Path) -> None:
+    shutil.copy(tree / "glue_scripts/jobs/sales_ingest.py", tree / "glue_scripts/jobs/returns.py")
+    (tree / "configs/jobs/returns.yaml").write_text(
+        (tree / "configs/jobs/sales_ingest.yaml").read_text()
+        .replace("name: sales_ingest", "name: returns")
+        .replace("glue_scripts/jobs/sales_ingest.py", "glue_scripts/jobs/returns.py")
+        .replace("sales/incoming/", "returns/incoming/")
+        .replace("prefix: sales/orders/", "prefix: returns/")
+    )  # fmt: skip
+    done = review(tree)
+    out = done.stdout
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (
+        "added returns: 4 x G.1X, started by s3://glueflow-dev-raw-111111111111/returns/incoming/*.csv"
+        in out
+    )
+    assert "glue_scripts/jobs/returns.py added" in out
+    # Its new role may do what it could not: permissions broaden.
+    assert "BROADENED" in out
+    # 4 workers x 1 DPU x 30 minutes at $0.44 (configs/environments/dev.yaml), against $2.
+    assert "returns: at most 0.88 per run (4 x G.1X x 30 min, standard), budget 2.00" in out
+
+
+def test_widening_an_input_prefix_broadens_access(tree: Path) -> None:
+    inputs = "inputs:\n  - bucket: raw\n    prefix: sales/"
+    _edit(tree / "configs/jobs/sales_ingest.yaml", f"{inputs}incoming/", inputs)
+    done = review(tree, "FAIL_ON=access")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "changed sales_ingest:" in out
+    assert '"prefix": "sales/incoming/"' in out  # the field, before
+    assert '"prefix": "sales/"' in out  # and after
+    assert "BROADENED" in out
+    assert "sales/*" in out  # the wider resource, in the added statement
+
+
+def test_renaming_a_job_replaces_it_and_loses_its_history(tree: Path) -> None:
+    old = tree / "configs/jobs/sales_daily_aggregate.yaml"
+    (tree / "configs/jobs/sales_daily_totals.yaml").write_text(
+        old.read_text().replace("name: sales_daily_aggregate", "name: sales_daily_totals")
+    )
+    old.unlink()
+    _edit(tree / "configs/jobs/customer_ltv.yaml", "  - sales_daily_aggregate",
+          "  - sales_daily_totals")  # fmt: skip
+    _edit(tree / "configs/environments/dev.yaml", "  sales_daily_aggregate:",
+          "  sales_daily_totals:")  # fmt: skip
+    done = review(tree, "FAIL_ON=destructive")
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "removed sales_daily_aggregate" in out
+    assert "added sales_daily_totals" in out
+    assert "loses the job's run history and bookmarks" in out
+    assert "loses the log group's history" in out
+
+
+def test_changing_the_mwaa_environment_class(tree: Path) -> None:
+    _edit(tree / "configs/environments/dev.yaml", "environment_class: mw1.small",
+          "environment_class: mw1.medium")  # fmt: skip
+    done = review(tree)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "fixed monthly: " in out
+    assert "MWAA workers range from 1 to 2" in out
+
+
+def test_adding_an_alert_channel(tree: Path) -> None:
+    _edit(tree / "configs/environments/dev.yaml", "    secret_name: glueflow/dev/slack-webhook\n",
+          "    secret_name: glueflow/dev/slack-webhook\n  - type: teams\n"
+          "    secret_name: glueflow/dev/teams-webhook\n")  # fmt: skip
+    done = review(tree)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    # The notifier may now read the new channel's secret.
+    assert "glueflow/dev/teams-webhook" in out
+    assert "Access" in out
+
+
+def test_changing_only_a_glue_script_is_a_code_change(tree: Path) -> None:
+    _edit(tree / "glue_scripts/jobs/sales_ingest.py", '"""sales_ingest:', '"""sales_ingest (v2):')
+    done = review(tree, "FAIL_ON=destructive,access")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "glue_scripts/jobs/sales_ingest.py changed" in out
+    for section in ("Destruction", "Access", "  Jobs"):
+        assert section not in out
