@@ -206,19 +206,28 @@ def compare_cfn(review: Review, diffs: dict[str, Any]) -> None:
                     review.network.append("internet egress is being turned on")
         for row in diff["iamStatements"]:
             sign = row.get("col0", "").strip() or "~"
-            fields = ", ".join(f"{k} {v}" for k, v in row.items() if k != "col0" and v)
+            fields = _fields(row)
             review.access.append(f"{stack}: {'added' if sign == '+' else 'removed'}: {fields}")
         for row in diff["iamManagedPolicies"]:
-            fields = ", ".join(f"{k} {v}" for k, v in row.items() if k != "col0" and v)
+            fields = _fields(row)
             review.access.append(f"{stack}: managed policy {row.get('col0', '').strip()} {fields}")
         for row in diff["securityGroupRules"]:
-            fields = ", ".join(f"{k} {v}" for k, v in row.items() if k != "col0" and v)
+            fields = _fields(row)
             review.network.append(f"{stack}: security group rule {row.get('col0', '').strip()} "
                                   f"{fields}")  # fmt: skip
         if diff["permissionsBroadened"]:
             review.broadened = True
     if review.broadened:
         review.access.insert(0, "BROADENED: the change grants permissions it did not grant before")
+
+
+def _fields(row: dict[str, str]) -> str:
+    """A summary row of cloudformation-diff on one line: its cells, whitespace collapsed."""
+    return "; ".join(
+        f"{k} {' '.join(str(v).replace(chr(10), ' ').split())}"
+        for k, v in row.items()
+        if k != "col0" and v
+    )
 
 
 def compare_shape(review: Review, base: Side, head: Side) -> None:
@@ -230,7 +239,10 @@ def compare_shape(review: Review, base: Side, head: Side) -> None:
         review.shape.append(f"stack removed: {name}")
     for name in sorted(set(old) & set(new)):
         a, b = old[name], new[name]
-        if (a.resources, a.template_bytes) != (b.resources, b.template_bytes):
+        if (a.resources, round(a.template_bytes / 1024, 1)) != (
+            b.resources,
+            round(b.template_bytes / 1024, 1),
+        ):
             review.shape.append(
                 f"{name}: {a.resources} -> {b.resources} resources (of {MAX_RESOURCES}), "
                 f"{a.template_bytes / 1024:.1f} -> {b.template_bytes / 1024:.1f} KB "
