@@ -78,9 +78,10 @@ test: $(STAMP) lint ## Lint, validate the example configs, run every test
 	$(BIN)/python -m configs schema --check
 	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check; zizmor on the GitHub workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/zizmor --offline --no-progress .github/workflows
 
 format: $(STAMP) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
@@ -136,7 +137,7 @@ diff: $(STAMP) $(if $(ASSEMBLY),,synth) ## cdk diff of every stack of ENV agains
 
 deploy: $(STAMP) $(if $(ASSEMBLY),,synth) ## cdk deploy every stack of ENV, in dependency order (needs credentials)
 	$(select_stacks)
-	$(CDK) deploy --app $(TARGET_ASSEMBLY) '$(STACKS)'
+	$(CDK) deploy --app $(TARGET_ASSEMBLY) '$(STACKS)' $(DEPLOY_FLAGS)
 
 clean: ## Remove build output (keeps .venv)
 	rm -rf cdk.out build .pytest_cache .ruff_cache
