@@ -52,7 +52,7 @@ from typing import Any
 
 from glueflow_local.cloud import LocalCloud
 from glueflow_local.events import glue_job_state_change
-from glueflow_local.serving import serve
+from glueflow_local.serving import reply, serve
 from glueflow_local.timeline import Timeline
 
 STANDIN = Path(__file__).with_name("standin")
@@ -168,12 +168,7 @@ class GlueStandIn:
                         status = exc.status
                         answer = json.dumps({"__type": exc.code, "Message": exc.message}).encode()
                     headers = {"Content-Type": "application/x-amz-json-1.1"}
-                self.send_response(status)
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                reply(self, status, answer, **headers)
 
         self._server, self.endpoint = serve(Handler)
         return self.endpoint

@@ -21,7 +21,6 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
@@ -82,10 +81,6 @@ class RunRecord:
             "tasks": {k: v["state"] for k, v in self.tasks.items()},
             "glue_run_id": self.glue_run_id, "gate": self.gate, "cost": self.cost,
         }  # fmt: skip
-
-
-def _wall(iso: str | None) -> float | None:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() if iso else None
 
 
 class Watcher:
@@ -200,9 +195,6 @@ class Watcher:
                     f"${c.get('cost_usd', 0):.4f} ({c.get('dpu_hours', 0):.4f} DPU-hours, "
                     f"{c.get('duration_seconds')} s), metric put to CloudWatch",
                 )  # fmt: skip
-
-    def wait(self, what: str, check: Any, timeout: float, deployment: Any) -> Any:
-        return deployment.wait_for(what, check, timeout)
 
     def finished(self, dag_id: str, run_id: str) -> RunRecord | None:
         record = self.runs.get((dag_id, run_id))

@@ -118,12 +118,12 @@ def run_local(run: LocalRun, job_name: str, file: Path) -> dict[str, Any]:
     trigger = job["trigger"]
     if trigger.get("type") == "s3":
         landing = run.land(trigger["bucket"], trigger["prefix"] + file.name, body)
-        record = run.run_of(landing, job_name)
+        run_id = run.run_of(landing, job_name).run_id
     else:
         source = job["inputs"][0]
         run.land(source["bucket"], source["prefix"] + file.name, body)
-        record = run.watcher.runs[(job_name, run.trigger(job_name))]  # type: ignore[union-attr]
-    finished = run.wait_run(job_name, record.run_id, RUN_S)
+        run_id = run.trigger(job_name)  # the watcher sees it within its poll
+    finished = run.wait_run(job_name, run_id, RUN_S)
     return {"job": job, "run": finished}
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from configs.manifest import manifest_path
 from glueflow_local.assembly import CloudAssembly
-from stacks.summary import MAX_RESOURCES, MAX_TEMPLATE_BYTES, _trigger_text, stacks_in
+from stacks.summary import MAX_RESOURCES, MAX_TEMPLATE_BYTES, stacks_in, started_by
 
 CFN_DIFF = Path(__file__).with_name("cfn_diff.js")
 NODE = "node"  # the venv's Node 24 (make install), put first on PATH below
@@ -128,20 +128,11 @@ def _show(value: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-def _started_by(jobs: dict[str, Any]) -> dict[str, str]:
-    steps: dict[str, list[str]] = {}
-    for name, job in sorted(jobs.items()):
-        for step in job["downstream"]:
-            if step["type"] == "trigger_job":
-                steps.setdefault(step["job"], []).append(f"{name}.{step['name']}")
-    return {name: _trigger_text(job, steps.get(name, [])) for name, job in jobs.items()}
-
-
 def compare_jobs(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
     """Jobs added, removed and changed (each changed field), and what starts them."""
     lines = []
-    started = _started_by(head)
-    before = _started_by(base)
+    started = started_by(head)
+    before = started_by(base)
     for name in sorted(set(head) - set(base)):
         glue = head[name]["glue"]
         lines.append(f"added {name}: {glue['workers']} x {glue['worker_type']}, started by "

@@ -100,6 +100,16 @@ def _trigger_text(job: dict[str, Any], started_by_steps: list[str] = ()) -> str:
     return "; ".join(parts) or "manual"
 
 
+def started_by(jobs: dict[str, Any]) -> dict[str, str]:
+    """Per job, what starts it (`_trigger_text`), other jobs' `trigger_job` steps included."""
+    steps: dict[str, list[str]] = {}
+    for name, job in sorted(jobs.items()):
+        for step in job["downstream"]:
+            if step["type"] == "trigger_job":
+                steps.setdefault(step["job"], []).append(f"{name}.{step['name']}")
+    return {name: _trigger_text(job, steps.get(name, [])) for name, job in jobs.items()}
+
+
 def render(
     env: str, stacks: list[StackSummary], manifest: dict[str, Any], cfg: EnvironmentConfig
 ) -> str:
@@ -151,17 +161,13 @@ def render(
         "",
         f"  {'job':<32} {'glue':<20} started by",
     ]
-    started_by: dict[str, list[str]] = {}
-    for name, job in sorted(jobs.items()):
-        for step in job["downstream"]:
-            if step["type"] == "trigger_job":
-                started_by.setdefault(step["job"], []).append(f"{name}.{step['name']}")
+    starts = started_by(jobs)
     for name, job in sorted(jobs.items()):
         glue = job["glue"]
         size = f"{glue['version']} {glue['workers']} x {glue['worker_type']}"
         if glue["execution_class"] == "FLEX":
             size += " flex"
-        lines.append(f"  {name:<32} {size:<20} {_trigger_text(job, started_by.get(name, []))}")
+        lines.append(f"  {name:<32} {size:<20} {starts[name]}")
         lines += [f"    {line}" for line in _job_details(job)]
     cost = fixed_monthly_cost(cfg, counts)
     lines += ["", "  estimated fixed monthly cost (prices from the environment config, USD):"]

@@ -19,18 +19,24 @@ GIT = shutil.which("git") or "git"
 MAKE = shutil.which("make") or "make"
 
 
-def test_make_synth_in_a_clone_with_nothing_beside_it(tmp_path: Path) -> None:
-    alone = tmp_path / "empty"
-    alone.mkdir()
-    clone = alone / "glueflow"
+def borrowing_clone(clone: Path) -> Path:
+    """A clone of this repository's commits at `clone`, borrowing this checkout's installed venv
+    and CDK CLI (run make there with `-o .venv/.installed`)."""
     subprocess.run(
         [GIT, "clone", "--quiet", "--no-local", str(REPO_ROOT), str(clone)],
         check=True,
         capture_output=True,
     )
-    assert sorted(p.name for p in alone.iterdir()) == ["glueflow"]
     for borrowed in (".venv", "node_modules"):
         (clone / borrowed).symlink_to(REPO_ROOT / borrowed)
+    return clone
+
+
+def test_make_synth_in_a_clone_with_nothing_beside_it(tmp_path: Path) -> None:
+    alone = tmp_path / "empty"
+    alone.mkdir()
+    clone = borrowing_clone(alone / "glueflow")
+    assert sorted(p.name for p in alone.iterdir()) == ["glueflow"]
 
     result = subprocess.run(
         [MAKE, "--no-print-directory", "-o", ".venv/.installed", "synth"],

@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 from tests.local.test_demo import MAKE, clean_env
-from tests.test_clone import GIT
+from tests.test_clone import borrowing_clone
 
 RUN_TIMEOUT_S = 600  # the bound on one run-local, synthesis included
 JOB = "store_returns"
@@ -53,11 +53,7 @@ RETURNS = "return_id,store_id,amount\nR1,store-042,25.00\nR2,store-042,180.50\nR
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A clone with a job scaffolded by `make new-job` and filled in as its author would."""
-    clone = tmp_path_factory.mktemp("run-local") / "glueflow"
-    subprocess.run([GIT, "clone", "--quiet", "--no-local", str(REPO_ROOT), str(clone)],
-                   check=True, capture_output=True)  # fmt: skip
-    for borrowed in (".venv", "node_modules"):
-        (clone / borrowed).symlink_to(REPO_ROOT / borrowed)
+    clone = borrowing_clone(tmp_path_factory.mktemp("run-local") / "glueflow")
     make(clone, "new-job", f"NAME={JOB}", check=True)
     (clone / "configs" / "jobs" / f"{JOB}.yaml").write_text(JOB_CONFIG)
     script = clone / "glue_scripts" / "jobs" / f"{JOB}.py"

@@ -18,21 +18,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
 from tests.local.test_demo import MAKE, clean_env
-from tests.test_clone import GIT
+from tests.test_clone import GIT, borrowing_clone
 
 REVIEW_TIMEOUT_S = 900
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    clone = tmp_path_factory.mktemp("review") / "glueflow"
-    subprocess.run([GIT, "clone", "--quiet", "--no-local", str(REPO_ROOT), str(clone)],
-                   check=True, capture_output=True)  # fmt: skip
-    for borrowed in (".venv", "node_modules"):
-        (clone / borrowed).symlink_to(REPO_ROOT / borrowed)
-    return clone
+    return borrowing_clone(tmp_path_factory.mktemp("review") / "glueflow")
 
 
 @pytest.fixture
