@@ -94,6 +94,7 @@ def _job_entry(platform: Platform, job: JobConfig, artifacts_bucket: str) -> dic
             "execution_class": glue.execution_class,
             "dpu_hour_usd": price.flex if glue.execution_class == "FLEX" else price.standard,
             "timeout_minutes": glue.timeout_minutes,
+            "typical_minutes": glue.typical_minutes,
             "max_retries": glue.max_retries,
             "max_concurrent_runs": glue.max_concurrent_runs,
             "arguments": dict(sorted(glue.arguments.items())),

@@ -181,6 +181,13 @@ class GlueSettings(_Model):
     timeout_minutes: int = Field(
         default=60, ge=1, le=glue_limits.MAX_TIMEOUT_MINUTES, description="Run timeout."
     )
+    typical_minutes: int | None = Field(
+        default=None,
+        ge=1,
+        le=glue_limits.MAX_TIMEOUT_MINUTES,
+        description="How long a run usually takes; `make review` prices a run at it as well as "
+        "at timeout_minutes. At most timeout_minutes.",
+    )
     max_retries: int = Field(
         default=0,
         ge=0,
@@ -210,6 +217,11 @@ class GlueSettings(_Model):
             raise ValueError(
                 f"execution_class 'FLEX' does not run on worker_type {self.worker_type!r}; "
                 f"Flex accepts: {', '.join(glue_limits.FLEX_WORKER_TYPES)}"
+            )
+        if self.typical_minutes is not None and self.typical_minutes > self.timeout_minutes:
+            raise ValueError(
+                f"typical_minutes {self.typical_minutes} is longer than timeout_minutes "
+                f"{self.timeout_minutes}; accepted: 1 to timeout_minutes"
             )
         return self
 

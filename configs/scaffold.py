@@ -22,6 +22,7 @@ glue:
   worker_type: G.1X
   workers: 2
   timeout_minutes: 60
+  # typical_minutes: 15  # how long a run usually takes; `make review` prices it
 # Buckets are the keys an environment declares under `buckets:` (see configs/environments/).
 # inputs:
 #   - bucket: raw

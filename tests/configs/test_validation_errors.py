@@ -236,6 +236,13 @@ CASES = [
         ("'FLEX' does not run on worker_type 'G.8X'", "G.1X, G.2X"),
     ),
     Case(
+        "typical-run-longer-than-its-timeout",
+        job_glue(timeout_minutes=30, typical_minutes=45),
+        "configs/jobs/ingest.yaml",
+        "glue",
+        ("typical_minutes 45 is longer than timeout_minutes 30", "accepted: 1 to timeout_minutes"),
+    ),
+    Case(
         "unknown-glue-version",
         job_glue(version="3.0"),
         "configs/jobs/ingest.yaml",
