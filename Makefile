@@ -37,7 +37,7 @@ LOCAL_DIR ?= build/local/$(ENV)
 LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(ENV) \
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
-.PHONY: help install synth test lint format validate schema new-job bench stacks diff deploy clean \
+.PHONY: help install synth test lint actionlint format validate schema new-job bench stacks diff deploy clean \
 	demo run-local run-local-args review
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
@@ -78,10 +78,15 @@ test: $(STAMP) lint ## Lint, validate the example configs, run every test
 	$(BIN)/python -m configs schema --check
 	$(BIN)/pytest
 
-lint: $(STAMP) ## ruff lint and format check; zizmor on the GitHub workflows
+lint: $(STAMP) ## ruff lint and format check; zizmor (and actionlint, once installed) on the workflows
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/zizmor --offline --no-progress .github/workflows
+	@if [ -x $(BIN)/actionlint ]; then echo "$(BIN)/actionlint"; $(BIN)/actionlint; \
+	else echo "actionlint: not installed, skipped (make actionlint installs it where GitHub is reachable)"; fi
+
+actionlint: $(STAMP) ## Install actionlint into .venv (its build downloads the binary from GitHub)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements-actionlint.txt
 
 format: $(STAMP) ## Apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -62,6 +62,17 @@ class CloudAssembly:
     def templates(self) -> dict[str, dict[str, Any]]:
         return {name: self.template(name) for name in self.stack_artifacts}
 
+    def metadata(self, entry_type: str) -> list[tuple[str, Any]]:
+        """(construct path, data) of every construct metadata entry of a type, from each
+        stack's metadata (its `additionalMetadataFile`, or the manifest's `metadata`)."""
+        found = []
+        for artifact in self.stack_artifacts.values():
+            extra = artifact.get("additionalMetadataFile")
+            entries = _read_json(self.dir / extra) if extra else artifact.get("metadata", {})
+            found += [(path, e.get("data")) for path, listed in entries.items()
+                      for e in listed if e["type"] == entry_type]  # fmt: skip
+        return found
+
     def resources(self, resource_type: str) -> list[tuple[str, str, dict[str, Any]]]:
         """(stack name, logical id, properties) of every resource of a type."""
         return [

@@ -1,7 +1,9 @@
 // What CloudFormation would do to each stack, by the library `cdk diff` uses
 // (@aws-cdk/cloudformation-diff, pinned in package.json): per resource its change impact from
 // the CloudFormation resource specification's replacement rules, the IAM statements and
-// security-group rules added and removed, and whether permissions broaden.
+// security-group rules added and removed, and whether permissions broaden. Statements are also
+// given whole (effect, principals, actions, resources), with every statement the old template
+// grants, so that the review can say how each added one broadens access.
 //
 // Reads {"stacks": {name: {"old": template|null, "new": template|null}}} on stdin and writes
 // the same keys with the findings as JSON on stdout.
@@ -15,8 +17,22 @@ function rows(table) {
   return body.map((row) => Object.fromEntries(header.map((h, i) => [h || `col${i}`, row[i]])));
 }
 
+function statement(s) {
+  return {
+    allow: !s.isNegativeStatement,
+    principals: s.principals.values,
+    actions: s.actions.values,
+    resources: s.resources.values,
+    notActions: s.actions.not,
+    notResources: s.resources.not,
+    condition: s.condition === undefined ? null : s.condition,
+  };
+}
+
 function stackDiff(oldTemplate, newTemplate) {
   const diff = fullDiff(oldTemplate || {}, newTemplate || {});
+  // Everything the old template grants: its statements, as additions to an empty template.
+  const granted = oldTemplate ? fullDiff({}, oldTemplate).iamChanges.statements.additions : [];
   const resources = [];
   diff.resources.forEachDifference((logicalId, change) => {
     const value = change.newValue || change.oldValue || {};
@@ -31,6 +47,9 @@ function stackDiff(oldTemplate, newTemplate) {
   return {
     resources,
     permissionsBroadened: diff.permissionsBroadened,
+    statementsAdded: diff.iamChanges.statements.additions.map(statement),
+    statementsRemoved: diff.iamChanges.statements.removals.map(statement),
+    statementsBefore: granted.map(statement),
     iamStatements: rows(diff.iamChanges.summarizeStatements()),
     iamManagedPolicies: rows(diff.iamChanges.summarizeManagedPolicies()),
     securityGroupRules: rows(diff.securityGroupChanges.summarize()),

@@ -10,9 +10,12 @@ the manifests, templates and deployed files.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
+import itertools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,6 +56,8 @@ NETWORK_TYPES = (
     "AWS::EC2::Route",
 )
 CODE_PREFIXES = ("dags/", "glue_scripts/")
+# aws_cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
 
 
 @dataclass
@@ -81,14 +86,24 @@ class Side:
         return found.templates if found else {}
 
     def acknowledgements(self) -> set[tuple[str, str]]:
-        """(rule, construct path) of every finding a synth acknowledged, from the assembly's
-        policy-validation report (cdk-nag's and CloudFormation Validate's)."""
-        if not self.exists():
+        """(rule, construct path) of every finding the synth acknowledged: cdk-nag's, written
+        by `Validations.acknowledge` as `aws:cdk:acknowledged-rules` construct metadata, and
+        those the assembly's policy-validation report lists as suppressed."""
+        found = self.assembly()
+        if found is None:
             return set()
-        report = json.loads((self.assembly_dir / "validation-report.json").read_text())
-        return {
+        acknowledged = {
+            (rule.removeprefix("Annotation::"), path)
+            for path, rules in found.metadata(ACKNOWLEDGED_RULES)
+            for rule in (rules or {})
+        }
+        report = self.assembly_dir / "validation-report.json"
+        plugins = (
+            json.loads(report.read_text()).get("pluginReports", []) if report.is_file() else []
+        )
+        return acknowledged | {
             (v["ruleName"], c["constructPath"])
-            for plugin in report.get("pluginReports", [])
+            for plugin in plugins
             for v in plugin.get("suppressedViolations", [])
             for c in v.get("violatingConstructs", [])
         }
@@ -107,6 +122,7 @@ class Review:
     cost: list[str] = field(default_factory=list)
     code: list[str] = field(default_factory=list)
     broadened: bool = False
+    broadening: list[str] = field(default_factory=list)
 
     SECTIONS = ("jobs", "access", "destruction", "shape", "network", "cost", "code")
 
@@ -176,7 +192,12 @@ def _name(resource: dict[str, Any], stack: str) -> str:
     return path.removesuffix("/Resource")
 
 
-def compare_cfn(review: Review, diffs: dict[str, Any]) -> None:
+def compare_cfn(
+    review: Review,
+    diffs: dict[str, Any],
+    base_templates: dict[str, dict[str, Any]],
+    head_templates: dict[str, dict[str, Any]],
+) -> None:
     for stack, diff in sorted(diffs.items()):
         for resource in diff["resources"]:
             kind, impact = resource.get("type") or "?", resource.get("impact")
@@ -208,8 +229,131 @@ def compare_cfn(review: Review, diffs: dict[str, Any]) -> None:
                                   f"{fields}")  # fmt: skip
         if diff["permissionsBroadened"]:
             review.broadened = True
-    if review.broadened:
-        review.access.insert(0, "BROADENED: the change grants permissions it did not grant before")
+        template = head_templates.get(stack) or base_templates.get(stack) or {}
+        review.broadening += describe_broadening(
+            broadening(
+                diff["statementsAdded"], diff["statementsRemoved"], diff["statementsBefore"]
+            ),
+            template,
+        )
+    head = ["BROADENED: the change grants permissions it did not grant before"]
+    review.access[:0] = [
+        *(head if review.broadened else []),
+        *(f"  {line}" for line in review.broadening),
+    ]
+
+
+def _covers(wide: str, narrow: str) -> bool:
+    """Whether an IAM pattern grants at least what another does: `*` and `?` as IAM reads them,
+    case-insensitive for actions (IAM User Guide, "IAM JSON policy elements: Action")."""
+    return fnmatch.fnmatchcase(narrow.lower(), wide.lower().replace("[", "[[]"))
+
+
+def _grants(statements: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
+    """(principal, action, resource) of every plain Allow statement."""
+    return set(_conditions(statements))
+
+
+def _conditions(statements: list[dict[str, Any]]) -> dict[tuple[str, str, str], str]:
+    """The condition (as JSON, "" for none) of each grant of the plain Allow statements."""
+    return {
+        grant: json.dumps(s["condition"], sort_keys=True) if s["condition"] else ""
+        for s in statements
+        if s["allow"] and not s["notActions"] and not s["notResources"]
+        for grant in itertools.product(
+            s["principals"] or ["(no principal)"], s["actions"], s["resources"] or ["*"]
+        )
+    }
+
+
+def broadening(
+    added: list[dict[str, Any]], removed: list[dict[str, Any]], before: list[dict[str, Any]]
+) -> list[tuple[str, str, str, str]]:
+    """How the added statements widen access, as (principal, kind, action, resource). Kinds: a
+    new principal, a new action, a new resource, a wider resource (`"<old> -> <new>"`, one that
+    covers a resource granted before), a wildcard added or removed, a Deny removed, a NotAction
+    or NotResource statement added. Grants an old statement already covers are not findings."""
+    old = _grants(before)
+    principals = {p for p, _, _ in old}
+    found: list[tuple[str, str, str, str]] = []
+    for principal, action, resource in sorted(_grants(added) - old):
+        mine = [(a, r) for p, a, r in old if p == principal]
+        if any(_covers(a, action) and _covers(r, resource) for a, r in mine):
+            continue
+        if principal not in principals:
+            found.append((principal, "new principal", action, resource))
+        elif narrower := sorted({r for a, r in mine if r != resource and _covers(resource, r)}):
+            found.append((principal, "wider resource", action, f"{narrower[0]} -> {resource}"))
+        elif not any(_covers(a, action) for a, _ in mine):
+            found.append((principal, "new action", action, resource))
+        else:
+            found.append((principal, "new resource", action, resource))
+        if "*" in action or "*" in resource:
+            found.append((principal, "wildcard added", action, resource))
+    before_conditions = _conditions(before)
+    for grant, condition in sorted(_conditions(added).items()):
+        if grant in old and before_conditions[grant] != condition:
+            was = before_conditions[grant] or "no condition"
+            found.append((grant[0], "condition changed", grant[1],
+                          f"{grant[2]} when {was} -> {condition or 'always'}"))  # fmt: skip
+    for principal, action, resource in sorted(_grants(removed) - _grants(added)):
+        if "*" in action or "*" in resource:
+            found.append((principal, "wildcard removed", action, resource))
+    for s, kind in [(s, "Deny removed") for s in removed if not s["allow"]] + [
+        (s, "NotAction or NotResource added")
+        for s in added
+        if s["allow"] and (s["notActions"] or s["notResources"])
+    ]:
+        for principal in s["principals"] or ["(no principal)"]:
+            found += [
+                (principal, kind, a, r) for a in s["actions"] for r in s["resources"] or ["*"]
+            ]
+    return found
+
+
+def describe_broadening(
+    findings: list[tuple[str, str, str, str]], template: dict[str, Any]
+) -> list[str]:
+    """One line per principal and kind of finding, and per resource unless the principal is new:
+    `<role path>: <kind>: <actions> on <resources>`."""
+    new = {principal for principal, kind, _, _ in findings if kind == "new principal"}
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for principal, kind, action, resource in findings:
+        if principal in new and kind != "new principal":
+            continue  # a new principal's line says all it is granted
+        key = (principal, kind, "" if kind == "new principal" else resource)
+        grouped.setdefault(key, []).append(resource if kind == "new principal" else action)
+    lines = []
+    for (principal, kind, resource), items in grouped.items():
+        who = _principal(principal, template)
+        if kind == "new principal":
+            resources = sorted(set(items), key=items.index)
+            shown = ", ".join(_resource(r) for r in resources[:3])
+            more = f" and {len(resources) - 3} more" if len(resources) > 3 else ""
+            wild = sum("*" in r for r in resources)
+            lines.append(f"{who}: new principal, granted on {shown}{more}"
+                         + (f" ({wild} with a wildcard)" if wild else ""))  # fmt: skip
+        else:
+            lines.append(f"{who}: {kind}: {', '.join(sorted(set(items)))} on {_resource(resource)}")
+    return lines
+
+
+def _resource(resource: str) -> str:
+    """A resource as cloudformation-diff prints it, with a cross-stack output named shortly."""
+    return re.sub(
+        r'\{"Fn::GetStackOutput":\{"StackName":"([^"]+)",[^}]*"OutputName":"([^"]+)"\}\}',
+        r"\2 (output of \1)",
+        resource,
+    )
+
+
+def _principal(principal: str, template: dict[str, Any]) -> str:
+    """`AWS:${LogicalId}` (how cloudformation-diff names a role) as the role's construct path."""
+    match = re.fullmatch(r"AWS:\$\{([A-Za-z0-9]+)(\.Arn)?\}", principal)
+    resource = template.get("Resources", {}).get(match.group(1)) if match else None
+    if resource is None:
+        return principal
+    return resource.get("Metadata", {}).get("aws:cdk:path", principal).removesuffix("/Resource")
 
 
 def _fields(row: dict[str, str]) -> str:
@@ -255,38 +399,45 @@ def _job_stacks(templates: dict[str, dict[str, Any]]) -> dict[str, str]:
 
 
 def compare_acknowledgements(review: Review, base: Side, head: Side) -> None:
+    """cdk-nag acknowledgements added and removed, a line per construct and direction."""
     old, new = base.acknowledgements(), head.acknowledgements()
-    review.network += [f"acknowledgement added: {r} on {p}" for r, p in sorted(new - old)]
-    review.network += [f"acknowledgement removed: {r} on {p}" for r, p in sorted(old - new)]
+    for verb, changed in (("added", new - old), ("removed", old - new)):
+        by_path: dict[str, list[str]] = {}
+        for rule, path in sorted(changed):
+            by_path.setdefault(path, []).append(rule)
+        review.network += [f"acknowledgements {verb} on {path}: {', '.join(rules)}"
+                           for path, rules in sorted(by_path.items())]  # fmt: skip
 
 
-def run_estimate(job: dict[str, Any], environment: dict[str, Any]) -> float:
-    """The most a run can cost: workers x DPU per worker x the job's timeout, at the price of
-    its execution class."""
+def run_estimate(job: dict[str, Any], minutes: int) -> float:
+    """What a run of `minutes` costs: workers x DPU per worker x its duration, at the price of
+    its execution class (the manifest's, from the environment's `glue_dpu_hour_usd`)."""
     glue = job["glue"]
-    dpu = environment["dpu_per_worker"].get(glue["worker_type"], 0)
-    price = environment["glue_dpu_hour_usd"][glue["execution_class"].lower()]
-    return glue["workers"] * dpu * glue["timeout_minutes"] / 60 * price
+    return glue["workers"] * glue["dpu_per_worker"] * minutes / 60 * glue["dpu_hour_usd"]
 
 
 def compare_cost(
     review: Review, base: dict[str, Any], head: dict[str, Any], fixed: tuple[str, str]
 ) -> None:
+    """The fixed monthly cost before and after, and per added or changed job what a run costs
+    at its typical duration (when the config gives one) and at its timeout, against its budget."""
     if fixed[0] != fixed[1]:
         review.cost.append(f"fixed monthly: {fixed[0]} -> {fixed[1]}")
-    environment = head["environment"]
     for name, job in sorted(head["jobs"].items()):
         if base["jobs"].get(name) == job:
             continue
-        worst = run_estimate(job, environment)
-        budget = job.get("cost_budget_usd")
-        against = f", budget {budget:.2f}" if budget is not None else ", no budget"
-        over = " (OVER BUDGET at its timeout)" if budget is not None and worst > budget else ""
         glue = job["glue"]
-        review.cost.append(
-            f"{name}: at most {worst:.2f} per run ({glue['workers']} x {glue['worker_type']} x "
-            f"{glue['timeout_minutes']} min, {glue['execution_class'].lower()}){against}{over}"
-        )
+        budget = job.get("cost_budget_usd")
+        size = f"{glue['workers']} x {glue['worker_type']}, {glue['execution_class'].lower()}"
+        typical = glue.get("typical_minutes")
+        estimates = [(f"typical {typical} min", run_estimate(job, typical))] if typical else []
+        estimates.append((f"timeout {glue['timeout_minutes']} min",
+                          run_estimate(job, glue["timeout_minutes"])))  # fmt: skip
+        priced = "; ".join(f"{cost:.2f} at its {what}" for what, cost in estimates)
+        against = f"budget {budget:.2f}" if budget is not None else "no budget"
+        over = [what.split()[0] for what, cost in estimates if budget is not None and cost > budget]
+        verdict = f" (OVER BUDGET at its {' and '.join(over)})" if over else ""
+        review.cost.append(f"{name} per run ({size}): {priced}; {against}{verdict}")
 
 
 def _files(side: Side, prefix: str, scratch: Path) -> dict[str, str]:
@@ -328,7 +479,8 @@ def review_environment(
     if not head.exists():
         review.shape.append(f"environment {env} is removed")
     review.jobs = compare_jobs(base_manifest["jobs"], head_manifest["jobs"])
-    compare_cfn(review, cfn_diff(base.templates(), head.templates()))
+    base_templates, head_templates = base.templates(), head.templates()
+    compare_cfn(review, cfn_diff(base_templates, head_templates), base_templates, head_templates)
     compare_shape(review, base, head)
     compare_acknowledgements(review, base, head)
     if head.exists():
