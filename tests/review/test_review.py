@@ -82,8 +82,9 @@ def test_adding_a_job(tree: Path) -> None:
     assert any("/Returns/" in line and "new principal, granted on " in line
                for line in out.splitlines())  # fmt: skip
     # cdk-nag's IAM5 finding on its role's prefix wildcard is acknowledged, and the review says so.
+    policy = "/dev/Jobs019/Returns/Access/Policy"
     acknowledged = [line for line in out.splitlines()
-                    if "acknowledgements added on /dev/Jobs019/Returns/Access/Policy: " in line]  # fmt: skip
+                    if f"acknowledgements added on {policy}: " in line]  # fmt: skip
     assert acknowledged, out[-4000:]
     rule = "AwsSolutions-IAM5[Resource::arn:aws:s3:::glueflow-dev-curated-111111111111/returns/*]"
     assert rule in acknowledged[0]
