@@ -1,0 +1,102 @@
+"""The DAG benchmark's equivalence check (benchmarks/dag_equivalence.py): the same DAGs pass,
+and a DAG that differs in any one field that matters makes the benchmark fail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow.serialization.serialized_objects import SerializedDAG
+
+from benchmarks.dag_equivalence import NotEquivalent, check, dag_record
+from benchmarks.generate import write_jobs
+from configs.loader import load_platform
+from configs.manifest import compile_manifest
+from glueflow_runtime.dag_builder import build_dag
+from glueflow_runtime.ids import COST_TASK, GATE_TASK, GLUE_TASK, PASSED_TASK
+
+JOBS = 6
+
+
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Generated jobs with every part of a DAG: sensor, gate, steps, cost teardown, assets."""
+    jobs_dir = write_jobs(tmp_path_factory.mktemp("jobs"), JOBS, downstream=True)
+    return compile_manifest(load_platform("dev", jobs_dir=Path(jobs_dir)))
+
+
+def records(manifest: dict[str, Any], change: Callable[[Any], None] | None = None) -> dict:
+    """Each job's record, as the benchmark takes it, after `change` to every DAG."""
+    found = {}
+    for name, job in manifest["jobs"].items():
+        dag = build_dag(job, manifest["environment"])
+        if change is not None:
+            change(dag)
+        found[name] = dag_record(dag, SerializedDAG.to_dict(dag))
+    return found
+
+
+def test_the_same_dags_are_equivalent(manifest: dict[str, Any]) -> None:
+    check(records(manifest), records(manifest), JOBS)
+
+
+def _not_a_teardown(dag: Any) -> None:
+    dag.get_task(COST_TASK).is_teardown = False
+
+
+def _another_threshold(dag: Any) -> None:
+    dag.get_task(GATE_TASK).op_kwargs["max_invalid_ratio"] = 0.5
+
+
+def _another_poll(dag: Any) -> None:
+    dag.get_task(GLUE_TASK).waiter_delay = 1
+
+
+def _another_trigger_rule(dag: Any) -> None:
+    dag.get_task(PASSED_TASK).trigger_rule = "all_done"
+
+
+def _another_edge(dag: Any) -> None:
+    dag.get_task(GATE_TASK) >> dag.get_task(COST_TASK)
+
+
+def _no_outlet(dag: Any) -> None:
+    for task in dag.tasks:
+        task.outlets = []
+
+
+def _no_callback(dag: Any) -> None:
+    dag.get_task(GLUE_TASK).on_failure_callback = []
+
+
+def _more_active_runs(dag: Any) -> None:
+    dag.max_active_runs = 99
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (_not_a_teardown, "tasks.record_cost.is_teardown"),
+        (_another_threshold, "tasks.validation_gate.op_kwargs.max_invalid_ratio"),
+        (_another_poll, "worker.tasks.run_glue_job.waiter_delay"),
+        (_another_trigger_rule, "tasks.validation_passed.trigger_rule"),
+        (_another_edge, "tasks.validation_gate.downstream_task_ids"),
+        (_no_outlet, "outlets"),
+        (_no_callback, "tasks.run_glue_job.on_failure_callback"),
+        (_more_active_runs, "max_active_runs"),
+    ],
+)
+def test_any_differing_field_is_not_equivalent(
+    manifest: dict[str, Any], change: Callable[[Any], None], field: str
+) -> None:
+    with pytest.raises(NotEquivalent, match=rf"(?s)NOT EQUIVALENT at {JOBS} jobs: .*\.{field}"):
+        check(records(manifest), records(manifest, change), JOBS)
+
+
+def test_a_missing_dag_is_not_equivalent(manifest: dict[str, Any]) -> None:
+    fewer = records(manifest)
+    fewer.pop("gen_job_00001")
+    with pytest.raises(NotEquivalent, match=r"gen_job_00001: glueflow .*, dag-factory null"):
+        check(records(manifest), fewer, JOBS)
