@@ -174,8 +174,17 @@ def job_of(context: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return manifest["jobs"][dag.dag_id], manifest["environment"]
 
 
+# Kept to one call: the DAG processor serializes a task's callback as its source text
+# (airflow.utils.code_utils.get_python_source, i.e. inspect.getsource, which tokenizes the
+# function), for every task of every DAG at every parse. With the alert's body here, reading
+# this source was most of the factory file's serialization time.
 def on_task_failure(context: dict[str, Any]) -> None:
     """The on_failure_callback of every factory DAG task (when the job alerts on failure)."""
+    publish_alert(context)
+
+
+def publish_alert(context: dict[str, Any]) -> None:
+    """Publish the failed task's alert (job, task, run, error, log tail); never raise."""
     started = time.monotonic()
     try:
         from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
