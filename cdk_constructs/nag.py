@@ -13,13 +13,19 @@ from constructs import IConstruct
 
 def acknowledge(construct: IConstruct, rules: Mapping[str, str]) -> None:
     """Acknowledge findings of `rules` (rule id -> reason) on `construct` and below it."""
-    for rule, reason in rules.items():
-        if rule.count("::") > 1:
-            # CDK refuses ids with more than one '::', which IAM5 findings on ARNs have
-            # (cdklabs/cdk-nag#2351); the metadata that acknowledge() writes is read the same.
-            construct.node.add_metadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, {rule: reason})
-        else:
-            Validations.of(construct).acknowledge(Acknowledgment(id=rule, reason=reason))
+    # CDK refuses ids with more than one '::', which IAM5 findings on ARNs have
+    # (cdklabs/cdk-nag#2351). Those are written as the metadata that acknowledge() writes, all
+    # in one entry: CDK reads every rule of every entry (collectAcknowledgedRules in
+    # aws-cdk-lib's core/lib/private/collect-acknowledged-rule-ids.js), and one entry is one
+    # round trip to the jsii process instead of one per rule.
+    raw = {rule: reason for rule, reason in rules.items() if rule.count("::") > 1}
+    if raw:
+        construct.node.add_metadata(Validations.ACKNOWLEDGED_RULES_METADATA_KEY, raw)
+    validated = [
+        Acknowledgment(id=rule, reason=reason) for rule, reason in rules.items() if rule not in raw
+    ]
+    if validated:
+        Validations.of(construct).acknowledge(*validated)
 
 
 def acknowledge_wildcards(construct: IConstruct, resources: Mapping[str, str]) -> None:

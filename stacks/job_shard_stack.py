@@ -59,6 +59,8 @@ class JobShardStack(Stack):
             job_bookmarks_encryption=glue.JobBookmarksEncryption.client_side_kms(data_key),
         )
         artifacts = naming.platform_bucket_name(cfg, env_name, "artifacts")
+        # Read once: each read of a stack property is a round trip to the jsii process.
+        self._partition = self.partition
         self.glue_jobs: dict[str, GlueEtlJob] = {}
         for name, job in sorted(jobs.items()):
             self.glue_jobs[name] = self._job(
@@ -81,23 +83,24 @@ class JobShardStack(Stack):
     ) -> GlueEtlJob:
         prefix = cfg.name_prefix
         glue_cfg = job.glue
+        partition = self._partition
 
         def location(bucket_key: str, key_prefix: str) -> S3Prefix:
             return S3Prefix(
-                naming.data_bucket_name(cfg, env_name, bucket_key), key_prefix, self.partition
+                naming.data_bucket_name(cfg, env_name, bucket_key), key_prefix, partition
             )
 
         reads = [location(loc.bucket, loc.prefix) for loc in job.inputs]
         writes = [location(loc.bucket, loc.prefix) for loc in job.outputs]
-        temp = S3Prefix(artifacts, naming.glue_temp_prefix(name), self.partition)
+        temp = S3Prefix(artifacts, naming.glue_temp_prefix(name), partition)
         # Only a job with a validation gate gets a report location: the shared Glue entry point
         # then must write the report, and fails the run if the script gives it nothing to report.
         reports = (
-            S3Prefix(artifacts, naming.validation_report_prefix(name), self.partition)
+            S3Prefix(artifacts, naming.validation_report_prefix(name), partition)
             if job.validation
             else None
         )
-        library = S3Prefix(artifacts, f"{GLUE_SCRIPTS_PREFIX}{ZIP_NAME}", self.partition)
+        library = S3Prefix(artifacts, f"{GLUE_SCRIPTS_PREFIX}{ZIP_NAME}", partition)
         log_groups = naming.glue_log_group_names(prefix, env_name, name, shard)
         shared_logs = (
             [naming.glue_continuous_log_group_name(prefix, env_name, shard)]
@@ -110,7 +113,7 @@ class JobShardStack(Stack):
             job_name=naming.glue_job_name(prefix, env_name, name),
             role_name=naming.glue_job_role_name(prefix, env_name, name),
             description=job.description,
-            script=S3Prefix(artifacts, job.script, self.partition),
+            script=S3Prefix(artifacts, job.script, partition),
             glue_version=glue_cfg.version,
             worker_type=glue_cfg.worker_type,
             number_of_workers=glue_cfg.workers,

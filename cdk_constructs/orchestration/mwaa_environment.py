@@ -14,7 +14,7 @@ from aws_cdk import aws_mwaa as mwaa
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
+from cdk_constructs.security.managed_policy_role import ManagedPolicyRole, Statement
 
 LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
 SECRETS_BACKEND = "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
@@ -197,6 +197,6 @@ class MwaaEnvironment(Construct):
         # MWAA validates the role when the environment is created: the policy must exist first.
         self.environment.node.add_dependency(self.policy)
 
-    def allow(self, *statements: iam.PolicyStatement) -> None:
+    def allow(self, *statements: Statement) -> None:
         """Add statements to the execution role's policy."""
         self._access.allow(*statements)

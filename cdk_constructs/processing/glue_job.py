@@ -12,7 +12,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.security.kms import LOGS_SERVICE_ACTIONS, use_keys
-from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
+from cdk_constructs.security.managed_policy_role import ManagedPolicyRole, allow
 from cdk_constructs.storage.s3_access import (
     S3Prefix,
     object_statement,
@@ -91,8 +91,11 @@ class GlueEtlJob(Construct):
             for name in log_group_names
         ]
 
+        # Read once: each read of a stack property is a round trip to the jsii process.
+        partition, region, account = stack.partition, stack.region, stack.account
+
         def log_group_arn(name: str) -> str:
-            return f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:log-group:{name}"
+            return f"arn:{partition}:logs:{region}:{account}:log-group:{name}"
 
         # Stream ARNs of the job's log groups: the one wildcard its log statements need.
         self.log_stream_arns = [
@@ -101,13 +104,13 @@ class GlueEtlJob(Construct):
         ]
 
         statements = [
-            object_statement(script.bucket_name, script.prefix, stack.partition),
-            *[object_statement(f.bucket_name, f.prefix, stack.partition) for f in extra_files],
+            object_statement(script.bucket_name, script.prefix, partition),
+            *[object_statement(f.bucket_name, f.prefix, partition) for f in extra_files],
             *read_statements(*reads),
             *write_statements(*writes, temp, *([reports] if reports else [])),
-            iam.PolicyStatement(
-                actions=list(LOG_WRITE_ACTIONS),
-                resources=[
+            allow(
+                LOG_WRITE_ACTIONS,
+                [
                     arn
                     for name in log_group_names
                     for arn in (log_group_arn(name), f"{log_group_arn(name)}:log-stream:*")
@@ -117,22 +120,20 @@ class GlueEtlJob(Construct):
             # The key of the security configuration's CloudWatch Logs encryption: Glue writes
             # the job's logs as its role, which needs the key itself ("Setting up AWS Glue to
             # use security configurations", AWS Glue Developer Guide).
-            iam.PolicyStatement(actions=list(LOGS_SERVICE_ACTIONS), resources=[log_key.key_arn]),
-            iam.PolicyStatement(
-                actions=["cloudwatch:PutMetricData"],
-                resources=["*"],
-                conditions={"StringEquals": {"cloudwatch:namespace": "Glue"}},
+            allow(LOGS_SERVICE_ACTIONS, [log_key.key_arn]),
+            allow(
+                ["cloudwatch:PutMetricData"],
+                ["*"],
+                {"StringEquals": {"cloudwatch:namespace": "Glue"}},
             ),
         ]
         if shared_log_group_names:
             # Glue 4.0's continuous logs share one group per security configuration; the job
             # may add streams to it, not read it.
             statements.append(
-                iam.PolicyStatement(
-                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                    resources=[
-                        f"{log_group_arn(name)}:log-stream:*" for name in shared_log_group_names
-                    ],
+                allow(
+                    ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    [f"{log_group_arn(name)}:log-stream:*" for name in shared_log_group_names],
                 )
             )
         access = ManagedPolicyRole(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
+
+from cdk_constructs.security.managed_policy_role import allow
 
 # The account administers the key through IAM. The actions are listed, not `kms:*`, so that the
 # no-wildcard rule holds for key policies too; this is every KMS action on a key.
@@ -129,11 +132,7 @@ class PlatformKey(Construct):
         )
 
 
-def use_keys(keys: Sequence[kms.IKey], *, via_services: Sequence[str] = ()) -> iam.PolicyStatement:
+def use_keys(keys: Sequence[kms.IKey], *, via_services: Sequence[str] = ()) -> dict[str, Any]:
     """Allow encrypting and decrypting with `keys` (optionally only through `via_services`)."""
     conditions = {"StringEquals": {"kms:ViaService": list(via_services)}} if via_services else None
-    return iam.PolicyStatement(
-        actions=list(ENCRYPT_DECRYPT_ACTIONS),
-        resources=[key.key_arn for key in keys],
-        conditions=conditions,
-    )
+    return allow(ENCRYPT_DECRYPT_ACTIONS, [key.key_arn for key in keys], conditions)

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aws_cdk import aws_iam as iam
 from constructs import Construct
+
+# A policy statement: a CDK PolicyStatement, or its JSON in IAM's policy grammar (`allow`).
+Statement = iam.PolicyStatement | Mapping[str, Any]
+
+
+def allow(
+    actions: Sequence[str], resources: Sequence[str], conditions: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """An Allow statement as IAM's policy JSON ("IAM JSON policy element reference", IAM User
+    Guide). Plain data: a role built from such statements only costs one call to the jsii
+    process for its whole policy, where each PolicyStatement is one call of its own."""
+    statement: dict[str, Any] = {"Effect": "Allow", "Action": list(actions),
+                                 "Resource": list(resources)}  # fmt: skip
+    if conditions:
+        statement["Condition"] = dict(conditions)
+    return statement
+
+
+def _statement(statement: Statement) -> iam.PolicyStatement:
+    if isinstance(statement, iam.PolicyStatement):
+        return statement
+    return iam.PolicyStatement.from_json(statement)
 
 
 class ManagedPolicyRole(Construct):
@@ -24,17 +47,30 @@ class ManagedPolicyRole(Construct):
         assumed_by: iam.IPrincipal,
         description: str,
         role_name: str | None = None,
-        statements: Sequence[iam.PolicyStatement] = (),
+        statements: Sequence[Statement] = (),
     ) -> None:
         super().__init__(scope, id_)
         self.role = iam.Role(
             self, "Role", assumed_by=assumed_by, description=description, role_name=role_name
         )
-        self.policy = iam.ManagedPolicy(
-            self, "Policy", description=description, roles=[self.role], statements=list(statements)
-        )
+        if statements and not any(isinstance(s, iam.PolicyStatement) for s in statements):
+            # All JSON: the whole document in one call.
+            document = iam.PolicyDocument.from_json(
+                {"Version": "2012-10-17", "Statement": [dict(s) for s in statements]}
+            )
+            self.policy = iam.ManagedPolicy(
+                self, "Policy", description=description, roles=[self.role], document=document
+            )
+        else:
+            self.policy = iam.ManagedPolicy(
+                self,
+                "Policy",
+                description=description,
+                roles=[self.role],
+                statements=[_statement(s) for s in statements],
+            )
         self.role_for_grants = self.role.without_policy_updates()
 
-    def allow(self, *statements: iam.PolicyStatement) -> None:
+    def allow(self, *statements: Statement) -> None:
         """Add statements to the role's policy."""
-        self.policy.add_statements(*statements)
+        self.policy.add_statements(*(_statement(s) for s in statements))

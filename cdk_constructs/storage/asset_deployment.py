@@ -14,7 +14,7 @@ from constructs import Construct
 
 from cdk_constructs.nag import acknowledge_deploy_time_handlers, acknowledge_wildcards
 from cdk_constructs.security.kms import use_keys
-from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
+from cdk_constructs.security.managed_policy_role import ManagedPolicyRole, Statement
 from cdk_constructs.storage.s3_access import S3Prefix, read_statements, write_statements
 
 HANDLER_ID = "Custom::CDKBucketDeployment8693BB64968944B69AAFB0CC9EB8756C"
@@ -117,5 +117,5 @@ class AssetDeployments(Construct):
             self._handler_acknowledged = True
         return deployment
 
-    def _allow(self, *statements: iam.PolicyStatement) -> None:
+    def _allow(self, *statements: Statement) -> None:
         self._access.allow(*statements)

@@ -1,4 +1,4 @@
-"""Explicit S3 policy statements for one key prefix.
+"""Explicit S3 policy statements (IAM policy JSON) for one key prefix.
 
 CDK's bucket grants use wildcard actions (`s3:GetObject*`, `s3:List*`), which this project does
 not allow, and they cover a whole bucket. These name each action and reach one prefix only.
@@ -7,8 +7,9 @@ not allow, and they cover a whole bucket. These name each action and reach one p
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from aws_cdk import aws_iam as iam
+from cdk_constructs.security.managed_policy_role import allow
 
 READ_ACTIONS = ("s3:GetObject",)
 WRITE_ACTIONS = (
@@ -37,44 +38,35 @@ class S3Prefix:
         return f"{self.bucket_arn}/{self.prefix}*"
 
 
-def _list(locations: list[S3Prefix]) -> list[iam.PolicyStatement]:
+def _list(locations: list[S3Prefix]) -> list[dict[str, Any]]:
     by_bucket: dict[str, set[str]] = {}
     for loc in locations:
         by_bucket.setdefault(loc.bucket_arn, set()).add(f"{loc.prefix}*")
     return [
-        iam.PolicyStatement(
-            actions=["s3:ListBucket"],
-            resources=[bucket_arn],
-            conditions={"StringLike": {"s3:prefix": sorted(prefixes)}},
-        )
+        allow(["s3:ListBucket"], [bucket_arn], {"StringLike": {"s3:prefix": sorted(prefixes)}})
         for bucket_arn, prefixes in sorted(by_bucket.items())
     ]
 
 
 def _object_statements(
     actions: tuple[str, ...], locations: tuple[S3Prefix, ...]
-) -> list[iam.PolicyStatement]:
+) -> list[dict[str, Any]]:
     if not locations:
         return []
-    objects = iam.PolicyStatement(
-        actions=list(actions), resources=sorted({loc.objects_arn for loc in locations})
-    )
+    objects = allow(actions, sorted({loc.objects_arn for loc in locations}))
     return [objects, *_list(list(locations))]
 
 
-def read_statements(*locations: S3Prefix) -> list[iam.PolicyStatement]:
+def read_statements(*locations: S3Prefix) -> list[dict[str, Any]]:
     """List and get objects under each prefix."""
     return _object_statements(READ_ACTIONS, locations)
 
 
-def write_statements(*locations: S3Prefix) -> list[iam.PolicyStatement]:
+def write_statements(*locations: S3Prefix) -> list[dict[str, Any]]:
     """List, get, put and delete objects under each prefix (Spark overwrites and commits)."""
     return _object_statements(WRITE_ACTIONS, locations)
 
 
-def object_statement(bucket_name: str, key: str, partition: str = "aws") -> iam.PolicyStatement:
+def object_statement(bucket_name: str, key: str, partition: str = "aws") -> dict[str, Any]:
     """Get one object, by its exact key."""
-    return iam.PolicyStatement(
-        actions=list(READ_ACTIONS),
-        resources=[f"arn:{partition}:s3:::{bucket_name}/{key}"],
-    )
+    return allow(READ_ACTIONS, [f"arn:{partition}:s3:::{bucket_name}/{key}"])
