@@ -108,6 +108,20 @@ def valid_project(project: Project) -> Project:
     return project
 
 
+# Fixtures that make every test using them slow, wherever the test is: `make test-fast` runs
+# `pytest -m "not slow"` and leaves these tests out.
+SLOW_FIXTURES = {"spark": "starts a local Spark session (a JVM)"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `slow` every test that uses a fixture of SLOW_FIXTURES, directly or through another
+    fixture (tests/glue_scripts, tests/local). Other slow tests carry their own mark: a
+    module-level `pytestmark` or a decorator, with the reason beside it."""
+    for item in items:
+        if SLOW_FIXTURES.keys() & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 # The synthesized dev and prod environments, for every test folder (imported late: synth
 # imports the CDK app, which needs the environment above).
 from tests.synth import dev, prod  # noqa: E402, F401

@@ -12,8 +12,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from glueflow_local.assembly import CloudAssembly
 from tests.conftest import REPO_ROOT
+
+# Slow, not in `make test-fast`: clones the repository and runs `make synth`.
+pytestmark = pytest.mark.slow
 
 GIT = shutil.which("git") or "git"
 MAKE = shutil.which("make") or "make"

@@ -47,6 +47,7 @@ def test_the_other_jobs_still_load_and_the_broken_one_says_why(
     )
 
 
+@pytest.mark.slow  # not in `make test-fast`: runs a DAG with dag.test()
 def test_a_run_of_the_broken_job_fails_with_the_build_error(
     airflow_db, tmp_path: Path, one_bad_entry: dict, dev_dag_folder: Path
 ) -> None:

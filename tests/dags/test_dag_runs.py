@@ -27,6 +27,9 @@ from moto.server import ThreadedMotoServer
 from glueflow_runtime.validation_report import ValidationReport, report_location
 from tests.dags.conftest import dag_folder
 
+# Slow, not in `make test-fast`: runs DAGs with Airflow's dag.test() against a moto server.
+pytestmark = pytest.mark.slow
+
 ACCOUNT = "123456789012"  # moto's account
 REGION = "eu-west-1"
 

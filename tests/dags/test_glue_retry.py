@@ -64,6 +64,9 @@ from tests.lambda_trigger.test_api_server import (
     _post,
 )
 
+# Slow, not in `make test-fast`: starts Airflow's scheduler, DAG processor and API server.
+pytestmark = pytest.mark.slow
+
 # The moto server and the AWS resources the dev manifest names, with fake Glue scripts.
 moto_endpoint = test_dag_runs.moto_endpoint
 aws = test_dag_runs.aws

@@ -61,10 +61,12 @@ def test_the_folder_holds_the_factory_its_runtime_ignore_file_and_manifest(
     assert files_in(dev_dag_folder) == EXPECTED_FILES
 
 
+@pytest.mark.slow  # not in `make test-fast`: runs cdk synth twice
 def test_several_synths_into_one_assembly_ship_the_same_folder(resynthesized: Path) -> None:
     assert files_in(resynthesized) == EXPECTED_FILES
 
 
+@pytest.mark.slow  # not in `make test-fast`: runs cdk synth twice
 def test_the_shipped_folder_parses_with_no_import_error_and_a_dag_per_job(
     resynthesized: Path,
 ) -> None:

@@ -42,6 +42,9 @@ from tests.dags import conftest as dags_conftest
 from tests.lambda_trigger.conftest import trigger_module
 from tests.lambda_trigger.test_routing import event
 
+# Slow, not in `make test-fast`: starts Airflow's scheduler, DAG processor and API server.
+pytestmark = pytest.mark.slow
+
 handler = trigger_module("handler")
 routing = trigger_module("routing")
 transport = trigger_module("transport")

@@ -24,6 +24,9 @@ import pytest
 from tests.conftest import REPO_ROOT
 from tests.glue_scripts.conftest import spark  # noqa: F401 - the session's SparkSession
 
+# Slow, not in `make test-fast`: runs `make demo` end to end: Airflow's processes, Spark, moto.
+pytestmark = pytest.mark.slow
+
 MAKE = shutil.which("make") or "make"
 DEMO_TIMEOUT_S = 600  # the bound; the demo itself takes about two minutes on 2 cores
 SAMPLES = REPO_ROOT / "glueflow_local" / "samples"

@@ -24,6 +24,9 @@ from tests.conftest import REPO_ROOT
 from tests.local.test_demo import MAKE, clean_env
 from tests.test_clone import borrowing_clone
 
+# Slow, not in `make test-fast`: clones the repository and runs `make run-local` end to end.
+pytestmark = pytest.mark.slow
+
 RUN_TIMEOUT_S = 600  # the bound on one run-local, synthesis included
 JOB = "store_returns"
 JOB_CONFIG = """\

@@ -21,6 +21,9 @@ import pytest
 from tests.local.test_demo import MAKE, clean_env
 from tests.test_clone import GIT, borrowing_clone
 
+# Slow, not in `make test-fast`: clones the repository and runs `make review` (two synths).
+pytestmark = pytest.mark.slow
+
 REVIEW_TIMEOUT_S = 900
 
 

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import aws_cdk as cdk
+import pytest
 
 import app as cdk_app
 from configs.loader import load_platform
@@ -112,6 +113,7 @@ def test_jobs_dir_context_reads_another_folder(tmp_path: Path) -> None:
     assert sum(len(s.glue_jobs) for s in stage.job_shards.values()) == 7
 
 
+@pytest.mark.slow  # not in `make test-fast`: runs app.py in a new process
 def test_bad_config_stops_the_app_before_synthesis(tmp_path: Path) -> None:
     jobs_dir = tmp_path / "jobs"
     jobs_dir.mkdir()
@@ -129,12 +131,14 @@ def test_bad_config_stops_the_app_before_synthesis(tmp_path: Path) -> None:
     assert list((tmp_path / "out").rglob("*.json")) == []  # nothing synthesized
 
 
+@pytest.mark.slow  # not in `make test-fast`: runs app.py in a new process
 def test_unknown_environment_is_refused(tmp_path: Path) -> None:
     result = run_app({"env": "staging"}, tmp_path / "out")
     assert result.returncode == 1
     assert "env: no environment 'staging'; accepted: dev, prod" in result.stderr
 
 
+@pytest.mark.slow  # not in `make test-fast`: runs the cdk CLI's synth
 def test_cdk_cli_synthesizes_offline_without_credentials(tmp_path: Path) -> None:
     """The path `make synth` takes: the pinned aws-cdk CLI running cdk.json's app."""
     env = {

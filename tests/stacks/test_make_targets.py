@@ -14,6 +14,8 @@ import re
 import shutil
 import subprocess
 
+import pytest
+
 from tests.conftest import REPO_ROOT
 from tests.synth import Synthesized
 
@@ -57,6 +59,7 @@ def dependency_order_holds(order: list[str], dev: Synthesized) -> bool:
     )
 
 
+@pytest.mark.slow  # not in `make test-fast`: runs make and the cdk CLI
 def test_stacks_lists_every_stack_of_the_environment_in_dependency_order(
     dev: Synthesized,
 ) -> None:
@@ -69,6 +72,7 @@ def test_stacks_lists_every_stack_of_the_environment_in_dependency_order(
     assert dependency_order_holds(names, dev)
 
 
+@pytest.mark.slow  # not in `make test-fast`: runs make and the cdk CLI
 def test_a_selector_that_matches_no_stack_fails_loudly(dev: Synthesized) -> None:
     """The dev assembly holds no prod stack: cdk would exit 0 with nothing; make must not."""
     result = make("-s", "stacks", "ENV=prod", f"ASSEMBLY={dev.outdir}")
@@ -77,6 +81,7 @@ def test_a_selector_that_matches_no_stack_fails_loudly(dev: Synthesized) -> None
     assert "error: no stack of environment 'prod' (prod/*)" in result.stderr
 
 
+@pytest.mark.slow  # not in `make test-fast`: runs make and the cdk CLI
 def test_deploy_selects_every_stack_of_the_environment(dev: Synthesized) -> None:
     """Without credentials the CLI stops at its first AWS call for the account; before, it
     selected nothing and said so instead."""
@@ -91,6 +96,7 @@ def test_deploy_selects_every_stack_of_the_environment(dev: Synthesized) -> None
     assert NO_CREDENTIALS in output
 
 
+@pytest.mark.slow  # not in `make test-fast`: runs make and the cdk CLI
 def test_diff_selects_every_stack_of_the_environment(dev: Synthesized) -> None:
     """Before, `make diff` printed 'Number of stacks with differences: 0' and exited 0."""
     result = make("diff", "ENV=dev", f"ASSEMBLY={dev.outdir}")

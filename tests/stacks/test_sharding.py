@@ -29,6 +29,7 @@ def placement(jobs_dir: Path, outdir: Path) -> dict[str, tuple[str, str]]:
     return found
 
 
+@pytest.mark.slow  # not in `make test-fast`: synthesizes 40 jobs three times
 def test_adding_or_removing_a_job_moves_no_other_job(tmp_path: Path) -> None:
     jobs = write_jobs(tmp_path / "jobs", 40)
     before = placement(jobs, tmp_path / "before")
@@ -95,6 +96,7 @@ def synth_subprocess(jobs: int, tmp_path: Path) -> list:
     return stacks_in(outdir, "dev")
 
 
+@pytest.mark.slow  # not in `make test-fast`: synthesizes 500 and 2,000 jobs
 @pytest.mark.parametrize(
     ("jobs", "max_resources", "max_bytes"),
     [
