@@ -37,7 +37,7 @@ LOCAL_DIR ?= build/local/$(ENV)
 LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(ENV) \
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
-.PHONY: help install synth test lint actionlint format validate schema new-job bench stacks diff deploy clean \
+.PHONY: help install synth test test-fast lint actionlint format validate schema new-job bench stacks diff deploy clean \
 	demo run-local run-local-args review
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
@@ -77,6 +77,13 @@ test: $(STAMP) lint ## Lint, validate the example configs, run every test
 	$(BIN)/python -m configs validate
 	$(BIN)/python -m configs schema --check
 	$(BIN)/pytest
+
+# The edit loop: what `make test` runs less the tests marked slow (pyproject.toml's markers:
+# the big synths, the cdk CLI and make, Airflow's processes and DAG runs, Spark, clones, the
+# end-to-end run). `make test` and CI still run everything.
+test-fast: $(STAMP) lint ## Lint, validate the configs, run the tests not marked slow (under a minute)
+	$(BIN)/python -m configs validate
+	$(BIN)/pytest -m "not slow"
 
 lint: $(STAMP) ## ruff lint and format check; zizmor (and actionlint, once installed) on the workflows
 	$(BIN)/ruff check .
