@@ -112,5 +112,5 @@ def test_diff_selects_every_stack_of_the_environment(dev: Synthesized) -> None:
 def test_help_names_the_variables() -> None:
     result = make("-s", "help")
 
-    for variable in ("ENV=", "JOBS_DIR=", "ASSEMBLY=", "NAME="):
+    for variable in ("ENV=", "JOBS_DIR=", "ASSEMBLY=", "NAME=", "OUT="):
         assert variable in result.stdout
