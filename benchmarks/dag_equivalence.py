@@ -63,12 +63,12 @@ def plain(value: Any) -> Any:
     airflow = _airflow()
     if value is None or isinstance(value, bool | int | float):
         return value
+    if isinstance(value, enum.Enum):  # before str: Airflow's enums are str enums
+        return plain(value.value)
     if isinstance(value, str):
         if len(value) <= LONG_TEXT:
             return value
         return f"<{len(value)} chars, sha256 {hashlib.sha256(value.encode()).hexdigest()[:16]}>"
-    if isinstance(value, enum.Enum):
-        return plain(value.value)
     if isinstance(value, timedelta):
         return {"timedelta_seconds": value.total_seconds()}
     if isinstance(value, datetime):
