@@ -249,6 +249,11 @@ def _covers(wide: str, narrow: str) -> bool:
     return fnmatch.fnmatchcase(narrow.lower(), wide.lower().replace("[", "[[]"))
 
 
+def _wild(pattern: str) -> bool:
+    """Whether an IAM action or resource has a wildcard: `*` or `?`."""
+    return "*" in pattern or "?" in pattern
+
+
 def _grants(statements: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     """(principal, action, resource) of every plain Allow statement."""
     return set(_conditions(statements))
@@ -288,7 +293,7 @@ def broadening(
             found.append((principal, "new action", action, resource))
         else:
             found.append((principal, "new resource", action, resource))
-        if "*" in action or "*" in resource:
+        if _wild(action) or _wild(resource):
             found.append((principal, "wildcard added", action, resource))
     before_conditions = _conditions(before)
     for grant, condition in sorted(_conditions(added).items()):
@@ -297,7 +302,7 @@ def broadening(
             found.append((grant[0], "condition changed", grant[1],
                           f"{grant[2]} when {was} -> {condition or 'always'}"))  # fmt: skip
     for principal, action, resource in sorted(_grants(removed) - _grants(added)):
-        if "*" in action or "*" in resource:
+        if _wild(action) or _wild(resource):
             found.append((principal, "wildcard removed", action, resource))
     for s, kind in [(s, "Deny removed") for s in removed if not s["allow"]] + [
         (s, "NotAction or NotResource added")
@@ -330,7 +335,7 @@ def describe_broadening(
             resources = sorted(set(items), key=items.index)
             shown = ", ".join(_resource(r) for r in resources[:3])
             more = f" and {len(resources) - 3} more" if len(resources) > 3 else ""
-            wild = sum("*" in r for r in resources)
+            wild = sum(_wild(r) for r in resources)
             lines.append(f"{who}: new principal, granted on {shown}{more}"
                          + (f" ({wild} with a wildcard)" if wild else ""))  # fmt: skip
         else:

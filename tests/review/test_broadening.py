@@ -85,3 +85,11 @@ def test_a_changed_condition_is_named() -> None:
     assert found == [(ROLE, "condition changed", "s3:ListBucket",
                       f'{RAW} when {{"StringLike": {{"s3:prefix": ["a/b/*"]}}}} -> '
                       '{"StringLike": {"s3:prefix": ["a/*"]}}')]  # fmt: skip
+
+
+def test_a_question_mark_is_a_wildcard_too() -> None:
+    """IAM reads `?` in a resource as any one character ("IAM JSON policy elements: Resource")."""
+    get = "secretsmanager:GetSecretValue"
+    found = broadening([allow([get], ["arn:secret:x-??????"])], [],
+                       [allow([get], ["arn:secret:y-??????"])])  # fmt: skip
+    assert (ROLE, "wildcard added", get, "arn:secret:x-??????") in found

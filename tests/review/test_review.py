@@ -50,6 +50,21 @@ def review(clone: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
+def passing_review(clone: Path, *extra: str) -> str:
+    """The review's output, which must have exited 0."""
+    done = review(clone, *extra)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
+def gating_review(clone: Path, *extra: str) -> str:
+    """The review's output, which must have exited 1 through its FAIL_ON gate: make reports
+    the recipe's `Error 1`."""
+    done = review(clone, *extra)
+    assert "Error 1" in done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
+    return done.stdout
+
+
 def _edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, f"{path.name} changed: {old!r} not in it"
@@ -58,9 +73,8 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 def test_a_change_that_touches_nothing_says_so_in_one_line(tree: Path) -> None:
     (tree / "NOTES.md").write_text("a file nothing deploys\n")
-    done = review(tree)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1] == "dev: no change to what deploys"
+    out = passing_review(tree)
+    assert out.strip().splitlines()[-1] == "dev: no change to what deploys"
 
 
 def test_adding_a_job(tree: Path) -> None:
@@ -72,9 +86,7 @@ def test_adding_a_job(tree: Path) -> None:
         .replace("sales/incoming/", "returns/incoming/")
         .replace("prefix: sales/orders/", "prefix: returns/")
     )  # fmt: skip
-    done = review(tree)
-    out = done.stdout
-    assert done.returncode == 0, done.stderr[-3000:]
+    out = passing_review(tree)
     assert (
         "added returns: 4 x G.1X, started by s3://glueflow-dev-raw-111111111111/returns/incoming/*.csv"
         in out
@@ -102,11 +114,7 @@ def test_adding_a_job(tree: Path) -> None:
 def test_widening_an_input_prefix_broadens_access(tree: Path) -> None:
     inputs = "inputs:\n  - bucket: raw\n    prefix: sales/"
     _edit(tree / "configs/jobs/sales_ingest.yaml", f"{inputs}incoming/", inputs)
-    done = review(tree, "FAIL_ON=access")
-    assert "Error 1" in done.stderr, (
-        done.stdout[-3000:] + done.stderr[-3000:]
-    )  # review's own exit 1
-    out = done.stdout
+    out = gating_review(tree, "FAIL_ON=access")
     assert "changed sales_ingest:" in out
     assert '"prefix": "sales/incoming/"' in out  # the field, before
     assert '"prefix": "sales/"' in out  # and after
@@ -132,11 +140,7 @@ def test_renaming_a_job_replaces_it_and_loses_its_history(tree: Path) -> None:
           "  - sales_daily_totals")  # fmt: skip
     _edit(tree / "configs/environments/dev.yaml", "  sales_daily_aggregate:",
           "  sales_daily_totals:")  # fmt: skip
-    done = review(tree, "FAIL_ON=destructive")
-    assert "Error 1" in done.stderr, (
-        done.stdout[-3000:] + done.stderr[-3000:]
-    )  # review's own exit 1
-    out = done.stdout
+    out = gating_review(tree, "FAIL_ON=destructive")
     assert "removed sales_daily_aggregate" in out
     assert "added sales_daily_totals" in out
     assert "loses the job's run history and bookmarks" in out
@@ -146,9 +150,7 @@ def test_renaming_a_job_replaces_it_and_loses_its_history(tree: Path) -> None:
 def test_changing_the_mwaa_environment_class(tree: Path) -> None:
     _edit(tree / "configs/environments/dev.yaml", "environment_class: mw1.small",
           "environment_class: mw1.medium")  # fmt: skip
-    done = review(tree)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
+    out = passing_review(tree)
     assert "fixed monthly: " in out
     assert "MWAA workers range from 1 to 2" in out
 
@@ -157,19 +159,18 @@ def test_adding_an_alert_channel(tree: Path) -> None:
     _edit(tree / "configs/environments/dev.yaml", "    secret_name: glueflow/dev/slack-webhook\n",
           "    secret_name: glueflow/dev/slack-webhook\n  - type: teams\n"
           "    secret_name: glueflow/dev/teams-webhook\n")  # fmt: skip
-    done = review(tree)
-    assert done.returncode == 0, done.stderr[-3000:]
-    out = done.stdout
-    # The notifier may now read the new channel's secret.
-    assert "glueflow/dev/teams-webhook" in out
-    assert "Access" in out
+    out = passing_review(tree)
+    # The notifier may now read the new channel's secret: a new resource for its role. Secrets
+    # Manager appends six random characters to a secret's name, so the ARN ends in `-??????`
+    # ("Resource: Secrets Manager secret ARN", AWS Secrets Manager User Guide).
+    arn = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:glueflow/dev/teams-webhook-??????"
+    role = "dev/Monitoring/Notifier/Access/Role"
+    assert f"{role}: new resource: secretsmanager:GetSecretValue on {arn}" in out, out[-3000:]
 
 
 def test_changing_only_a_glue_script_is_a_code_change(tree: Path) -> None:
     _edit(tree / "glue_scripts/jobs/sales_ingest.py", '"""sales_ingest:', '"""sales_ingest (v2):')
-    done = review(tree, "FAIL_ON=destructive,access")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    out = done.stdout
+    out = passing_review(tree, "FAIL_ON=destructive,access")
     assert "glue_scripts/jobs/sales_ingest.py changed" in out
     for section in ("Destruction", "Access", "  Jobs"):
         assert section not in out
