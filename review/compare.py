@@ -122,7 +122,6 @@ class Review:
     cost: list[str] = field(default_factory=list)
     code: list[str] = field(default_factory=list)
     broadened: bool = False
-    broadening: list[str] = field(default_factory=list)
 
     SECTIONS = ("jobs", "access", "destruction", "shape", "network", "cost", "code")
 
@@ -198,6 +197,7 @@ def compare_cfn(
     base_templates: dict[str, dict[str, Any]],
     head_templates: dict[str, dict[str, Any]],
 ) -> None:
+    broadened_by: list[str] = []
     for stack, diff in sorted(diffs.items()):
         for resource in diff["resources"]:
             kind, impact = resource.get("type") or "?", resource.get("impact")
@@ -230,7 +230,7 @@ def compare_cfn(
         if diff["permissionsBroadened"]:
             review.broadened = True
         template = head_templates.get(stack) or base_templates.get(stack) or {}
-        review.broadening += describe_broadening(
+        broadened_by += describe_broadening(
             broadening(
                 diff["statementsAdded"], diff["statementsRemoved"], diff["statementsBefore"]
             ),
@@ -239,14 +239,20 @@ def compare_cfn(
     head = ["BROADENED: the change grants permissions it did not grant before"]
     review.access[:0] = [
         *(head if review.broadened else []),
-        *(f"  {line}" for line in review.broadening),
+        *(f"  {line}" for line in broadened_by),
     ]
 
 
 def _covers(wide: str, narrow: str) -> bool:
-    """Whether an IAM pattern grants at least what another does: `*` and `?` as IAM reads them,
-    case-insensitive for actions (IAM User Guide, "IAM JSON policy elements: Action")."""
-    return fnmatch.fnmatchcase(narrow.lower(), wide.lower().replace("[", "[[]"))
+    """Whether an IAM resource pattern grants at least what another does: `*` and `?` as IAM
+    reads them, case-sensitive ("IAM JSON policy elements: Resource", IAM User Guide)."""
+    return fnmatch.fnmatchcase(narrow, wide.replace("[", "[[]"))
+
+
+def _covers_action(wide: str, narrow: str) -> bool:
+    """The same for actions, which IAM matches case-insensitively ("IAM JSON policy elements:
+    Action")."""
+    return _covers(wide.lower(), narrow.lower())
 
 
 def _wild(pattern: str) -> bool:
@@ -283,13 +289,13 @@ def broadening(
     found: list[tuple[str, str, str, str]] = []
     for principal, action, resource in sorted(_grants(added) - old):
         mine = [(a, r) for p, a, r in old if p == principal]
-        if any(_covers(a, action) and _covers(r, resource) for a, r in mine):
+        if any(_covers_action(a, action) and _covers(r, resource) for a, r in mine):
             continue
         if principal not in principals:
             found.append((principal, "new principal", action, resource))
         elif narrower := sorted({r for a, r in mine if r != resource and _covers(resource, r)}):
             found.append((principal, "wider resource", action, f"{narrower[0]} -> {resource}"))
-        elif not any(_covers(a, action) for a, _ in mine):
+        elif not any(_covers_action(a, action) for a, _ in mine):
             found.append((principal, "new action", action, resource))
         else:
             found.append((principal, "new resource", action, resource))

@@ -93,3 +93,12 @@ def test_a_question_mark_is_a_wildcard_too() -> None:
     found = broadening([allow([get], ["arn:secret:x-??????"])], [],
                        [allow([get], ["arn:secret:y-??????"])])  # fmt: skip
     assert (ROLE, "wildcard added", get, "arn:secret:x-??????") in found
+
+
+def test_resources_match_case_sensitively_and_actions_do_not() -> None:
+    """S3 object keys, and so their ARNs, are case-sensitive; action names are not."""
+    before = [allow(["s3:GetObject"], [f"{RAW}/sales/*"])]
+    added = [allow(["S3:GETOBJECT"], [f"{RAW}/Sales/x.csv"])]
+    assert broadening(added, [], before) == [
+        (ROLE, "new resource", "S3:GETOBJECT", f"{RAW}/Sales/x.csv")
+    ]
