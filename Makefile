@@ -9,6 +9,8 @@ BIN := $(abspath $(VENV)/bin)
 # MWAA image's bill of materials, is mwaa/packages/airflow-<version>.txt.
 AIRFLOW_VERSION := $(strip $(file < mwaa/AIRFLOW_VERSION))
 CONSTRAINTS ?= mwaa/packages/airflow-$(AIRFLOW_VERSION).txt
+# A version is supported when its package list is in mwaa/packages/ (and the suite passes on it).
+SUPPORTED_AIRFLOW := $(patsubst mwaa/packages/airflow-%.txt,%,$(wildcard mwaa/packages/airflow-*.txt))
 ENV ?= dev
 JOBS_DIR ?=
 STAMP := $(VENV)/.installed
@@ -40,7 +42,7 @@ LOCAL_DIR ?= build/local/$(ENV)
 LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(ENV) \
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
-.PHONY: help install synth test test-fast lint actionlint format validate schema new-job bench stacks diff deploy clean \
+.PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job bench stacks diff deploy clean \
 	demo run-local run-local-args review
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
@@ -57,8 +59,7 @@ help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAM
 
 install: $(STAMP) ## Build .venv (Python deps under MWAA's constraints, Node 22+ if needed, aws-cdk CLI)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-node.txt package.json package-lock.json $(wildcard $(CONSTRAINTS))
-	@test -f "$(CONSTRAINTS)" || { echo "error: MWAA package list '$(CONSTRAINTS)' not found; add it for Airflow $(AIRFLOW_VERSION) or pass CONSTRAINTS=PATH" >&2; exit 1; }
+$(STAMP): requirements.txt requirements-dev.txt requirements-node.txt package.json package-lock.json $(wildcard $(CONSTRAINTS)) | airflow-version
 	@test -n "$(PYTHON)" || { echo "error: python3.11 not found" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c "$(CONSTRAINTS)" -r requirements-dev.txt
@@ -68,6 +69,10 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-node.txt package.js
 	fi
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# Runs before every install, even when the venv is up to date, so a changed value is caught.
+airflow-version:
+	@test -f "$(CONSTRAINTS)" || { echo "error: mwaa/AIRFLOW_VERSION is '$(AIRFLOW_VERSION)', which Glueflow does not support; supported: $(SUPPORTED_AIRFLOW)" >&2; exit 1; }
 
 synth: $(STAMP) ## Validate configs, synthesize ENV (default dev) into OUT (cdk.out), print the summary
 	@$(BIN)/python -m configs validate --env $(ENV) $(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR))

@@ -92,7 +92,7 @@ def processor_child(dag_file: str, out: str, record: bool) -> None:
     import airflow.dag_processing.manager  # noqa: F401  (the manager has it loaded)
     import structlog
     from airflow.dag_processing import processor
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.execution_time.comms import _RequestFrame
     from airflow.serialization.serialized_objects import LazyDeserializedDAG
 
@@ -102,9 +102,7 @@ def processor_child(dag_file: str, out: str, record: bool) -> None:
     sys.path.append(os.fspath(bundle_path))  # _parse_file_entrypoint: the bundle root
 
     start = time.perf_counter()
-    bag = DagBag(
-        dag_folder=dag_file, bundle_path=bundle_path, include_examples=False, load_op_links=False
-    )
+    bag = DagBag(dag_folder=dag_file, bundle_path=bundle_path, load_op_links=False)
     parsed = time.perf_counter()
     serialized_dags, serialization_errors = processor._serialize_dags(bag, log)
     bag.import_errors.update(serialization_errors)
@@ -137,7 +135,7 @@ def worker_child(dag_file: str, out: str, dag_id: str, task_id: str) -> None:
     """Build the DAG of `dag_id` from `dag_file` as a worker about to run `task_id` does
     (module docstring); write the time, the DAG ids built and import errors."""
     import airflow.sdk.execution_time.task_runner  # noqa: F401  (the task process has it loaded)
-    from airflow.models.dagbag import DagBag
+    from airflow.dag_processing.dagbag import DagBag
     from airflow.sdk.definitions._internal.dag_parsing_context import (
         _airflow_parsing_context_manager,
     )
@@ -145,9 +143,7 @@ def worker_child(dag_file: str, out: str, dag_id: str, task_id: str) -> None:
     start = time.perf_counter()
     with _airflow_parsing_context_manager(dag_id=dag_id, task_id=task_id):
         sys.path.append(os.fspath(Path(dag_file).parent))  # parse(): the bundle root
-        bag = DagBag(
-            dag_folder=dag_file, include_examples=False, safe_mode=False, load_op_links=False
-        )
+        bag = DagBag(dag_folder=dag_file, safe_mode=False, load_op_links=False)
         bag.dags[dag_id].task_dict[task_id]  # what parse() looks up; KeyError if missing
     seconds = time.perf_counter() - start
     written = {

@@ -87,6 +87,16 @@ def dag_builder() -> ModuleType:
     return dag_builder
 
 
+# The operators dag_builder imports where it uses them, by the paths it imports them from.
+S3_KEY_SENSOR = "airflow.providers.amazon.aws.sensors.s3.S3KeySensor"
+GLUE_JOB_OPERATOR = "airflow.providers.amazon.aws.operators.glue.GlueJobOperator"
+PYTHON_OPERATOR = "airflow.providers.standard.operators.python.PythonOperator"
+REDSHIFT_DATA_OPERATOR = "airflow.providers.amazon.aws.operators.redshift_data.RedshiftDataOperator"
+TRIGGER_DAG_RUN_OPERATOR = (
+    "airflow.providers.standard.operators.trigger_dagrun.TriggerDagRunOperator"
+)
+
+
 def _dotted(value: Any) -> str:
     """A class or function by the dotted path dag-factory imports it from."""
     return f"{value.__module__}.{value.__qualname__}"
@@ -146,7 +156,7 @@ def _dagfactory_dag(job: dict[str, Any], environment: dict[str, Any]) -> dict[st
     chain: list[str] = []
     if trigger_type == "schedule" and job["inputs"]:
         tasks[builder.INPUT_SENSOR_TASK] = {
-            "operator": _dotted(builder.S3KeySensor),
+            "operator": S3_KEY_SENSOR,
             "bucket_key": f"{job['inputs'][0]['uri']}*",
             "wildcard_match": True,
             "poke_interval": builder.POLL_S,
@@ -156,7 +166,7 @@ def _dagfactory_dag(job: dict[str, Any], environment: dict[str, Any]) -> dict[st
         }
         chain.append(builder.INPUT_SENSOR_TASK)
     tasks[builder.GLUE_TASK] = {
-        "operator": _dotted(builder.GlueRunOperator),
+        "operator": GLUE_JOB_OPERATOR,
         "job_name": job["glue_job_name"],
         "script_args": {
             **job["glue"]["arguments"],
@@ -175,7 +185,7 @@ def _dagfactory_dag(job: dict[str, Any], environment: dict[str, Any]) -> dict[st
     }
     chain.append(builder.GLUE_TASK)
     tasks[builder.COST_TASK] = {  # made a teardown by the DAG file (module docstring)
-        "operator": _dotted(builder.PythonOperator),
+        "operator": PYTHON_OPERATOR,
         "python_callable": _dotted(builder.cost.record_run_cost),
         "op_kwargs": {
             "job": job["dag_id"],
@@ -191,7 +201,7 @@ def _dagfactory_dag(job: dict[str, Any], environment: dict[str, Any]) -> dict[st
     if job["validation"]:
         validation = job["validation"]
         tasks[builder.GATE_TASK] = {
-            "operator": _dotted(builder.BranchPythonOperator),
+            "operator": PYTHON_OPERATOR,
             "python_callable": _dotted(builder.gate.run_gate),
             "op_kwargs": {
                 "report_prefix": validation["report_prefix"],
@@ -201,18 +211,7 @@ def _dagfactory_dag(job: dict[str, Any], environment: dict[str, Any]) -> dict[st
             },
             "dependencies": [builder.GLUE_TASK],
         }
-        tasks[builder.FAILED_TASK] = {
-            "operator": _dotted(builder.PythonOperator),
-            "python_callable": _dotted(builder.gate.fail_run),
-            "op_kwargs": {"gate_task_id": builder.GATE_TASK},
-            "retries": 0,
-            "dependencies": [builder.GATE_TASK],
-        }
-        tasks[builder.PASSED_TASK] = {
-            "operator": _dotted(builder.EmptyOperator),
-            "dependencies": [builder.GATE_TASK],
-        }
-        chain.append(builder.PASSED_TASK)
+        chain.append(builder.GATE_TASK)
     for step in job["downstream"]:
         tasks[step["name"]] = {**_step(step, job, region), "dependencies": chain[-1:]}
         chain.append(step["name"])
@@ -247,7 +246,7 @@ def _step(step: dict[str, Any], job: dict[str, Any], region: str) -> dict[str, A
     builder = dag_builder()
     if step["type"] == "redshift_sql":
         return {
-            "operator": _dotted(builder.RedshiftDataOperator),
+            "operator": REDSHIFT_DATA_OPERATOR,
             "database": step["database"],
             "sql": step["sql"],
             "workgroup_name": step.get("workgroup"),
@@ -260,7 +259,7 @@ def _step(step: dict[str, Any], job: dict[str, Any], region: str) -> dict[str, A
         }
     if step["type"] == "trigger_job":
         return {
-            "operator": _dotted(builder.TriggerDagRunOperator),
+            "operator": TRIGGER_DAG_RUN_OPERATOR,
             "trigger_dag_id": step["job"],
             "conf": {
                 **step["conf"],

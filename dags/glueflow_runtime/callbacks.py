@@ -15,7 +15,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from glueflow_runtime.ids import AWS_CONN_ID, FAILED_TASK, GATE_TASK, GLUE_TASK, glue_run_id
+from glueflow_runtime.ids import AWS_CONN_ID, GATE_TASK, GLUE_TASK, VERDICT_KEY, glue_run_id
 
 log = logging.getLogger("glueflow.failures")
 
@@ -102,7 +102,7 @@ def collect_tail(logs: Any, ti: Any, job: dict[str, Any], environment: dict[str,
     else the Airflow task log in MWAA's Task log group."""
     notes: list[str] = []
     found: list[tuple[int, str]] = []
-    run_id = glue_run_id(ti) if ti.task_id in (GLUE_TASK, FAILED_TASK) else None
+    run_id = glue_run_id(ti) if ti.task_id in (GLUE_TASK, GATE_TASK) else None
     if run_id:
         sources = [(group, glue_streams(run_id)) for group in job["glue"]["log_groups"].values()]
     else:
@@ -144,9 +144,9 @@ def build_message(
         name = urllib.parse.quote(job["glue_job_name"], safe="")
         links["glue_run"] = f"{console}/gluestudio/home?region={region}#/job/{name}/run/{glue_run}"
     error = glue_error or context.get("exception")
-    if not error and ti.task_id == FAILED_TASK:
-        # Airflow 3 does not always hand the exception over; the gate said why it stopped.
-        error = ti.xcom_pull(task_ids=GATE_TASK, key="gate_message")
+    if not error and ti.task_id == GATE_TASK:
+        # Airflow 3 does not always hand the exception over; the gate noted its verdict.
+        error = ti.xcom_pull(task_ids=GATE_TASK, key=VERDICT_KEY)
     state = getattr(ti, "state", None)
     error = error or f"task ended {getattr(state, 'value', state) or 'failed'}"
     return {

@@ -17,15 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
-from airflow.providers.amazon.aws.operators.redshift_data import RedshiftDataOperator
-from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
-from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.providers.standard.operators.python import BranchPythonOperator, PythonOperator
-from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, Asset
-from airflow.timetables.assets import AssetOrTimeSchedule
-from airflow.timetables.trigger import CronTriggerTimetable
 
 from glueflow_runtime import cost, gate
 from glueflow_runtime.callbacks import on_task_failure
@@ -33,12 +25,13 @@ from glueflow_runtime.ids import (
     AWS_CONN_ID,
     BROKEN_TASK,
     COST_TASK,
-    FAILED_TASK,
     GATE_TASK,
     GLUE_TASK,
     INPUT_SENSOR_TASK,
-    PASSED_TASK,
 )
+
+# Operator modules are imported where a DAG uses them, not here: a worker builds only the DAG
+# of the task it runs, and a job with no sensor or step should not pay for importing them.
 
 log = logging.getLogger(__name__)
 
@@ -55,40 +48,11 @@ SENSOR_TIMEOUT = timedelta(hours=12)
 POLL_S = max(1, int(os.environ.get("GLUEFLOW_POLL_SECONDS") or 60))
 GLUE_WAITER_DELAY_S = POLL_S
 GLUE_START_ALLOWANCE_MINUTES = 30
-# The XCom in which the Glue task notes the try that deferred (GlueRunOperator).
-DEFERRED_TRY_KEY = "glueflow_deferred_try"
 
 
 def glue_waiter_attempts(timeout_minutes: int) -> int:
     """Polls that cover a run of `timeout_minutes` plus the start-up allowance."""
     return math.ceil((timeout_minutes + GLUE_START_ALLOWANCE_MINUTES) * 60 / GLUE_WAITER_DELAY_S)
-
-
-class GlueRunOperator(GlueJobOperator):
-    """GlueJobOperator whose retry starts a new Glue run on Airflow 3.0.6.
-
-    A failed trigger leaves `next_method` "__fail__" on the task instance, and Airflow 3.0.6
-    keeps it when the task goes up for retry (apache/airflow#56704, fixed by #56731), so the
-    retry resumes into the same failure (BaseOperator.resume_execution raises it again)
-    instead of calling `execute`: a failed run is never retried. The try that deferred is
-    recorded, and a resumption in a later try starts a new run, as a retry should.
-    """
-
-    def execute(self, context: Any) -> Any:
-        context["ti"].xcom_push(key=DEFERRED_TRY_KEY, value=context["ti"].try_number)
-        return super().execute(context)
-
-    def resume_execution(self, next_method: str, next_kwargs: Any, context: Any) -> Any:
-        ti = context["ti"]
-        deferred_at = ti.xcom_pull(task_ids=ti.task_id, key=DEFERRED_TRY_KEY)
-        if next_method == "__fail__" and deferred_at is not None and deferred_at != ti.try_number:
-            self.log.warning(
-                "try %s resumed the failure of try %s's trigger; starting a new run instead",
-                ti.try_number,
-                deferred_at,
-            )
-            return self.execute(context)
-        return super().resume_execution(next_method, next_kwargs, context)
 
 
 def load_manifest(path: Path) -> dict[str, Any]:
@@ -123,6 +87,8 @@ def build_dags(manifest: dict[str, Any], only: str | None = None) -> Iterator[DA
 def broken_dag(name: str, error: str) -> DAG:
     """Stands in for a job whose DAG could not be built: same DAG id, never scheduled, and
     one task that fails with the build error, so a triggered run fails loudly and alerts."""
+    from airflow.providers.standard.operators.python import PythonOperator
+
     with DAG(
         dag_id=name,
         description=f"BROKEN: {error}"[:2000],
@@ -144,15 +110,19 @@ def broken_dag(name: str, error: str) -> DAG:
 
 
 def _fail_build(job: str, error: str) -> None:
-    from airflow.exceptions import AirflowFailException  # no retry can mend it
+    from airflow.sdk.exceptions import AirflowFailException  # no retry can mend it
 
     raise AirflowFailException(f"the DAG of job {job} could not be built: {error}")
 
 
 def _schedule(job: dict[str, Any], env: str) -> Any:
+    from airflow.timetables.trigger import CronTriggerTimetable
+
     upstream = [job_asset(env, dep) for dep in job["depends_on"]]
     cron = job["trigger"].get("cron")
     if upstream and cron:
+        from airflow.timetables.assets import AssetOrTimeSchedule
+
         return AssetOrTimeSchedule(
             timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=upstream
         )
@@ -165,6 +135,9 @@ def _schedule(job: dict[str, Any], env: str) -> Any:
 
 def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
     """The DAG of one job: [input sensor] -> Glue run -> [validation gate] -> downstream steps."""
+    from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
+    from airflow.providers.standard.operators.python import PythonOperator
+
     env = environment["name"]
     region = environment["region"]
     airflow = job["airflow"]
@@ -192,6 +165,8 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
     ) as dag:
         chain: list[Any] = []
         if trigger_type == "schedule" and job["inputs"]:
+            from airflow.providers.amazon.aws.sensors.s3 import S3KeySensor
+
             source = job["inputs"][0]
             chain.append(
                 S3KeySensor(
@@ -206,7 +181,7 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
                 )
             )
         chain.append(
-            GlueRunOperator(
+            GlueJobOperator(
                 task_id=GLUE_TASK,
                 job_name=job["glue_job_name"],
                 script_args={
@@ -246,41 +221,33 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
             retries=0,
         ).as_teardown()
         glue_task >> record_cost
-        # Link what is built so far; the gate then starts a new chain on its passing branch.
-        for upstream, downstream in itertools.pairwise(chain):
-            upstream >> downstream
         if job["validation"]:
             validation = job["validation"]
-            branch = BranchPythonOperator(
-                task_id=GATE_TASK,
-                python_callable=gate.run_gate,
-                op_kwargs={
-                    "report_prefix": validation["report_prefix"],
-                    "max_invalid_ratio": validation["max_invalid_ratio"],
-                    "glue_task_id": GLUE_TASK,
-                    "aws_conn_id": AWS_CONN_ID,
-                    "region_name": region,
-                },
+            # One task: it passes the run on, or fails it without retry with the verdict.
+            chain.append(
+                PythonOperator(
+                    task_id=GATE_TASK,
+                    python_callable=gate.run_gate,
+                    op_kwargs={
+                        "report_prefix": validation["report_prefix"],
+                        "max_invalid_ratio": validation["max_invalid_ratio"],
+                        "glue_task_id": GLUE_TASK,
+                        "aws_conn_id": AWS_CONN_ID,
+                        "region_name": region,
+                    },
+                )
             )
-            failed = PythonOperator(
-                task_id=FAILED_TASK,
-                python_callable=gate.fail_run,
-                op_kwargs={"gate_task_id": GATE_TASK},
-                retries=0,
-            )
-            passed = EmptyOperator(task_id=PASSED_TASK)
-            chain[-1] >> branch >> [passed, failed]
-            chain = [passed]
-        steps = [_step(step, job, region) for step in job["downstream"]]
-        for upstream, downstream in itertools.pairwise([chain[-1], *steps]):
+        chain += [_step(step, job, region) for step in job["downstream"]]
+        for upstream, downstream in itertools.pairwise(chain):
             upstream >> downstream
-        chain += steps
         chain[-1].outlets = [job_asset(env, job["dag_id"])]
     return dag
 
 
 def _step(step: dict[str, Any], job: dict[str, Any], region: str) -> Any:
     if step["type"] == "redshift_sql":
+        from airflow.providers.amazon.aws.operators.redshift_data import RedshiftDataOperator
+
         return RedshiftDataOperator(
             task_id=step["name"],
             database=step["database"],
@@ -294,6 +261,8 @@ def _step(step: dict[str, Any], job: dict[str, Any], region: str) -> Any:
             region_name=region,
         )
     if step["type"] == "trigger_job":
+        from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+
         return TriggerDagRunOperator(
             task_id=step["name"],
             trigger_dag_id=step["job"],

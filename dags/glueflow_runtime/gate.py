@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from glueflow_runtime.ids import FAILED_TASK, PASSED_TASK
+from glueflow_runtime.ids import VERDICT_KEY
 from glueflow_runtime.validation_report import ValidationReport, report_location
 
 log = logging.getLogger(__name__)
@@ -44,23 +44,22 @@ def run_gate(
     ti: Any,
     **_: Any,
 ) -> str:
-    """Branch callable: read the run's report from S3 and pick the next task.
+    """The gate task: read the run's report from S3 and judge it.
 
-    Pushes the decision's message as XCom `gate_message`, for the failure task to raise.
+    On a pass it returns the verdict (its XCom) and the run goes on. On a fail it raises
+    AirflowFailException with the verdict: the task fails without retry, and the steps after
+    it do not run. A report that cannot be read raises an ordinary error, which retries.
     """
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow.sdk.exceptions import AirflowFailException
 
     run_id = ti.xcom_pull(task_ids=glue_task_id)
     bucket, key = report_location(report_prefix, run_id)
     text = S3Hook(aws_conn_id=aws_conn_id, region_name=region_name).read_key(key, bucket)
     decision = decide(ValidationReport.from_json(text), max_invalid_ratio)
     log.info(decision.message)
-    ti.xcom_push(key="gate_message", value=decision.message)
-    return PASSED_TASK if decision.passed else FAILED_TASK
-
-
-def fail_run(*, gate_task_id: str, ti: Any, **_: Any) -> None:
-    """Fail the run, without retries, with the gate's message."""
-    from airflow.exceptions import AirflowFailException
-
-    raise AirflowFailException(ti.xcom_pull(task_ids=gate_task_id, key="gate_message"))
+    # Also an XCom, for the failure callback when Airflow does not hand it the exception.
+    ti.xcom_push(key=VERDICT_KEY, value=decision.message)
+    if not decision.passed:
+        raise AirflowFailException(decision.message)
+    return decision.message

@@ -14,8 +14,8 @@ AWS_CONN_ID = "aws_default"
 INPUT_SENSOR_TASK = "wait_for_input"
 GLUE_TASK = "run_glue_job"
 GATE_TASK = "validation_gate"
-PASSED_TASK = "validation_passed"
-FAILED_TASK = "validation_failed"
+# The XCom in which the gate leaves its verdict, for the failure callback.
+VERDICT_KEY = "gate_verdict"
 COST_TASK = "record_cost"
 # The one task of a job whose DAG could not be built (dag_builder.broken_dag).
 BROKEN_TASK = "dag_build_failed"

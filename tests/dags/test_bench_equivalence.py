@@ -15,7 +15,7 @@ from benchmarks.generate import write_jobs
 from configs.loader import load_platform
 from configs.manifest import compile_manifest
 from glueflow_runtime.dag_builder import build_dag
-from glueflow_runtime.ids import COST_TASK, GATE_TASK, GLUE_TASK, PASSED_TASK
+from glueflow_runtime.ids import COST_TASK, GATE_TASK, GLUE_TASK
 
 JOBS = 6
 
@@ -55,7 +55,7 @@ def _another_poll(dag: Any) -> None:
 
 
 def _another_trigger_rule(dag: Any) -> None:
-    dag.get_task(PASSED_TASK).trigger_rule = "all_done"
+    dag.get_task(GATE_TASK).trigger_rule = "all_done"
 
 
 def _another_edge(dag: Any) -> None:
@@ -81,7 +81,7 @@ def _more_active_runs(dag: Any) -> None:
         (_not_a_teardown, "tasks.record_cost.is_teardown"),
         (_another_threshold, "tasks.validation_gate.op_kwargs.max_invalid_ratio"),
         (_another_poll, "worker.tasks.run_glue_job.waiter_delay"),
-        (_another_trigger_rule, "tasks.validation_passed.trigger_rule"),
+        (_another_trigger_rule, "tasks.validation_gate.trigger_rule"),
         (_another_edge, "tasks.validation_gate.downstream_task_ids"),
         (_no_outlet, "outlets"),
         (_no_callback, "tasks.run_glue_job.on_failure_callback"),

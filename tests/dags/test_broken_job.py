@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from airflow.models.dagbag import DagBag
+from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
 from glueflow_runtime.ids import BROKEN_TASK
 from tests.dags.conftest import dag_folder
@@ -31,7 +31,7 @@ def test_the_other_jobs_still_load_and_the_broken_one_says_why(
     caplog.set_level(logging.ERROR, logger="glueflow_runtime.dag_builder")
     folder = dag_folder(tmp_path / "dags", one_bad_entry, dev_dag_folder)
 
-    bag = DagBag(dag_folder=str(folder), include_examples=False, safe_mode=True)
+    bag = DagBag(dag_folder=str(folder), safe_mode=True)
 
     assert bag.import_errors == {}
     assert sorted(bag.dag_ids) == sorted(one_bad_entry["jobs"])
@@ -55,9 +55,9 @@ def test_a_run_of_the_broken_job_fails_with_the_build_error(
     from airflow.utils.state import DagRunState
 
     folder = dag_folder(tmp_path / "dags", one_bad_entry, dev_dag_folder)
-    bag = DagBag(dag_folder=str(folder), include_examples=False)
+    bag = DagBag(dag_folder=str(folder))
     DagBundlesManager().sync_bundles_to_db()  # as the DAG processor registers the folder
-    bag.sync_to_db("dags-folder", None)
+    sync_bag_to_db(bag, "dags-folder", None)
 
     run = bag.get_dag("sales_ingest").test()
 

@@ -73,8 +73,8 @@ def test_the_shipped_folder_parses_with_no_import_error_and_a_dag_per_job(
     """A DagBag in safe mode in a fresh interpreter, the folder on sys.path as on MWAA."""
     script = (
         "import json, sys\n"
-        "from airflow.models.dagbag import DagBag\n"
-        f"bag = DagBag(dag_folder={str(resynthesized)!r}, include_examples=False,"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(resynthesized)!r},"
         " safe_mode=True)\n"
         "print(json.dumps({'errors': {k: str(v)[-300:] for k, v in bag.import_errors.items()},"
         " 'dags': sorted(bag.dag_ids), 'files': sorted(bag.file_last_changed)}))\n"

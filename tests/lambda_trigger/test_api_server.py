@@ -211,7 +211,7 @@ def test_the_upstream_asset_event_runs_the_dependent_job(airflow: Airflow) -> No
     `_create_dag_runs_asset_triggered`) and starts it (`_start_queued_dagruns`)."""
     uri = "glueflow://dev/sales_daily_aggregate"
     (asset,) = _get(f"{airflow.base}/assets?uri_pattern={urllib.parse.quote(uri)}")["assets"]
-    assert [d["dag_id"] for d in asset["consuming_dags"]] == ["customer_ltv"]
+    assert [d["dag_id"] for d in asset["scheduled_dags"]] == ["customer_ltv"]
     runs_url = f"{airflow.base}/dags/customer_ltv/dagRuns"
     assert _get(runs_url)["total_entries"] == 0
 
