@@ -60,15 +60,22 @@ def failures_as_on_mwaa(monkeypatch: pytest.MonkeyPatch) -> None:
     )  # fmt: skip
     raised: list[BaseException] = []
 
-    def run_trigger(trigger: Any) -> Any:
+    # Both wrappers pass every argument through: Airflow 3.3.1 added `task` to _run_task and
+    # the task instance to _run_inline_trigger, and dag.test() retries a task whose runner
+    # raises forever (it logs "Task failed" and the task stays scheduled), which is how a
+    # signature this fixture did not accept hung the test.
+    def run_trigger(trigger: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return run_inline_trigger(trigger)
+            return run_inline_trigger(trigger, *args, **kwargs)
         except Exception as exc:
             raised.append(exc)
             return None
 
-    def run_task_then_fail_its_trigger(*, ti: Any, run_triggerer: bool = False) -> Any:
-        result = run_task(ti=ti, run_triggerer=run_triggerer)
+    def run_task_then_fail_its_trigger(*, ti: Any, **kwargs: Any) -> Any:
+        try:
+            result = run_task(ti=ti, **kwargs)
+        except Exception as exc:  # pytest.fail is a BaseException: dag.test() cannot loop on it
+            pytest.fail(f"dag.test()'s task runner raised, and would retry forever: {exc!r}")
         if raised:
             with create_session() as session:
                 row = session.get(TaskInstance, ti.id)
