@@ -2,12 +2,12 @@
 
 One home per deployment: the DAG folder as MWAA's S3 sync leaves it, a SQLite database, and
 the processes MWAA's scheduler and webserver containers run
-(images/airflow/3.0.6/python/mwaa/execute_command.py in aws/amazon-mwaa-docker-images):
+(images/airflow/3.3.1/python/mwaa/execute_command.py in aws/amazon-mwaa-docker-images):
 `airflow api-server`, `scheduler`, `dag-processor` and `triggerer`, all with MWAA's Airflow
 configuration for the version (glueflow_local/mwaa.py).
 
 The executor is MWAA's LocalExecutor option: tasks run as processes of the scheduler, with no
-Celery or SQS. Airflow 3.0.6 runs LocalExecutor on SQLite itself in `airflow standalone`
+Celery or SQS. Airflow 3.3.1 runs LocalExecutor on SQLite itself in `airflow standalone`
 (airflow/cli/commands/standalone_command.py), so no PostgreSQL is needed. Auth is
 SimpleAuthManager with every user an admin, as MWAA without IAM sign-in sets it.
 
@@ -76,12 +76,18 @@ def airflow_env(
         # airflow.cfg would name the template's folder).
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
         "PYTHONPATH": str(home / "dags"),  # as on MWAA, the DAG folder is importable
+        # gunicorn (MWAA's API server type) binds a control socket in $XDG_RUNTIME_DIR, else
+        # in ~/.gunicorn: one per home, so two local deployments never share it.
+        "XDG_RUNTIME_DIR": str(home),
     }
 
 
 def bound_port(log: Path) -> str | None:
-    """The port the API server bound, from uvicorn's start-up line in its log."""
-    found = re.search(r"Uvicorn running on http://127\.0\.0\.1:(\d+)", log.read_text())
+    """The port the API server bound, from its start-up line in its log: gunicorn's, as MWAA
+    runs it ([api] server_type), or uvicorn's."""
+    found = re.search(
+        r"(?:Listening at:|Uvicorn running on) http://127\.0\.0\.1:(\d+)", log.read_text()
+    )
     return found.group(1) if found else None
 
 
