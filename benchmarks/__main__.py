@@ -3,7 +3,7 @@
 python -m benchmarks            # config, synth, dag, trigger, then latency
 python -m benchmarks config     # config validation + manifest only (seconds)
 python -m benchmarks synth      # full synth only (minutes)
-python -m benchmarks dag        # DAG processor and worker, factory vs dag-factory 1.1.0 (minutes)
+python -m benchmarks dag        # DAG processor, worker: factory, hand-written, dag-factory (min)
 python -m benchmarks trigger    # trigger Lambda routing and cold import only (seconds)
 python -m benchmarks latency    # file landed -> DAG run -> Glue task, on the local run (minutes)
 """

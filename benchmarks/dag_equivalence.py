@@ -1,10 +1,13 @@
-"""Field-by-field equivalence of two builds of the same DAGs (glueflow's factory, dag-factory).
+"""Field-by-field equivalence of two builds of the same DAGs: glueflow's factory against
+dag-factory's, or against the hand-written files.
 
 A DAG's record has two parts, because Airflow uses a DAG in two forms:
 
-- `scheduler`: the DAG as the DAG processor serializes it (`SerializedDAG.to_dict`), which is
+- `scheduler`: the DAG as the DAG processor serializes it (`DagSerialization.to_dict`, which
+  Airflow 3.3.1's `airflow/dag_processing/processor.py` `_serialize_dags` calls), which is
   all the scheduler and the UI know: tasks, operator classes, template fields, edges, trigger
-  rules, setup/teardown flags, timetable, assets, DAG dependencies, callbacks (as source).
+  rules, setup/teardown flags, timetable, assets, DAG dependencies, callbacks, and the
+  client defaults that task fields left out of it fall back to.
 - `worker`: every public attribute of the DAG and of each task as a worker builds them,
   which adds what the serialized form leaves out but the task runs with (a Glue task's
   `deferrable`, `waiter_delay`, `stop_job_run_on_kill`; a Python task's callable).
@@ -29,7 +32,8 @@ from typing import Any
 
 # Where each side's DAG folder and file are, when the DagBag loaded the DAG, and what
 # dag-factory adds about itself: the YAML in doc_md (after the same description), its
-# `dagfactory` tag and its generated-DAG marker.
+# `dagfactory` tag and its generated-DAG marker. The description and doc_md come from the same
+# manifest field, so the description still checks that text.
 NOT_COMPARED = frozenset(
     {
         "_processor_dags_folder", "fileloc", "relative_fileloc", "last_loaded", "doc_md",
@@ -50,11 +54,12 @@ def _airflow() -> SimpleNamespace:
     from airflow.sdk import DAG, BaseOperator
     from airflow.sdk.definitions.asset import BaseAsset
     from airflow.sdk.definitions.taskgroup import TaskGroup
+    from airflow.serialization.encoders import encode_asset_like
     from airflow.timetables.base import Timetable
 
     return SimpleNamespace(
         DAG=DAG, BaseOperator=BaseOperator, BaseAsset=BaseAsset, TaskGroup=TaskGroup,
-        Timetable=Timetable,
+        Timetable=Timetable, encode_asset_like=encode_asset_like,
     )  # fmt: skip
 
 
@@ -86,7 +91,8 @@ def plain(value: Any) -> Any:
     if isinstance(value, airflow.TaskGroup):
         return {"task_group": value.group_id}
     if isinstance(value, airflow.BaseAsset):
-        return {"asset": type(value).__name__, "expression": plain(value.as_expression())}
+        # As the serializer writes it: name, uri, group, extra, watchers, access control.
+        return {"asset": type(value).__name__, **plain(airflow.encode_asset_like(value))}
     if isinstance(value, airflow.Timetable):
         return {"timetable": _dotted(type(value)), **plain(value.serialize())}
     if isinstance(value, type) or inspect.isroutine(value):
@@ -106,6 +112,7 @@ def dag_record(dag: Any, serialized: dict[str, Any]) -> dict[str, Any]:
     """What must match between the two sides for one DAG: see the module docstring."""
     scheduler = dict(serialized["dag"])
     scheduler["tasks"] = {t["__var"]["task_id"]: t for t in scheduler.pop("tasks")}
+    scheduler["client_defaults"] = serialized.get("client_defaults")
     worker = {k: v for k, v in _public(dag).items() if k not in ("task_dict", "task_group")}
     worker["tasks"] = {task.task_id: _public(task) for task in dag.tasks}
     record = {"scheduler": scheduler, "worker": worker}
@@ -116,25 +123,28 @@ def dag_record(dag: Any, serialized: dict[str, Any]) -> dict[str, Any]:
     return plain(record)
 
 
-def differences(glueflow: Any, dagfactory: Any, path: str = "") -> list[str]:
-    """Where two records differ, one line per leaf: `dag.part.field: glueflow X, ...`."""
-    if isinstance(glueflow, dict) and isinstance(dagfactory, dict):
+def differences(glueflow: Any, other: Any, name: str, path: str = "") -> list[str]:
+    """Where two records differ, one line per leaf: `dag.part.field: glueflow X, <name> Y`."""
+    if isinstance(glueflow, dict) and isinstance(other, dict):
         found = []
-        for key in sorted(set(glueflow) | set(dagfactory)):
-            found += differences(
-                glueflow.get(key), dagfactory.get(key), f"{path}.{key}" if path else key
-            )
+        for key in sorted(set(glueflow) | set(other)):
+            where = f"{path}.{key}" if path else key
+            found += differences(glueflow.get(key), other.get(key), name, where)
         return found
-    if glueflow == dagfactory:
+    if glueflow == other:
         return []
-    return [f"{path}: glueflow {json.dumps(glueflow)}, dag-factory {json.dumps(dagfactory)}"]
+    return [f"{path}: glueflow {json.dumps(glueflow)}, {name} {json.dumps(other)}"]
 
 
-def check(glueflow: dict[str, Any], dagfactory: dict[str, Any], jobs: int) -> None:
-    """Raise NotEquivalent, naming the first fields that differ, unless the records match."""
-    found = differences(glueflow, dagfactory)
+def check(
+    glueflow: dict[str, Any], other: dict[str, Any], jobs: int, name: str = "dag-factory"
+) -> None:
+    """Raise NotEquivalent, naming the first fields that differ, unless the records of
+    glueflow's DAGs and of the `name` side's match."""
+    found = differences(glueflow, other, name)
     if found:
         shown = "\n  ".join(found[:20])
         raise NotEquivalent(
-            f"NOT EQUIVALENT at {jobs} jobs: {len(found)} fields differ, first ones:\n  {shown}"
+            f"NOT EQUIVALENT to {name} at {jobs} jobs: {len(found)} fields differ,"
+            f" first ones:\n  {shown}"
         )

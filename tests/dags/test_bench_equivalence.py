@@ -1,15 +1,20 @@
 """The DAG benchmark's equivalence check (benchmarks/dag_equivalence.py): the same DAGs pass,
-and a DAG that differs in any one field that matters makes the benchmark fail."""
+and a DAG that differs in any one field that matters makes the benchmark fail; the
+hand-written DAG files (benchmarks/handwritten_dags.py) build the factory's DAGs."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.serialization.serialized_objects import SerializedDAG
+from airflow.dag_processing.dagbag import BundleDagBag
+from airflow.serialization.serialized_objects import DagSerialization
 
+from benchmarks import handwritten_dags
 from benchmarks.dag_equivalence import NotEquivalent, check, dag_record
 from benchmarks.generate import write_jobs
 from configs.loader import load_platform
@@ -34,7 +39,7 @@ def records(manifest: dict[str, Any], change: Callable[[Any], None] | None = Non
         dag = build_dag(job, manifest["environment"])
         if change is not None:
             change(dag)
-        found[name] = dag_record(dag, SerializedDAG.to_dict(dag))
+        found[name] = dag_record(dag, DagSerialization.to_dict(dag))
     return found
 
 
@@ -91,7 +96,9 @@ def _more_active_runs(dag: Any) -> None:
 def test_any_differing_field_is_not_equivalent(
     manifest: dict[str, Any], change: Callable[[Any], None], field: str
 ) -> None:
-    with pytest.raises(NotEquivalent, match=rf"(?s)NOT EQUIVALENT at {JOBS} jobs: .*\.{field}"):
+    with pytest.raises(
+        NotEquivalent, match=rf"(?s)NOT EQUIVALENT to dag-factory at {JOBS} jobs: .*\.{field}"
+    ):
         check(records(manifest), records(manifest, change), JOBS)
 
 
@@ -100,3 +107,55 @@ def test_a_missing_dag_is_not_equivalent(manifest: dict[str, Any]) -> None:
     fewer.pop("gen_job_00001")
     with pytest.raises(NotEquivalent, match=r"gen_job_00001: glueflow .*, dag-factory null"):
         check(records(manifest), fewer, JOBS)
+
+
+@pytest.fixture(scope="module")
+def handwritten(manifest: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One hand-written DAG file per job, as the benchmark writes them."""
+    return handwritten_dags.write_folder(tmp_path_factory.mktemp("bench") / "dags", manifest)
+
+
+def handwritten_records(folder: Path) -> dict:
+    """Each file's DAG, parsed on its own as the DAG processor parses a file."""
+    found = {}
+    for path in sorted(folder.glob("*.py")):
+        bag = BundleDagBag(dag_folder=str(path), bundle_path=folder, load_op_links=False)
+        assert not bag.import_errors
+        assert len(bag.dags) == 1
+        for dag in bag.dags.values():
+            found[dag.dag_id] = dag_record(dag, DagSerialization.to_dict(dag))
+    return found
+
+
+def test_the_handwritten_files_build_the_factorys_dags(
+    manifest: dict[str, Any], handwritten: Path
+) -> None:
+    check(records(manifest), handwritten_records(handwritten), JOBS, "hand-written")
+
+
+def test_a_changed_handwritten_file_is_not_equivalent(
+    manifest: dict[str, Any], handwritten: Path, tmp_path: Path
+) -> None:
+    changed = tmp_path / "dags"
+    changed.mkdir()
+    source = handwritten / "gen_job_00004.py"
+    text = source.read_text().replace(
+        "retries=0,\n    ).as_teardown()", "retries=1,\n    ).as_teardown()"
+    )
+    assert text != source.read_text()
+    (changed / source.name).write_text(text)
+    theirs = records(manifest) | handwritten_records(changed)
+    with pytest.raises(NotEquivalent, match=r"gen_job_00004\..*record_cost\.retries"):
+        check(records(manifest), theirs, JOBS, "hand-written")
+
+
+def test_a_handwritten_file_imports_only_what_its_dag_uses(handwritten: Path) -> None:
+    ruff = Path(sys.executable).with_name("ruff")
+    files = sorted(str(path) for path in handwritten.glob("*.py"))
+    unused = subprocess.run(
+        [ruff, "check", "--no-cache", "--isolated", "--select", "F401,F811", *files],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert unused.returncode == 0, unused.stdout
