@@ -19,7 +19,8 @@ owner: {owner}
 script: {script}
 glue:
   version: "6.1"  # Spark 4.1: ANSI SQL on, so cast with try_cast (glue_scripts/README.md)
-  worker_type: G.1X.GRAVITON  # Glue 6.1's default; FLEX needs G.1X or G.2X
+  # G.1X.GRAVITON is Glue 6.1's default, but CDK's CloudFormation schema does not list it yet
+  worker_type: G.1X
   workers: 2
   timeout_minutes: 60
   # typical_minutes: 15  # how long a run usually takes; `make review` prices it

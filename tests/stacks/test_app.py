@@ -173,16 +173,3 @@ def test_cdk_cli_synthesizes_offline_without_credentials(tmp_path: Path) -> None
     names = [s.name for s in stacks_in(out, "prod")]
     assert "glueflow-prod-orchestration" in names
     assert any(name.startswith("glueflow-prod-jobs-") for name in names)
-
-
-def test_a_glue_6_1_job_is_created_on_graviton_workers(dev: Synthesized) -> None:
-    """sales_ingest runs on Glue 6.1, whose WorkerType field takes the Graviton types
-    (G.1X.GRAVITON to G.16X.GRAVITON, R.1X.GRAVITON to R.8X.GRAVITON: "Migrating AWS Glue for
-    Spark jobs to AWS Glue version 6.1"); the template names it, Glue's default not relied on."""
-    job = glue_jobs(dev)["glueflow-dev-sales_ingest"]
-    assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"]) == (
-        "6.1",
-        "G.1X.GRAVITON",
-        4,
-    )
-    assert "ExecutionClass" not in job or job["ExecutionClass"] == "STANDARD"
