@@ -14,6 +14,7 @@ SUPPORTED_AIRFLOW := $(patsubst mwaa/packages/airflow-%.txt,%,$(wildcard mwaa/pa
 ENV ?= dev
 JOBS_DIR ?=
 STAMP := $(VENV)/.installed
+SPARK4 := $(VENV)/spark/4.1
 
 # The venv comes first, so its Node (when the system one is too old) and its Python are the ones
 # jsii and the cdk CLI use. Everything runs offline and without AWS credentials.
@@ -59,10 +60,14 @@ help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAM
 
 install: $(STAMP) ## Build .venv (Python deps under MWAA's constraints, Node 22+ if needed, aws-cdk CLI)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-node.txt package.json package-lock.json $(wildcard $(CONSTRAINTS)) | airflow-version
+$(STAMP): requirements.txt requirements-dev.txt requirements-spark4.txt requirements-node.txt package.json package-lock.json $(wildcard $(CONSTRAINTS)) | airflow-version
 	@test -n "$(PYTHON)" || { echo "error: python3.11 not found" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c "$(CONSTRAINTS)" -r requirements-dev.txt
+	@# Glue 6.x jobs run locally on Spark 4.1: its own tree, first on PYTHONPATH for those runs
+	@# (glueflow_local/spark.py). Replaced whole, so a changed pin leaves nothing stale.
+	rm -rf $(SPARK4)
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-compile --target $(SPARK4) -r requirements-spark4.txt
 	@if ! node -e 'process.exit(+process.versions.node.split(".")[0] < 22)' 2>/dev/null; then \
 		echo "system Node is missing or older than 22: installing Node from PyPI into $(VENV)"; \
 		$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-node.txt; \

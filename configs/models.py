@@ -170,8 +170,17 @@ class Trigger(_Model):
 class GlueSettings(_Model):
     """How Glue runs the job."""
 
-    version: GlueVersion = Field(default=glue_limits.DEFAULT_GLUE_VERSION)  # type: ignore[assignment]
-    worker_type: str = Field(default="G.1X", description="Glue worker type, e.g. G.1X.")
+    version: GlueVersion = Field(  # type: ignore[assignment]
+        default=glue_limits.DEFAULT_GLUE_VERSION,
+        description="AWS Glue version; it sets the Spark line: 4.0 to 5.1 run Spark 3, 6.0 and "
+        "6.1 run Spark 4.1 (ANSI SQL mode on: an invalid cast fails the run, use try_cast).",
+    )
+    # None only until _default_worker_type fills in the version's default.
+    worker_type: str | None = Field(
+        default=None,
+        description="Glue worker type, e.g. G.1X or (Glue 6.1) G.1X.GRAVITON. Unset: the "
+        "version's default as Glue applies it, G.1X.GRAVITON on Glue 6.1 and G.1X before.",
+    )
     workers: int = Field(
         default=2,
         ge=glue_limits.MIN_WORKERS,
@@ -205,13 +214,34 @@ class GlueSettings(_Model):
         description="Extra job arguments; keys start with '--'.",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _default_worker_type(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("worker_type") is None:
+            version = _number_as_version(data.get("version", glue_limits.DEFAULT_GLUE_VERSION))
+            default = glue_limits.DEFAULT_WORKER_TYPE_BY_VERSION.get(version)
+            if default is None:  # an unknown version is reported by its own field
+                return data
+            flex = glue_limits.FLEX_WORKER_TYPES
+            if data.get("execution_class") == "FLEX" and default not in flex:
+                raise ValueError(
+                    f"execution_class 'FLEX' needs a worker_type on Glue {version}: without one "
+                    f"the job runs on {default}, where Flex does not run; set worker_type to "
+                    f"one of: {', '.join(flex)}"
+                )
+            data = {**data, "worker_type": default}
+        return data
+
     @model_validator(mode="after")
     def _worker_type_for_version(self) -> GlueSettings:
         allowed = glue_limits.WORKER_TYPES_BY_VERSION[self.version]
         if self.worker_type not in allowed:
+            elsewhere = [v for v, types in glue_limits.WORKER_TYPES_BY_VERSION.items()
+                         if self.worker_type in types]  # fmt: skip
+            hint = f" ({self.worker_type} runs on Glue {', '.join(elsewhere)})" if elsewhere else ""
             raise ValueError(
                 f"worker_type {self.worker_type!r} is not allowed on Glue {self.version} "
-                f"Spark jobs; accepted: {', '.join(allowed)}"
+                f"Spark jobs; accepted: {', '.join(allowed)}{hint}"
             )
         if self.execution_class == "FLEX" and self.worker_type not in glue_limits.FLEX_WORKER_TYPES:
             raise ValueError(

@@ -18,7 +18,8 @@ description: {description}
 owner: {owner}
 script: {script}
 glue:
-  version: "5.1"
+  version: "6.1"  # Spark 4.1: ANSI SQL on, so cast with try_cast (glue_scripts/README.md)
+  # G.1X.GRAVITON is Glue 6.1's default, but CDK's CloudFormation schema does not list it yet
   worker_type: G.1X
   workers: 2
   timeout_minutes: 60

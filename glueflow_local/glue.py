@@ -53,6 +53,7 @@ from typing import Any
 from glueflow_local.cloud import LocalCloud
 from glueflow_local.events import glue_job_state_change
 from glueflow_local.serving import reply, serve
+from glueflow_local.spark import local_spark
 from glueflow_local.timeline import Timeline
 
 STANDIN = Path(__file__).with_name("standin")
@@ -265,7 +266,9 @@ class GlueStandIn:
 
     # --- A run ----------------------------------------------------------------------------
 
-    def _set(self, run: GlueRun, state: str, error: str | None = None) -> None:
+    def _set(
+        self, run: GlueRun, state: str, error: str | None = None, detail: str | None = None
+    ) -> None:
         with self._lock:
             run.state, run.modified_on = state, time.time()
             if state == "RUNNING":
@@ -274,7 +277,7 @@ class GlueStandIn:
                 run.completed_on = run.modified_on
                 run.error = error
         extra = f" after {run.execution_time()} s" if state in FINISHED else ""
-        reason = f": {error}" if error else ""
+        reason = f": {error}" if error else f" ({detail})" if detail else ""
         self.timeline.say("glue", f"{run.job['Name']}: run {run.id[:15]}… {state}{extra}{reason}")
 
     def _execute(self, run: GlueRun, limit: int) -> None:
@@ -291,6 +294,7 @@ class GlueStandIn:
             return
         folder = self.workdir / "glue" / run.id[:19]
         try:
+            spark = local_spark(run.job["GlueVersion"])  # the synthesized job always sets it
             argv, extra, staged = self._prepare(run, folder)
         except Exception as exc:
             self._finish(run, "FAILED", f"could not start the run: {exc}", [], [])
@@ -299,7 +303,7 @@ class GlueStandIn:
             **os.environ,
             **self.cloud.aws_env(),
             S3_ROOT_VARIABLE: str(folder / "s3"),
-            "PYTHONPATH": "",
+            "PYTHONPATH": spark.pythonpath,  # Glue 6.x: the Spark 4 tree before the venv's
             "PYSPARK_PYTHON": sys.executable,
             "SPARK_LOCAL_IP": "127.0.0.1",  # Spark listens on loopback only
         }
@@ -317,7 +321,7 @@ class GlueStandIn:
         ]  # fmt: skip
         for reader in readers:
             reader.start()
-        self._set(run, "RUNNING")
+        self._set(run, "RUNNING", detail=f"Glue {spark.glue_version}, PySpark {spark.version}")
         timeout_s = int(run.job.get("Timeout", 2880)) * 60
         try:
             code = run.process.wait(timeout=timeout_s)

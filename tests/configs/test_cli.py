@@ -41,7 +41,9 @@ def test_validate_examples_exits_0() -> None:
 def test_validate_exits_1_with_one_line_per_problem_and_no_traceback(
     valid_project: Project,
 ) -> None:
-    valid_project.write_job("ingest", valid_job("ingest", glue={"worker_type": "G.025X"}))
+    valid_project.write_job(
+        "ingest", valid_job("ingest", glue={"version": "5.1", "worker_type": "G.025X"})
+    )
     valid_project.write_job("b", valid_job("b_job", depends_on=["ghost"]))
 
     result = run_cli("validate", *project_args(valid_project), cwd=valid_project.root)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from configs import glue_limits
 from configs.loader import load_platform
 from configs.manifest import compile_manifest, manifest_json
 from tests.conftest import Project, valid_environment, valid_job
@@ -107,3 +108,30 @@ def test_glue_log_groups_are_the_job_roles_own(dev: dict) -> None:
     assert base.endswith("-role/glueflow-dev-sales_ingest")
     assert glue["log_groups"] == {"output": f"{base}/output", "error": f"{base}/error"}
     assert glue["temp_dir"] == "s3://glueflow-dev-artifacts-111111111111/temp/sales_ingest/"
+
+
+def test_a_glue_6_1_job_without_a_worker_type_gets_glues_default(project: Project) -> None:
+    """Glue 6.1 runs a Spark job created without a WorkerType on G.1X.GRAVITON ("Migrating AWS
+    Glue for Spark jobs to AWS Glue version 6.1", AWS Glue developer guide); earlier versions
+    keep G.1X. Glueflow always sends a WorkerType, so the manifest must name that default, and
+    the DAG's cost task prices the run with its DPUs and the environment's standard price."""
+    project.write_env("dev", valid_environment())
+    project.write_job("new", valid_job("new_job", glue={"version": "6.1", "workers": 3}))
+    project.write_job("old", valid_job("old_job", glue={"version": "5.1"}))
+    project.write_job("bare", valid_job("bare_job"))  # no glue: at all
+    platform = load_platform("dev", root=project.root, **project.paths())
+    manifest = compile_manifest(platform)
+
+    new = manifest["jobs"]["new_job"]["glue"]
+    assert (new["version"], new["worker_type"], new["dpu_per_worker"]) == (
+        "6.1",
+        "G.1X.GRAVITON",
+        1,
+    )
+    assert new["dpu_hour_usd"] == 0.44  # the standard price: no Graviton price is documented
+    assert manifest["jobs"]["old_job"]["glue"]["worker_type"] == "G.1X"
+    assert manifest["jobs"]["bare_job"]["glue"]["version"] == glue_limits.DEFAULT_GLUE_VERSION
+    # The cost task looks a run's WorkerType up here: every type a config accepts is priced.
+    accepted = {t for types in glue_limits.WORKER_TYPES_BY_VERSION.values() for t in types}
+    assert accepted <= set(manifest["environment"]["dpu_per_worker"])
+    assert manifest["environment"]["dpu_per_worker"]["R.4X.GRAVITON"] == 4

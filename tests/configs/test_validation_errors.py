@@ -228,6 +228,48 @@ CASES = [
         "glue",
         ("worker_type 'Standard' is not allowed on Glue 6.0",),
     ),
+    # Glue 6.1's Graviton workers ("Migrating AWS Glue for Spark jobs to AWS Glue version 6.1"):
+    # offered on 6.1 only; the Flex page names no Graviton type.
+    Case(
+        "graviton-worker-type-before-glue-6-1",
+        job_glue(version="6.0", worker_type="G.2X.GRAVITON"),
+        "configs/jobs/ingest.yaml",
+        "glue",
+        (
+            "worker_type 'G.2X.GRAVITON' is not allowed on Glue 6.0",
+            "accepted: G.1X,",
+            "G.2X.GRAVITON runs on Glue 6.1",
+        ),
+    ),
+    Case(
+        "unknown-graviton-size",
+        job_glue(version="6.1", worker_type="G.025X.GRAVITON"),
+        "configs/jobs/ingest.yaml",
+        "glue",
+        (
+            "worker_type 'G.025X.GRAVITON' is not allowed on Glue 6.1",
+            "accepted: G.1X.GRAVITON, G.2X.GRAVITON,",
+            "R.8X.GRAVITON, G.1X,",
+        ),
+    ),
+    Case(
+        "flex-on-graviton",
+        job_glue(version="6.1", worker_type="G.1X.GRAVITON", execution_class="FLEX"),
+        "configs/jobs/ingest.yaml",
+        "glue",
+        ("'FLEX' does not run on worker_type 'G.1X.GRAVITON'", "Flex accepts: G.1X, G.2X"),
+    ),
+    Case(
+        "flex-on-glue-6-1-default-worker-type",
+        job_glue(version=6.1, execution_class="FLEX"),
+        "configs/jobs/ingest.yaml",
+        "glue",
+        (
+            "'FLEX' needs a worker_type on Glue 6.1",
+            "runs on G.1X.GRAVITON",
+            "set worker_type to one of: G.1X, G.2X",
+        ),
+    ),
     Case(
         "flex-on-large-workers",
         job_glue(worker_type="G.8X", execution_class="FLEX"),
@@ -247,7 +289,7 @@ CASES = [
         job_glue(version="3.0"),
         "configs/jobs/ingest.yaml",
         "glue.version",
-        ("'4.0', '5.0', '5.1' or '6.0'", "'3.0'"),
+        ("'4.0', '5.0', '5.1', '6.0' or '6.1'", "'3.0'"),
     ),
     # names
     Case(

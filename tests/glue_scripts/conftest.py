@@ -1,5 +1,6 @@
-"""A local SparkSession (PySpark 3.5.6, as Glue 5.1 runs), the job scripts loaded by path, and
-a harness that runs a script's `main()` the way Glue starts it.
+"""A local SparkSession (PySpark 3.5.6, as Glue 4.0 to 5.1 run Spark 3.x), the job scripts loaded
+by path, and a harness that runs a script's `main()` the way Glue starts it, on the Spark line of
+the job's Glue version: a Glue 6.x job runs in a child process on PySpark 4.1.3 (`harness.py`).
 
 The harness (`run_as_glue`) takes everything from what ships, not from the sources:
 
@@ -20,20 +21,20 @@ developer guide, "Using job parameters in AWS Glue jobs"). `awsglue` is the stan
 S3: the script sees `s3://` URIs. Spark reads and writes them through the stand-in
 GlueContext's local staging (`glueflow_local/standin/awsglue/context.py`): one local folder
 per bucket.
-The validation report goes through boto3, as on Glue, and lands in moto (`mock_aws`); the
-test reads it back from there, as the DAG's gate reads it from S3.
+The validation report goes through boto3, as on Glue, and lands in a moto server; the test
+reads it back from there, as the DAG's gate reads it from S3.
+
+A test marked `glue_job(name)` runs that example job's script, so it runs on the Spark line of
+the job's Glue version: in a process whose pyspark is another line it is skipped, and
+`test_transforms.py: test_glue_6_transforms_on_spark_4` runs it in a child on PySpark 4.1.3.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import runpy
 import shutil
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -42,26 +43,53 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
+from glueflow_local.spark import local_spark
 from stacks.storage_stack import GLUE_SCRIPTS_PREFIX
 from tests.conftest import REPO_ROOT
+from tests.glue_scripts.harness import (  # noqa: F401 - re-exported for the test modules
+    STANDIN,
+    GlueRun,
+    LocalS3,
+    glue_process,
+    pyspark_version,
+    run_script,
+    run_script_in_child,
+    spark_session,
+    split_uri,
+)
 from tests.synth import Synthesized
 
-STANDIN = REPO_ROOT / "glueflow_local" / "standin"
-# Packages a run imports from its own sys.path (the stand-in, the shipped zip), not the test's.
-RUN_PACKAGES = ("awsglue", "glueflow_glue", "glueflow_runtime")
-S3_ROOT_VARIABLE = "AWSGLUE_STANDIN_S3_ROOT"  # glueflow_local/standin/awsglue/context.py
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "glue_job(name): runs that example job's script, on the Spark line of its Glue version",
+    )
+
+
+def job_spark_major(job: str) -> str:
+    """The Spark major line the example job's Glue version runs, as installed here."""
+    from configs.loader import load_platform
+
+    return local_spark(load_platform("dev").jobs[job].glue.version).major
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    running = pyspark_version().split(".")[0]
+    for item in items:
+        marker = item.get_closest_marker("glue_job")
+        if marker is not None and job_spark_major(marker.args[0]) != running:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"{marker.args[0]} runs on Spark {job_spark_major(marker.args[0])}, "
+                    f"not {running}: test_glue_6_transforms_on_spark_4 runs it there"
+                )
+            )
 
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
-    session = (
-        SparkSession.builder.master("local[1]")
-        .appName("glueflow-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.sql.shuffle.partitions", "1")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+    session = spark_session()
     yield session
     session.stop()
 
@@ -102,41 +130,6 @@ def dev_deployed(dev: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> 
     return deployed(dev, tmp_path_factory.mktemp("dev-deployed"))
 
 
-# --- S3, staged locally -------------------------------------------------------------------
-
-
-def split_uri(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ValueError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key
-
-
-class LocalS3:
-    """The test-only staging of S3 the stand-in GlueContext mounts: `<root>/<bucket>/<key>`."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        root.mkdir(parents=True, exist_ok=True)
-
-    def path(self, uri: str) -> Path:
-        bucket, key = split_uri(uri)
-        return self.root / bucket / key
-
-    def create_bucket(self, name: str) -> None:
-        (self.root / name).mkdir(exist_ok=True)
-
-    def put(self, uri: str, text: str) -> Path:
-        target = self.path(uri)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-        return target
-
-    def folders(self, uri: str) -> list[str]:
-        """The sub-folders (partitions) under a prefix."""
-        return sorted(p.name for p in self.path(uri).iterdir() if p.is_dir())
-
-
 # --- One Glue run -------------------------------------------------------------------------
 
 
@@ -168,81 +161,6 @@ def glue_argv(
     return argv
 
 
-@contextmanager
-def glue_process(argv: list[str], extra_py_files: list[Path], s3_root: Path) -> Iterator[None]:
-    """sys.argv, sys.path and sys.modules as in Glue's driver, restored afterwards: the
-    stand-in awsglue and each --extra-py-files entry come first on the path, and the packages
-    they hold are imported from there, not from the test's own path."""
-    saved_modules = {
-        name: module for name, module in sys.modules.items() if name.split(".")[0] in RUN_PACKAGES
-    }
-    for name in saved_modules:
-        del sys.modules[name]
-    saved_path, saved_argv = list(sys.path), list(sys.argv)
-    sys.path[:0] = [str(STANDIN), *map(str, extra_py_files)]
-    sys.argv = list(argv)
-    previous_root = _environ_swap(S3_ROOT_VARIABLE, str(s3_root))
-    try:
-        yield
-    finally:
-        _environ_swap(S3_ROOT_VARIABLE, previous_root)
-        sys.argv, sys.path[:] = saved_argv, saved_path
-        for name in [n for n in sys.modules if n.split(".")[0] in RUN_PACKAGES]:
-            del sys.modules[name]
-        sys.modules.update(saved_modules)
-
-
-def _environ_swap(name: str, value: str | None) -> str | None:
-    previous = os.environ.get(name)
-    if value is None:
-        os.environ.pop(name, None)
-    else:
-        os.environ[name] = value
-    return previous
-
-
-@dataclass
-class GlueRun:
-    """What a run left behind: its argv, the stand-in Job(s) it created, the error it raised."""
-
-    argv: list[str]
-    job_run_id: str
-    jobs: list[Any]
-    error: BaseException | None
-    imported_from: dict[str, str]  # package -> the file the run imported it from
-
-    @property
-    def committed(self) -> bool:
-        return any(job.committed for job in self.jobs)
-
-    def arguments(self) -> dict[str, str]:
-        return dict(zip(self.argv[1::2], self.argv[2::2], strict=True))
-
-
-def run_script(
-    script: Path, argv: list[str], extra_py_files: list[Path], s3: LocalS3, spark: SparkSession
-) -> GlueRun:
-    """Run `script` as Glue runs it (as __main__), under the stand-in awsglue."""
-    error: BaseException | None = None
-    with glue_process(argv, extra_py_files, s3.root):
-        from awsglue.context import unstage_s3
-        from awsglue.job import Job
-
-        Job.created.clear()
-        try:
-            runpy.run_path(str(script), run_name="__main__")
-        except Exception as exc:  # the run failed: the test decides whether it should have
-            error = exc
-        finally:
-            unstage_s3(spark)
-        jobs = list(Job.created)
-        imported_from = {
-            name: str(getattr(sys.modules.get(name), "__file__", None)) for name in RUN_PACKAGES
-        }
-    job_run_id = dict(zip(argv[1::2], argv[2::2], strict=True))["--JOB_RUN_ID"]
-    return GlueRun(argv, job_run_id, jobs, error, imported_from)
-
-
 def run_as_glue(
     env: Deployed,
     job: str,
@@ -254,11 +172,13 @@ def run_as_glue(
     job_run_id: str,
     script: Path | None = None,
 ) -> GlueRun:
-    """Start `job` as its DAG starts it (GlueJobOperator with the DAG run's conf and run id).
+    """Start `job` as its DAG starts it (GlueJobOperator with the DAG run's conf and run id), on
+    the Spark line of its Glue version: in this process, or in a child (`harness.py`).
 
     The artifacts bucket gets the deployed `glue_scripts/` folder; every bucket the job's
     arguments name is created (locally and in moto, which must be active). `script` replaces
-    the deployed one (for a scaffolded job the deployment does not ship).
+    the deployed one (for a scaffolded job the deployment does not ship). The buckets are
+    created in the moto server the test started (AWS_ENDPOINT_URL), which a child reaches too.
     """
     import boto3
 
@@ -287,7 +207,10 @@ def run_as_glue(
     local_script = script or s3.path(script_location)
     argv = glue_argv(local_script, props["Name"], defaults, run_arguments, job_run_id)
     extra = [s3.path(uri) for uri in defaults.get("--extra-py-files", "").split(",") if uri]
-    return run_script(local_script, argv, extra, s3, spark)
+    local = local_spark(entry["glue"]["version"])
+    if local.major == pyspark_version().split(".")[0]:
+        return run_script(local_script, argv, extra, s3, spark)
+    return run_script_in_child(local.pythonpath, local_script, argv, extra, s3)
 
 
 def read_report(report_prefix: str, run_id: str) -> dict[str, Any] | None:

@@ -15,6 +15,7 @@ import argparse
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto import mock_aws
+from moto.server import ThreadedMotoServer
 from pyspark.sql import SparkSession
 
 from configs.loader import load_platform
@@ -173,9 +174,20 @@ def test_standin_resolves_arguments_as_glue_does(standin_utils) -> None:
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[None]:
-    """S3 for boto3 (the validation report), for the whole module."""
-    with mock_aws():
-        yield
+    """S3 for boto3 (the validation report), for the whole module: a moto server, so that a
+    run in a child process (a Glue 6.x job, on Spark 4) writes to the same S3."""
+    # Port 0: the server binds a free port and reports it.
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
+    yield
+    server.stop()
+    if previous is None:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+    else:
+        os.environ["AWS_ENDPOINT_URL"] = previous
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +237,10 @@ def test_sales_ingest(
     sales_ingested: GlueRun, dev_deployed: Deployed, s3: LocalS3, spark: SparkSession
 ) -> None:
     assert_succeeded(sales_ingested)
+    # Glue 6.1 runs Spark 4.1.3 ("Migrating AWS Glue for Spark jobs to AWS Glue version 6.1"):
+    # so does this run, in a child process; its ANSI mode rejects rather than nulls a bad cast.
+    assert dev_deployed.manifest["jobs"]["sales_ingest"]["glue"]["version"] == "6.1"
+    assert sales_ingested.pyspark == "4.1.3"
     # Glue's path: the stand-in awsglue, and the library from the shipped zip, not the sources.
     assert sales_ingested.imported_from["glueflow_glue"].endswith(
         "glue_scripts/glueflow_glue.zip/glueflow_glue/__init__.py"
