@@ -11,6 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cdk_constructs.nag import acknowledge
 from cdk_constructs.security.kms import LOGS_SERVICE_ACTIONS, use_keys
 from cdk_constructs.security.managed_policy_role import ManagedPolicyRole, allow
 from cdk_constructs.storage.s3_access import (
@@ -178,3 +179,12 @@ class GlueEtlJob(Construct):
             tags=dict(tags),
         )
         self.job.node.add_dependency(self.policy, *self.log_groups)
+        if worker_type.endswith(".GRAVITON"):
+            acknowledge(
+                self.job,
+                {
+                    "CloudFormation-Validate::W3030": "Glue 6.1 runs Graviton worker types (AWS "
+                    "Glue Developer Guide, 'Migrating AWS Glue for Spark jobs to AWS Glue version "
+                    "6.1'); the validator's worker-type list comes from an older Glue API model"
+                },
+            )

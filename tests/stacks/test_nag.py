@@ -65,3 +65,33 @@ def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
     failed = {r["pluginName"] for r in report["pluginReports"] if r["conclusion"] == "failure"}
     # Each of the three packs runs on the whole app and reports its own findings.
     assert {"AwsSolutions", "NIST.800.53.R5", "Serverless"} <= failed
+
+
+@pytest.mark.slow  # a whole app synthesized with cdk-nag
+def test_a_glue_6_1_job_on_its_default_graviton_worker_synthesizes_clean(tmp_path: Path) -> None:
+    """A 6.1 job that names no worker type runs on G.1X.GRAVITON, as Glue gives it ("Migrating
+    AWS Glue for Spark jobs to AWS Glue version 6.1"). CloudFormation Validate's list of worker
+    types predates Graviton (W3030); the job acknowledges that, so a config that validates
+    synthesizes with no violation."""
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    for source in (Path(cdk_app.__file__).parent / "configs" / "jobs").glob("*.yaml"):
+        text = source.read_text()
+        if source.stem == "sales_ingest":
+            text = "\n".join(line for line in text.splitlines() if "worker_type:" not in line)
+        (jobs / source.name).write_text(text)
+    platform = load_platform("dev", jobs_dir=jobs)
+    assert platform.jobs["sales_ingest"].glue.worker_type == "G.1X.GRAVITON"
+    application = cdk.App(context=cdk_app.project_context(), outdir=str(tmp_path / "cdk.out"))
+    cdk_app.add_environment(application, platform)
+    application.synth()
+    report = json.loads((tmp_path / "cdk.out" / "validation-report.json").read_text())
+    for plugin in report["pluginReports"]:
+        assert (plugin["conclusion"], plugin["violations"]) == ("success", []), plugin
+    suppressed = [
+        v["ruleName"]
+        for plugin in report["pluginReports"]
+        for v in plugin.get("suppressedViolations", [])
+        if any(c["constructPath"].endswith("/SalesIngest/Job") for c in v["violatingConstructs"])
+    ]
+    assert suppressed == ["W3030"]
