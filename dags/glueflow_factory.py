@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# Every DAG runs a Glue job and prices it with a Python task, so these two are imported here
+# at the top: the DAG processor's manager imports a DAG file's top-level `airflow.*` imports
+# once, before it forks the child that parses the file ([dag_processor]
+# parsing_pre_import_modules). Operators only some DAGs use are imported by dag_builder.
+import airflow.providers.amazon.aws.operators.glue
+import airflow.providers.standard.operators.python  # noqa: F401
 from airflow.sdk import get_parsing_context
 
 from glueflow_runtime.dag_builder import build_dags, load_manifest

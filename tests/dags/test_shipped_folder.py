@@ -95,3 +95,52 @@ def test_the_shipped_folder_parses_with_no_import_error_and_a_dag_per_job(
     assert len(parsed["dags"]) == 4
     # .airflowignore keeps the runtime package out of the parse: only the factory is a DAG file.
     assert [Path(f).name for f in parsed["files"]] == ["glueflow_factory.py"]
+
+
+# The operator modules a factory DAG may use, and what in a job makes it use each.
+OPTIONAL_OPERATORS = {
+    "airflow.providers.amazon.aws.sensors.s3": "a scheduled job's input sensor",
+    "airflow.providers.amazon.aws.operators.redshift_data": "a redshift_sql step",
+    "airflow.providers.standard.operators.trigger_dagrun": "a trigger_job step",
+}
+
+
+@pytest.mark.slow  # a fresh interpreter that imports Airflow, per DAG
+@pytest.mark.parametrize(
+    ("dag_id", "uses"),
+    [
+        ("customer_ltv", set()),  # asset-triggered, no sensor, no step
+        ("marketing_events_ingest", {"airflow.providers.standard.operators.trigger_dagrun"}),
+        (
+            "sales_daily_aggregate",
+            {
+                "airflow.providers.amazon.aws.sensors.s3",
+                "airflow.providers.amazon.aws.operators.redshift_data",
+            },
+        ),
+    ],
+)
+def test_a_worker_imports_only_the_operators_its_dag_uses(
+    dev_dag_folder: Path, dag_id: str, uses: set[str]
+) -> None:
+    """A worker about to run a task builds only that task's DAG: Airflow sets the parsing
+    context (the `_AIRFLOW_PARSING_CONTEXT_DAG_ID` and `_TASK_ID` variables that
+    airflow/sdk/definitions/_internal/dag_parsing_context.py reads) before it imports the DAG
+    file. The factory then imports an optional operator's module only when that DAG has it."""
+    script = (
+        "import json, runpy, sys\n"
+        f"runpy.run_path({str(dev_dag_folder / 'glueflow_factory.py')!r})\n"
+        f"optional = {sorted(OPTIONAL_OPERATORS)!r}\n"
+        "print(json.dumps([m for m in optional if m in sys.modules]))\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(dev_dag_folder),
+        "_AIRFLOW_PARSING_CONTEXT_DAG_ID": dag_id,
+        "_AIRFLOW_PARSING_CONTEXT_TASK_ID": "run_glue_job",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert set(json.loads(result.stdout.splitlines()[-1])) == uses
