@@ -1,7 +1,7 @@
 """From a file landing to its pipeline starting, measured on the local run (make demo's harness).
 
 Synthesizes dev into a temp folder, starts the local run (moto, the Glue stand-in, the trigger
-Lambda from its bundle, Airflow 3.0.6's four processes), then lands FILES distinct sales CSVs
+Lambda from its bundle, Airflow 3.3.1's four processes), then lands FILES distinct sales CSVs
 one after another, each after the previous run ended (sales_ingest runs one at a time, so a
 file landing during a run would measure that run, not the trigger). Per file:
 

@@ -181,11 +181,12 @@ class Watcher:
             details = self._xcom(record, task, "glue_job_run_details") or {}
             record.glue_run_id = (details.get("job_run_id") if isinstance(details, dict)
                                   else None) or self._xcom(record, task)  # fmt: skip
-        elif task == ids.GATE_TASK and state == "success":
-            record.gate = self._xcom(record, task, "gate_message")
-            self.timeline.say("gate", f"{record.dag_id}: {record.gate}")
-        elif task == ids.FAILED_TASK and state == "failed":
-            self.timeline.say("gate", f"{record.dag_id}: the gate stopped the pipeline")
+        elif task == ids.GATE_TASK and state in ("success", "failed"):
+            # The one gate task's verdict, passed or failed (dags/glueflow_runtime/gate.py).
+            record.gate = self._xcom(record, task, ids.VERDICT_KEY)
+            verdict = record.gate or "no verdict: the gate could not read the run's report"
+            stopped = "; the gate stopped the pipeline" if state == "failed" else ""
+            self.timeline.say("gate", f"{record.dag_id}: {verdict}{stopped}")
         elif task == ids.COST_TASK and state == "success":
             record.cost = self._xcom(record, task)
             if isinstance(record.cost, dict):

@@ -81,23 +81,16 @@ def check_demo(run: LocalRun, good: RunRecord, bad: RunRecord) -> dict[str, Any]
     alerts = [a for a in run.webhook.received if "sales_ingest" in json.dumps(a["lines"])]
     findings = {
         "the good file's run succeeded": good.state == "success",
-        "its gate passed": good.tasks.get("validation_passed", {}).get("state") == "success",
+        "its gate passed": good.tasks.get("validation_gate", {}).get("state") == "success",
         "its Redshift step ran": any(
             t["state"] == "success"
             for name, t in good.tasks.items()
-            if name
-            not in (
-                "run_glue_job",
-                "validation_gate",
-                "validation_passed",
-                "validation_failed",
-                "record_cost",
-            )
+            if name not in ("run_glue_job", "validation_gate", "record_cost")
         ),
         "its cost was recorded": isinstance(good.cost, dict) and good.cost.get("cost_usd", 0) > 0,
         "the repeated file made one run": len(ingest_runs) == 2,
         "the bad file's run failed at the gate": bad.state == "failed"
-        and bad.tasks.get("validation_failed", {}).get("state") == "failed",
+        and bad.tasks.get("validation_gate", {}).get("state") == "failed",
         "the aggregate, run on demand, succeeded": any(
             r.run_type == "manual" and r.state == "success" for r in aggregates
         ),

@@ -86,7 +86,7 @@ def mwaa_task_stream(ti: Any) -> str:
     """The Airflow task log stream as MWAA names it: Airflow's default log_filename_template
     (airflow/config_templates/config.yml, [logging] log_filename_template), with each ':'
     replaced by '_', which CloudWatch does not accept in stream names
-    (aws/amazon-mwaa-docker-images, images/airflow/3.0.6/python/mwaa/logging/
+    (aws/amazon-mwaa-docker-images, images/airflow/3.3.1/python/mwaa/logging/
     cloudwatch_handlers.py: `stream_name.as_posix().replace(":", "_")`)."""
     map_index = getattr(ti, "map_index", -1)
     mapped = f"map_index={map_index}/" if map_index is not None and map_index >= 0 else ""

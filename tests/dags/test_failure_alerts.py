@@ -136,7 +136,7 @@ def test_the_glue_tail_comes_from_the_driver_stream_glue_5_writes(logs) -> None:
 
 def test_the_airflow_task_tail_comes_from_the_stream_mwaa_names() -> None:
     """MWAA replaces ':' (which CloudWatch refuses in stream names) with '_' in Airflow's
-    log file name (aws/amazon-mwaa-docker-images, images/airflow/3.0.6/python/mwaa/logging/
+    log file name (aws/amazon-mwaa-docker-images, images/airflow/3.3.1/python/mwaa/logging/
     cloudwatch_handlers.py), and Airflow's default template names the run and attempt."""
     from glueflow_runtime.callbacks import collect_tail, mwaa_task_stream
 

@@ -1,14 +1,14 @@
-"""The trigger handler against a real Airflow 3.0.6 deployment on loopback, with the factory DAGs.
+"""The trigger handler against a real Airflow 3.3.1 deployment on loopback, with the factory DAGs.
 
 Each test gets its own Airflow: a home with the shipped DAG folder (factory, runtime package,
 manifest) and its own SQLite database, and the processes MWAA's scheduler and webserver
-containers run (images/airflow/3.0.6/python/mwaa/execute_command.py in
+containers run (images/airflow/3.3.1/python/mwaa/execute_command.py in
 aws/amazon-mwaa-docker-images): `airflow api-server`, `airflow scheduler` and `airflow
 dag-processor`, all with MWAA's Airflow configuration (glueflow_local/mwaa.py). Not started:
 the triggerer, which only resumes deferred tasks, and no test here gets that far.
 
 The executor is MWAA's LocalExecutor option: tasks run as processes of the scheduler, with
-no Celery, SQS or other service. Airflow 3.0.6 has no SequentialExecutor, and runs
+no Celery, SQS or other service. Airflow 3.3.1 has no SequentialExecutor, and runs
 LocalExecutor on SQLite itself in `airflow standalone`
 (airflow/cli/commands/standalone_command.py), so no PostgreSQL is needed.
 
@@ -177,7 +177,7 @@ def test_a_triggered_run_is_started_by_the_scheduler(airflow: Airflow, dev_manif
     (airflow/jobs/scheduler_job_runner.py, `_start_queued_dagruns`, starts what
     airflow/models/dagrun.py, `DagRun.get_queued_dag_runs_to_set_running`, selects: runs of
     unpaused DAGs), and MWAA keeps Airflow's dags_are_paused_at_creation = True
-    (images/airflow/3.0.6/python/mwaa/config/airflow.py sets nothing else). Its tasks may then
+    (images/airflow/3.3.1/python/mwaa/config/airflow.py sets nothing else). Its tasks may then
     fail, with no AWS here; the run has left `queued` either way."""
     delivered = _in_raw(event("sales/incoming/2026-11-25.csv", sequencer="0065A1B2D0"))
     (obj,) = handler.parse_event(delivered)

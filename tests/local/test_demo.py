@@ -70,9 +70,10 @@ def test_the_demo_finishes_and_prints_its_timeline(demo) -> None:
         r"lambda +.*Trigger.*: DAG run exists \(duplicate\) dag_id=sales_ingest",
         r"glue +glueflow-dev-sales_ingest: run jr_\S+ SUCCEEDED after \d+ s",
         r"task +sales_ingest\.run_glue_job started",
-        r"gate +sales_ingest: validation failed .*: 8 of 20 records invalid",
+        r"gate +sales_ingest: validation failed .*: 8 of 20 records invalid .*; the gate "
+        r"stopped the pipeline",
         r"cost +sales_ingest: Glue run SUCCEEDED cost \$\d",
-        r"alert +slack received: .*sales_ingest: validation_failed failed",
+        r"alert +slack received: .*sales_ingest: validation_gate failed",
         r"done in \d+ s \(every process it started has ended\)",
     ):
         assert re.search(said, out), f"not in the timeline: {said}\n{out[-3000:]}"
@@ -120,17 +121,13 @@ def test_each_dag_run_ended_as_the_scenario_says(demo) -> None:
     assert {t: s for (r, t), s in tasks.items() if r == good_run} == {
         "run_glue_job": "success",
         "validation_gate": "success",
-        "validation_passed": "success",
-        "validation_failed": "skipped",
         "refresh_orders_mart": "success",
         "record_cost": "success",
     }
     assert {t: s for (r, t), s in tasks.items() if r == bad_run} == {
         "run_glue_job": "success",
-        "validation_gate": "success",
-        "validation_passed": "skipped",
-        "validation_failed": "failed",
-        "refresh_orders_mart": "skipped",
+        "validation_gate": "failed",  # one task: it failed the run with its verdict
+        "refresh_orders_mart": "upstream_failed",
         "record_cost": "success",
     }
     kinds = {(dag, run_type, state) for dag, _, state, run_type, _ in runs}
@@ -170,7 +167,7 @@ def test_the_gate_alert_reaches_the_webhook_with_the_log_tail(demo) -> None:
     received = [
         json.loads(line) for line in (demo["dir"] / "alerts.jsonl").read_text().splitlines()
     ]
-    gate = [a for a in received if "validation_failed" in a["payload"]["text"]]
+    gate = [a for a in received if "validation_gate" in a["payload"]["text"]]
     assert len(gate) == 1
     text = json.dumps(gate[0]["payload"])
     assert "sales_ingest" in text

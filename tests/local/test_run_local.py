@@ -103,7 +103,7 @@ def test_a_scaffolded_job_runs_on_its_authors_file(clone: Path) -> None:
     )
     assert '"records_invalid": 1, "records_read": 3' in out
     assert re.search(r"DAG run s3__\w+: success", out)
-    assert "  validation_passed: success" in out
+    assert "  validation_gate: success" in out
 
 
 def test_a_script_that_raises_fails_the_run_and_the_alert_shows_its_traceback(
