@@ -71,7 +71,11 @@ def airflow_env(
         **(extra or {}),
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        # SQLite's busy timeout (Python's sqlite3 default: 5 s) raised: with many task
+        # processes writing through the API server, the scheduler, triggerer and DAG processor
+        # on 2 busy cores, a heartbeat can wait more than 5 s for the write lock, and the
+        # component exits on "database is locked".
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout=60",
         # The task logs in this home, where its API server reads them (a copied home's
         # airflow.cfg would name the template's folder).
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
