@@ -7,8 +7,10 @@ read that report (a Glue run that is over at the trigger's first poll), the sche
 the task instance already rescheduled or queued for its resumption, calls the stale success a
 "state mismatch" and fails the task, although the Glue run succeeded. On MWAA that is a failed
 pipeline, and with Glue's retries a second run of the same input. Airflow fixed it for a task
-instance found scheduled (apache/airflow#66431, from 3.2.2) and queued (#68741); a variant
-where the resumed try is already running (#71580, #72716) is open against 3.3.1.
+instance found scheduled (apache/airflow#66431, from 3.2.2). Found queued (#67287; its fix,
+#68741, is not in 3.3.1) or already running its resumed try (#71580, #72716), it is still
+open in 3.3.1's `process_executor_events` (airflow/jobs/scheduler_job_runner.py: only a
+scheduled task with a `next_method` counts as "requeued").
 
 Here RUNS DAG runs of sales_ingest start at once through the API, each Glue run is over
 before its trigger's first poll, and the task instances are counted. The rate this test
@@ -35,6 +37,7 @@ import boto3
 import pytest
 from packaging.version import Version
 
+from glueflow_local.airflow import start_deployment
 from glueflow_runtime.ids import COST_TASK, GLUE_TASK
 from tests.dags import test_dag_runs
 from tests.dags.conftest import dag_folder
@@ -42,8 +45,6 @@ from tests.lambda_trigger.test_api_server import (
     AIRFLOW,
     Airflow,
     _airflow_env,
-    _all_healthy,
-    _bound_port,
     _get,
     _post,
 )
@@ -100,26 +101,9 @@ def race_home(
 def airflow(race_home: Path, tmp_path: Path, moto_endpoint: str, aws: Any) -> Iterator[Airflow]:
     home = tmp_path / "airflow"
     shutil.copytree(race_home, home)
-    extra = {"GLUEFLOW_POLL_SECONDS": POLL_S}
-    deployment = Airflow(home=home, env=_airflow_env(home, aws_endpoint=moto_endpoint, extra=extra))
+    aws_env = {"AWS_ENDPOINT_URL": moto_endpoint, "GLUEFLOW_POLL_SECONDS": POLL_S}
+    deployment = start_deployment(home, aws_env, STARTUP_S)
     try:
-        deployment.start(
-            "api-server", "api-server", "--host", "127.0.0.1", "--port", "0", "--workers", "1"
-        )
-        log = home / "api-server.log"
-        port = deployment.wait_for("the API server binding a port", lambda: _bound_port(log),
-                                   STARTUP_S)  # fmt: skip
-        server = f"http://127.0.0.1:{port}"
-        deployment.base = f"{server}/api/v2"
-        env = _airflow_env(home, api_server_url=server, aws_endpoint=moto_endpoint, extra=extra)
-        deployment.start("scheduler", "scheduler", "--skip-serve-logs", env=env)
-        deployment.start("dag-processor", "dag-processor", env=env)
-        deployment.start("triggerer", "triggerer", "--skip-serve-logs", env=env)
-        deployment.wait_for(
-            "every component healthy",
-            _all_healthy(deployment, ("scheduler", "dag_processor", "triggerer")),
-            STARTUP_S,
-        )
         yield deployment
     finally:
         deployment.stop()
@@ -175,15 +159,20 @@ def test_short_deferred_glue_runs_never_fail_a_dag_run_whose_glue_run_succeeded(
     }
     failed = sorted(run["dag_run_id"] for run in runs if run["state"] == "failed")
     audit = _get(f"{airflow.base}/eventLogs?event=state%20mismatch&limit=1000")["event_logs"]
-    mismatches = {
-        entry["run_id"]: found["found"]
+    # Every mismatch, as (state the executor reported, state the task was found in): on 3.0.6
+    # the resumed try is also refused at its start ("TI was not in a state where it could be
+    # marked as running") and reported failed, which is counted here for the record.
+    found_in = {
+        entry["run_id"]: (found["reported"], found["found"])
         for entry in audit
-        if (found := MISMATCH.search(entry.get("extra") or "")) and found["reported"] == "success"
+        if (found := MISMATCH.search(entry.get("extra") or ""))
     }
+    mismatches = {run_id: state for run_id, (reported, state) in found_in.items()
+                  if reported == "success"}  # fmt: skip
     summary = (
-        f"deferral race, Airflow {airflow_version()}: {len(failed)} of {RUNS} DAG runs failed, "
-        f"every Glue run SUCCEEDED; stale executor successes, by the state the task was in: "
-        f"{dict(sorted(mismatches.items()))}"
+        f"deferral race, Airflow {airflow_version()}: {len(failed)} of {RUNS} DAG runs failed; "
+        f"{len(succeeded)} Glue runs started, all SUCCEEDED; state mismatches (reported, found): "
+        f"{dict(sorted(found_in.items()))}"
     )
     print(summary)
     assert len(started) == len(succeeded) == RUNS, summary  # one Glue run per DAG run

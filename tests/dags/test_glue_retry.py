@@ -49,6 +49,7 @@ from typing import Any
 import boto3
 import pytest
 
+from glueflow_local.airflow import start_deployment
 from glueflow_runtime.ids import COST_TASK, GATE_TASK, GLUE_TASK
 from glueflow_runtime.validation_report import report_location
 from tests.dags import test_dag_runs
@@ -57,8 +58,6 @@ from tests.lambda_trigger.test_api_server import (
     AIRFLOW,
     Airflow,
     _airflow_env,
-    _all_healthy,
-    _bound_port,
     _get,
     _post,
 )
@@ -117,29 +116,8 @@ def airflow(retry_home: Path, tmp_path: Path, moto_endpoint: str, aws: Any) -> I
     is reset, whatever the test did."""
     home = tmp_path / "airflow"
     shutil.copytree(retry_home, home)
-    deployment = Airflow(home=home, env=_airflow_env(home, aws_endpoint=moto_endpoint))
+    deployment = start_deployment(home, {"AWS_ENDPOINT_URL": moto_endpoint}, STARTUP_S)
     try:
-        deployment.start(
-            "api-server", "api-server", "--host", "127.0.0.1", "--port", "0", "--workers", "1"
-        )
-        log = home / "api-server.log"
-        port = deployment.wait_for(
-            "the API server binding a port",
-            lambda: _bound_port(log),
-            STARTUP_S,
-        )
-        server = f"http://127.0.0.1:{port}"
-        deployment.base = f"{server}/api/v2"
-        env = _airflow_env(home, api_server_url=server, aws_endpoint=moto_endpoint)
-        # No log servers: they bind fixed ports (8793, 8794) on every interface.
-        deployment.start("scheduler", "scheduler", "--skip-serve-logs", env=env)
-        deployment.start("dag-processor", "dag-processor", env=env)
-        deployment.start("triggerer", "triggerer", "--skip-serve-logs", env=env)
-        deployment.wait_for(
-            "every component healthy",
-            _all_healthy(deployment, ("scheduler", "dag_processor", "triggerer")),
-            STARTUP_S,
-        )
         yield deployment
     finally:
         deployment.stop()
