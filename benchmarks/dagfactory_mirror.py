@@ -57,13 +57,20 @@ def glueflow_folder(target: Path, manifest: dict[str, Any]) -> Path:
 
 
 def dagfactory_folder(target: Path, manifest: dict[str, Any]) -> Path:
-    """One DAG file calling dag-factory, one YAML file holding every DAG.
-
-    glueflow_runtime/ comes along (with the same .airflowignore) so both sides use the same
-    operator subclass and callables.
-    """
+    """One DAG file calling dag-factory, one YAML file holding every DAG, beside
+    glueflow_runtime/ (`runtime_folder`)."""
     import yaml
 
+    runtime_folder(target)
+    (target / DAGFACTORY_DAG_FILE).write_text(DAGFACTORY_DAG_FILE_TEXT)
+    config = dagfactory_config(manifest)
+    (target / "dags.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    return target
+
+
+def runtime_folder(target: Path) -> Path:
+    """`target` created with glueflow_runtime/ and the same .airflowignore as dags/, so every
+    side of the benchmark calls the same callables (gate, cost, alerts)."""
     target.mkdir(parents=True)
     shutil.copytree(
         ROOT / "dags" / "glueflow_runtime",
@@ -71,9 +78,6 @@ def dagfactory_folder(target: Path, manifest: dict[str, Any]) -> Path:
         ignore=shutil.ignore_patterns("__pycache__"),
     )
     shutil.copy(ROOT / "dags" / ".airflowignore", target / ".airflowignore")
-    (target / DAGFACTORY_DAG_FILE).write_text(DAGFACTORY_DAG_FILE_TEXT)
-    config = dagfactory_config(manifest)
-    (target / "dags.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return target
 
 

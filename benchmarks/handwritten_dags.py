@@ -16,13 +16,12 @@ parsed, as a hand-written file would have them.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.dagfactory_mirror import ROOT, dag_builder
+from benchmarks.dagfactory_mirror import ROOT, dag_builder, runtime_folder
 
 HEADER = (
     '"""{dag_id}: {description}\n\n'
@@ -51,13 +50,7 @@ STDLIB, THIRD_PARTY = ("datetime",), ("airflow",)
 
 def write_folder(target: Path, manifest: dict[str, Any]) -> Path:
     """One DAG file per job of `manifest` in `target`, with glueflow_runtime/ beside them."""
-    target.mkdir(parents=True)
-    shutil.copytree(
-        ROOT / "dags" / "glueflow_runtime",
-        target / "glueflow_runtime",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
-    shutil.copy(ROOT / "dags" / ".airflowignore", target / ".airflowignore")
+    runtime_folder(target)
     for name, job in sorted(manifest["jobs"].items()):
         (target / f"{name}.py").write_text(dag_file_text(job, manifest["environment"]))
     format_files(target)
