@@ -23,7 +23,7 @@ from stacks.glue_library import build_glue_library
 from stacks.nag import register_checks
 from stacks.stage import GlueflowStage
 
-__all__ = ["add_environment", "build_app", "main", "project_context"]
+__all__ = ["add_environment", "build_app", "main", "project_context", "validation_failures"]
 
 
 def build_app(app: cdk.App) -> GlueflowStage:
@@ -69,6 +69,35 @@ def main() -> None:
         # cdk-nag has printed each finding and where to acknowledge it; the trace adds nothing.
         print(f"synth stopped: {str(exc).split(': ', 1)[-1]}", file=sys.stderr)
         sys.exit(1)
+    findings = validation_failures(Path(app.outdir))
+    if findings:
+        print("\n".join(findings), file=sys.stderr)
+        print(f"synth stopped: {len(findings)} unacknowledged finding(s)", file=sys.stderr)
+        sys.exit(1)
+
+
+def validation_failures(outdir: Path) -> list[str]:
+    """The failed rules of the app's validation report, one line per construct.
+
+    Under the CDK CLI the app does not stop on them: the CLI sets
+    `@aws-cdk/core:failSynthOnValidationErrors` to false and reports only the violations of
+    the stacks a command selects (aws-cdk's `loadUnifiedValidationReport`), and `cdk synth`
+    with no stack named selects none of the Stage's stacks. So the app reads its own report
+    (`validation-report.json`, aws-cdk-lib's core/lib/private/synthesis-validation.js)."""
+    import json
+
+    report_file = outdir / "validation-report.json"
+    if not report_file.exists():
+        return []
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    return [
+        f"{plugin['pluginName']}: {violation['ruleName']} at {construct['constructPath']}: "
+        f"{violation['description']}"
+        for plugin in report.get("pluginReports", [])
+        if plugin.get("conclusion") == "failure"
+        for violation in plugin.get("violations", [])
+        for construct in violation.get("violatingConstructs", [])
+    ]
 
 
 if __name__ == "__main__":

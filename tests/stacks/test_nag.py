@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -13,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 import app as cdk_app
 from configs.loader import load_platform
 from stacks.nag import acknowledgements, render_acknowledgements
+from tests.conftest import REPO_ROOT
 from tests.synth import Synthesized
 
 ACKNOWLEDGEMENTS_FILE = Path(__file__).with_name("acknowledgements.txt")
@@ -65,6 +68,44 @@ def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
     failed = {r["pluginName"] for r in report["pluginReports"] if r["conclusion"] == "failure"}
     # Each of the three packs runs on the whole app and reports its own findings.
     assert {"AwsSolutions", "NIST.800.53.R5", "Serverless"} <= failed
+
+
+# The app with one careless bucket added to the environment's storage stack, run by the CDK
+# CLI as `make synth` runs app.py.
+CARELESS_APP = """
+import sys
+sys.path.insert(0, {root!r})
+from aws_cdk import aws_s3 as s3
+import app
+
+original = app.add_environment
+
+def add_environment(application, platform):
+    stage = original(application, platform)
+    s3.Bucket(stage.storage, "Careless")
+    return stage
+
+app.add_environment = add_environment
+app.main()
+"""
+
+
+@pytest.mark.slow  # the CDK CLI synthesizes a whole app with cdk-nag
+def test_an_unacknowledged_finding_fails_synth_through_the_cdk_cli(tmp_path: Path) -> None:
+    """`make synth` runs the app through the CDK CLI, which sets
+    `@aws-cdk/core:failSynthOnValidationErrors` to false and reports only the selected
+    stacks' violations (aws-cdk's `loadUnifiedValidationReport`): with no stack named, none of
+    the Stage's. The app must stop on its own report, with the rule and the construct."""
+    driver = tmp_path / "careless_app.py"
+    driver.write_text(CARELESS_APP.format(root=str(REPO_ROOT)))
+    done = subprocess.run(
+        [str(REPO_ROOT / "node_modules" / ".bin" / "cdk"), "synth", "-c", "env=dev", "--quiet",
+         "--app", f"{sys.executable} {driver}", "--output", str(tmp_path / "cdk.out")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode != 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "AwsSolutions-S1 at dev/Storage/Careless/Resource" in done.stderr
+    assert "synth stopped" in done.stderr
 
 
 @pytest.mark.slow  # a whole app synthesized with cdk-nag
