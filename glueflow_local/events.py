@@ -10,6 +10,10 @@
 - SNS -> Lambda: "Invoking Lambda functions with Amazon SNS notifications", AWS Lambda
   Developer Guide (docs.aws.amazon.com/lambda/latest/dg/with-sns.html), example event: one
   record, `EventSource` "aws:sns", the notification under `Sns`.
+- SQS -> Lambda (an event source mapping): "Using Lambda with Amazon SQS", AWS Lambda
+  Developer Guide (docs.aws.amazon.com/lambda/latest/dg/with-sqs.html), example standard
+  queue message event: `messageId`, `receiptHandle`, `body`, `attributes` (receive count,
+  sent and first-receive timestamps), `eventSource` "aws:sqs", `eventSourceARN`, `awsRegion`.
 """
 
 from __future__ import annotations
@@ -119,5 +123,35 @@ def sns_lambda_event(notification: dict[str, Any], subscription_arn: str) -> dic
                     "Subject": notification.get("Subject"),
                 },
             }
+        ]
+    }
+
+
+def sqs_lambda_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The Lambda event for a batch of SQS messages, from ReceiveMessage's answer (asked with
+    every system attribute and message attribute)."""
+    region = queue_arn.split(":")[3]
+    kept = ("ApproximateReceiveCount", "SentTimestamp", "SenderId",
+            "ApproximateFirstReceiveTimestamp")  # fmt: skip
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": {k: m["Attributes"][k] for k in kept if k in m.get("Attributes", {})},
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "dataType": value.get("DataType"),
+                    }
+                    for name, value in m.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
         ]
     }

@@ -35,7 +35,13 @@ SAFETY_MARGIN_S = 2.0
 
 
 class TriggerError(Exception):
-    """A run could not be started; raising makes Lambda retry the event, then dead-letter it."""
+    """A run could not be started. `later` says whether a later try may succeed (MWAA or
+    Airflow away, throttled, the DAG not parsed yet, the role not yet allowed): the intake
+    then brings the message back with backoff; otherwise it is dead-lettered at once."""
+
+    def __init__(self, message: str, later: bool = True) -> None:
+        super().__init__(message)
+        self.later = later
 
 
 class MalformedEvent(ValueError):
@@ -159,8 +165,11 @@ class Trigger:
         self.sleep = sleep
         self.jitter = jitter
 
-    def handle(self, event: Any, remaining_s: Any) -> dict[str, Any]:
-        """Route and trigger; `remaining_s()` says how long the invocation may still run."""
+    def handle(
+        self, event: Any, remaining_s: Any, max_attempts: int | None = None
+    ) -> dict[str, Any]:
+        """Route and trigger; `remaining_s()` says how long the invocation may still run, and
+        `max_attempts` bounds the tries of one run (None: as many as the time allows)."""
         try:
             objects = parse_event(event)
         except MalformedEvent as exc:
@@ -175,11 +184,13 @@ class Trigger:
                 _say("no_route", logging.DEBUG, bucket=obj.bucket, key=obj.key)
                 continue
             for route in routes:
-                outcome = self.start_run(route.dag_id, obj, remaining_s)
+                outcome = self.start_run(route.dag_id, obj, remaining_s, max_attempts)
                 result[outcome].append(route.dag_id)
         return result
 
-    def start_run(self, dag_id: str, obj: CreatedObject, remaining_s: Any) -> str:
+    def start_run(
+        self, dag_id: str, obj: CreatedObject, remaining_s: Any, max_attempts: int | None = None
+    ) -> str:
         """POST the run; 'triggered' or 'already_triggered', else TriggerError."""
         run_id = obj.run_id()
         body = {"dag_run_id": run_id, "logical_date": None, "conf": obj.conf()}
@@ -207,9 +218,14 @@ class Trigger:
                 _say(
                     "rejected", logging.ERROR, status=answer.status, response=answer.body, **fields
                 )
-                raise TriggerError(f"Airflow refused the run of {dag_id}: {_describe(answer)}")
+                # 404: the DAG is not parsed yet (a job deployed a moment ago), or is gone.
+                raise TriggerError(
+                    f"Airflow refused the run of {dag_id}: {_describe(answer)}",
+                    later=answer.status == 404,
+                )
             delay = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2 ** (attempt - 1)) * self.jitter()
-            if remaining_s() - SAFETY_MARGIN_S - delay < 1.0:
+            out_of_tries = max_attempts is not None and attempt >= max_attempts
+            if out_of_tries or remaining_s() - SAFETY_MARGIN_S - delay < 1.0:
                 _say("gave_up", logging.ERROR, status=answer.status, error=answer.error, **fields)
                 raise TriggerError(
                     f"Airflow did not accept the run of {dag_id} after {attempt} attempts "
@@ -285,6 +301,153 @@ def _shrink(value: Any, limit: int) -> Any:
     return value if value is None or isinstance(value, int | float | bool) else str(value)[:limit]
 
 
+def is_sqs_batch(event: Any) -> bool:
+    """A batch from an SQS event source mapping: records whose eventSource is aws:sqs ("Using
+    Lambda with Amazon SQS", AWS Lambda Developer Guide, example standard queue event)."""
+    records = event.get("Records") if isinstance(event, dict) else None
+    return bool(records) and all(
+        isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records
+    )
+
+
+# The intake's backoff: a message that could not start its runs comes back after about
+# FIRST, then twice that each time, up to CAP; after RETRY_S (INTAKE_RETRY_SECONDS) since it
+# was sent, it is dead-lettered with the last reason. SQS takes a visibility timeout of 0 to
+# 43,200 s ("ChangeMessageVisibility", Amazon SQS API Reference).
+INTAKE_BACKOFF_FIRST_S = 30.0
+INTAKE_BACKOFF_CAP_S = 1800.0
+INTAKE_RETRY_S = 24 * 3600.0
+# Tries of one run within an invocation (throttling passes in seconds); then the message waits.
+INTAKE_ATTEMPTS = 3
+MAX_VISIBILITY_S = 43_200
+
+
+class Intake:
+    """The intake queue's batches: each message (an EventBridge event, as the rule sent it)
+    starts its runs, or comes back later with backoff, or is dead-lettered with its reason.
+
+    The answer is the partial batch response of the event source mapping
+    (`ReportBatchItemFailures`: `{"batchItemFailures": [{"itemIdentifier": messageId}]}`,
+    "Handling errors for an SQS event source", AWS Lambda Developer Guide), as the Powertools
+    batch utility builds it with `raise_on_entire_batch_failure=False`: the failed messages
+    alone come back, each when its own visibility timeout, set here, runs out.
+
+    Once one start fails in a way that may pass (MWAA away, throttled), the rest of the batch
+    is not tried: each waits its backoff, so an outage costs one call per batch.
+
+    `time_scale` (GLUEFLOW_TIME_SCALE, local runs only) is how many seconds of the policy
+    pass per real second: a scenario's 6-hour outage runs in minutes with the same receives.
+    """
+
+    def __init__(
+        self,
+        trigger: Trigger,
+        queue_url: str,
+        sqs: Any = None,
+        retry_s: float = INTAKE_RETRY_S,
+        time_scale: float = 1.0,
+        now: Any = time.time,
+        jitter: Any = random.random,
+    ) -> None:
+        self.trigger = trigger
+        self.queue_url = queue_url
+        self._sqs = sqs
+        self.retry_s = retry_s
+        self.time_scale = time_scale
+        self.now = now
+        self.jitter = jitter
+
+    @classmethod
+    def from_environment(cls, trigger: Trigger) -> Intake:
+        return cls(
+            trigger,
+            os.environ.get("INTAKE_QUEUE_URL", ""),
+            retry_s=float(os.environ.get("INTAKE_RETRY_SECONDS") or INTAKE_RETRY_S),
+            time_scale=float(os.environ.get("GLUEFLOW_TIME_SCALE") or 1.0),
+        )
+
+    @property
+    def sqs(self) -> Any:
+        if self._sqs is None:
+            import boto3
+
+            self._sqs = boto3.client("sqs")
+        return self._sqs
+
+    def process(self, batch: dict[str, Any], remaining_s: Any) -> dict[str, Any]:
+        failures: list[dict[str, str]] = []
+        waiting: str | None = None  # why the rest of the batch waits
+        for record in batch["Records"]:
+            if waiting is None:
+                try:
+                    self._start(record, remaining_s)
+                    continue
+                except TriggerError as exc:
+                    if not exc.later:
+                        self._dead_letter(record, str(exc))
+                        continue
+                    waiting = str(exc)
+                except Exception as exc:  # a fault of this code: the message waits, not lost
+                    _say("error", logging.ERROR, message_id=record.get("messageId"),
+                         error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+                    waiting = f"the trigger failed: {type(exc).__name__}: {exc}"
+            if self._wait(record, waiting):
+                failures.append({"itemIdentifier": record["messageId"]})
+        return {"batchItemFailures": failures}
+
+    def _start(self, record: dict[str, Any], remaining_s: Any) -> None:
+        try:
+            event = json.loads(record["body"])
+        except (TypeError, ValueError) as exc:
+            _say("malformed_event", logging.WARNING, reason=f"body is not JSON: {exc}",
+                 message_id=record.get("messageId"))  # fmt: skip
+            _count("MalformedEvents")
+            dead_letter(record.get("body"), f"the message body is not JSON: {exc}")
+            return
+        self.trigger.handle(event, remaining_s, max_attempts=INTAKE_ATTEMPTS)
+
+    def _age_s(self, record: dict[str, Any]) -> float:
+        sent_ms = int(record.get("attributes", {}).get("SentTimestamp") or self.now() * 1000)
+        return max(0.0, self.now() - sent_ms / 1000) * self.time_scale
+
+    def _wait(self, record: dict[str, Any], reason: str) -> bool:
+        """Back off, or dead-letter a message past its time; True when it comes back later."""
+        receives = int(record.get("attributes", {}).get("ApproximateReceiveCount") or 1)
+        age_s = self._age_s(record)
+        if age_s >= self.retry_s:
+            self._dead_letter(
+                record,
+                f"{reason}; gave up after {receives} tries over {age_s / 3600:.1f} h",
+            )
+            return False
+        delay = min(INTAKE_BACKOFF_CAP_S, INTAKE_BACKOFF_FIRST_S * 2 ** (receives - 1))
+        delay = delay / 2 + self.jitter() * delay / 2  # half fixed, half jittered
+        visibility = min(MAX_VISIBILITY_S, max(1, round(delay / self.time_scale)))
+        fields = {"message_id": record.get("messageId"), "receives": receives,
+                  "delay_s": round(delay, 1), "reason": reason}  # fmt: skip
+        try:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=record["receiptHandle"],
+                VisibilityTimeout=visibility,
+            )
+        except Exception as exc:  # it comes back after the queue's own visibility timeout
+            _say("backoff_not_set", logging.WARNING, error=str(exc), **fields)
+        _say("deferred", logging.WARNING, **fields)
+        _count("Deferred")
+        return True
+
+    def _dead_letter(self, record: dict[str, Any], reason: str) -> None:
+        body = record.get("body")
+        try:
+            event = json.loads(body) if isinstance(body, str) else body
+        except ValueError:
+            event = body
+        _say("dead_lettered", logging.ERROR, message_id=record.get("messageId"), reason=reason)
+        _count("DeadLettered")
+        dead_letter(event, reason)
+
+
 _trigger: Trigger | None = None
 
 
@@ -301,8 +464,12 @@ def _from_environment() -> Trigger:
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:
-    """Lambda entry point."""
+    """Lambda entry point: a batch from the intake queue (the event source mapping), or one
+    EventBridge event."""
     global _trigger  # built once per container, on the first event
     if _trigger is None:
         _trigger = _from_environment()
-    return _trigger.handle(event, lambda: context.get_remaining_time_in_millis() / 1000)
+    remaining_s = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
+    if is_sqs_batch(event):
+        return Intake.from_environment(_trigger).process(event, remaining_s)
+    return _trigger.handle(event, remaining_s)
