@@ -543,10 +543,26 @@ class TriggerSettings(_Model):
         ge=1,
         le=100,
         description="MWAA's InvokeRestApi throttle for this environment (10 TPS by default); "
-        "the Lambda's reserved concurrency is sized to stay under it.",
+        "the intake's concurrency (the event source mapping's maximum and the Lambda's "
+        "reserved concurrency, half of this, at least 2) is sized to stay under it.",
     )
     timeout_seconds: int = Field(
         default=60, ge=10, le=900, description="Lambda timeout, within which 429/5xx are retried."
+    )
+    retry_hours: int = Field(
+        default=24,
+        ge=6,
+        le=168,
+        description="How long a landed file's event keeps coming back, with backoff, while its "
+        "run cannot be started (MWAA away, throttling, a failing trigger); then it is "
+        "dead-lettered with the reason. At least 6 h, at most 7 days (the queue keeps "
+        "messages 14 days).",
+    )
+    oldest_message_alarm_minutes: int = Field(
+        default=15,
+        ge=5,
+        le=1440,
+        description="Alarm when a landed file has waited this long for its DAG run.",
     )
 
 

@@ -12,12 +12,14 @@ Two parts of AWS are not moto's:
   reaches the rule's targets. The matcher is the one moto's PutEvents uses
   (moto.events.models.EventPattern: prefix, suffix, anything-but, numeric, exists, wildcard,
   equals-ignore-case); moto implements neither TestEventPattern nor Lambda targets without
-  Docker, so the rules are evaluated here. Targets are Lambda functions (run by
-  `lambdas.LocalFunction`) and SNS topics (published to in moto).
+  Docker, so the rules are evaluated here. Targets are SQS queues (sent to in moto), Lambda
+  functions (run by `lambdas.LocalFunction`) and SNS topics (published to in moto).
 - Lambda. moto runs functions in Docker, which is not available; `lambdas.LocalFunction`
   runs each bundle from the assembly in a Python process of its own. An SNS subscription of
   protocol `lambda` becomes an SQS queue subscribed to the topic in moto, whose messages are
-  handed to the function as the SNS event Lambda would receive.
+  handed to the function as the SNS event Lambda would receive. An SQS event source mapping
+  is a poller of its queue in moto (moto's own invokes each message alone, at send time, and
+  ignores partial batch responses).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any
 
 from glueflow_local.assembly import BUCKET_DEPLOYMENT, CloudAssembly
 from glueflow_local.errors import LocalRunError
-from glueflow_local.events import sns_lambda_event
+from glueflow_local.events import sns_lambda_event, sqs_lambda_event
 from glueflow_local.lambdas import LocalFunction
 from glueflow_local.timeline import Timeline
 
@@ -66,6 +68,17 @@ class Subscription:
     function: LocalFunction
     queue_url: str
     arn: str = ""
+
+
+@dataclass
+class EventSource:
+    """An SQS event source mapping: the queue and the function it feeds."""
+
+    queue_url: str
+    queue_arn: str
+    function: LocalFunction
+    batch_size: int
+    partial: bool  # ReportBatchItemFailures
 
 
 @dataclass
@@ -161,6 +174,9 @@ class LocalCloud:
                 if resource["Type"] == resource_type:
                     create(stack, logical_id, resource.get("Properties", {}))
         for stack, logical_id, resource in resources:
+            if resource["Type"] == "AWS::SQS::Queue":
+                self._redrive(stack, logical_id, resource.get("Properties", {}))
+        for stack, logical_id, resource in resources:
             if resource["Type"] == BUCKET_DEPLOYMENT:
                 self._deploy(stack, logical_id, resource["Properties"])
         for stack, _, resource in resources:
@@ -172,6 +188,9 @@ class LocalCloud:
         for stack, _, resource in resources:
             if resource["Type"] == "AWS::SNS::Subscription":
                 self._subscription(stack, resource["Properties"])
+        for stack, _, resource in resources:
+            if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+                self._event_source(stack, resource["Properties"])
 
     def _name(self, stack: str, logical_id: str, resource: dict[str, Any]) -> Physical:
         """The resource's Ref and attributes, as CloudFormation would make them."""
@@ -230,10 +249,21 @@ class LocalCloud:
 
     def _queue(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
         physical = self.physical[(stack, logical_id)]
-        url = self.client("sqs").create_queue(QueueName=physical.attributes["QueueName"])[
-            "QueueUrl"
-        ]
+        kept = ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+        attributes = {k: str(props[k]) for k in kept if k in props}
+        url = self.client("sqs").create_queue(
+            QueueName=physical.attributes["QueueName"], Attributes=attributes
+        )["QueueUrl"]
         physical.ref = physical.attributes["QueueUrl"] = url
+
+    def _redrive(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
+        """A queue's redrive policy, once every queue (its dead-letter queue too) exists."""
+        if "RedrivePolicy" in props:
+            policy = self.resolve(stack, props["RedrivePolicy"])
+            self.client("sqs").set_queue_attributes(
+                QueueUrl=self.physical[(stack, logical_id)].ref,
+                Attributes={"RedrivePolicy": json.dumps(policy)},
+            )
 
     def _log_group(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
         self.client("logs").create_log_group(logGroupName=self.physical[(stack, logical_id)].ref)
@@ -281,6 +311,63 @@ class LocalCloud:
         poller = threading.Thread(target=self._deliver_sns, args=(subscription,), daemon=True)
         self._pollers.append(poller)
         poller.start()
+
+    def _event_source(self, stack: str, props: dict[str, Any]) -> None:
+        """An SQS event source mapping: a poller that hands the queue's messages to the
+        function in batches, as Lambda's does."""
+        queue_arn = self.resolve(stack, props["EventSourceArn"])
+        if ":sqs:" not in queue_arn:
+            raise LocalRunError(f"event source {queue_arn}: only SQS is run locally")
+        name = self.resolve(stack, props["FunctionName"])
+        arn = name if name.startswith("arn:") else (
+            f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
+        )  # fmt: skip
+        source = EventSource(
+            self.queue_url(queue_arn), queue_arn, self.function(arn),
+            int(props.get("BatchSize", 10)),
+            "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+        )  # fmt: skip
+        poller = threading.Thread(target=self._deliver_sqs, args=(source,), daemon=True)
+        self._pollers.append(poller)
+        poller.start()
+
+    def _deliver_sqs(self, source: EventSource) -> None:
+        """SQS -> Lambda, as the event source mapping does ("Handling errors for an SQS event
+        source in Lambda", AWS Lambda Developer Guide): a batch of up to BatchSize messages
+        per invocation; on success every message is deleted but those the partial batch
+        response names; on an error none is, and each comes back when its visibility
+        timeout runs out (the queue's, or what the function set)."""
+        sqs = self.client("sqs")
+        while not self._stop.is_set():
+            try:
+                messages = sqs.receive_message(
+                    QueueUrl=source.queue_url, MaxNumberOfMessages=min(source.batch_size, 10),
+                    WaitTimeSeconds=1, AttributeNames=["All"], MessageAttributeNames=["All"],
+                ).get("Messages", [])  # fmt: skip
+            except Exception:  # the server is stopping
+                if self._stop.is_set():
+                    return
+                raise
+            if not messages:
+                continue
+            answer = source.function.invoke(sqs_lambda_event(messages, source.queue_arn))
+            if not answer["ok"]:
+                self.timeline.say(
+                    "lambda",
+                    f"{source.function.name} failed on a batch of {len(messages)} from its "
+                    f"queue: {answer['errorType']}: {answer['errorMessage']}; they come back",
+                )
+                continue
+            result = answer.get("result") or {}
+            failed = {
+                f.get("itemIdentifier")
+                for f in (result.get("batchItemFailures") or [] if source.partial else [])
+            }
+            for message in messages:
+                if message["MessageId"] not in failed:
+                    sqs.delete_message(
+                        QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                    )
 
     # --- Functions ----------------------------------------------------------------------
 
@@ -363,6 +450,10 @@ class LocalCloud:
             for target in rule.targets:
                 if ":sns:" in target:
                     self.client("sns").publish(TopicArn=target, Message=json.dumps(event))
+                elif ":sqs:" in target:
+                    self.client("sqs").send_message(
+                        QueueUrl=self.queue_url(target), MessageBody=json.dumps(event)
+                    )
                 elif ":lambda:" in target:
                     self.function(target).invoke_async(event, source=f"rule {rule.logical_id}")
                 else:

@@ -32,6 +32,8 @@ SHOWN = {
     "malformed_event": "malformed event, dead-lettered",
     "rejected": "Airflow refused the run",
     "gave_up": "Airflow did not answer; the event will be retried",
+    "deferred": "run not started; the event comes back after its backoff",
+    "dead_lettered": "event dead-lettered",
     "delivered": "alert delivered",
     "not_delivered": "alert not delivered, dead-lettered",
 }
@@ -106,7 +108,8 @@ class LocalFunction:
         decision = said.get("decision") if isinstance(said, dict) else None
         if decision in SHOWN:
             detail = " ".join(
-                f"{k}={said[k]}" for k in ("dag_id", "run_id", "key", "channel", "status")
+                f"{k}={said[k]}"
+                for k in ("dag_id", "run_id", "key", "channel", "status", "receives", "reason")
                 if k in said
             )  # fmt: skip
             self.timeline.say("lambda", f"{self.name}: {SHOWN[decision]} {detail}".rstrip())

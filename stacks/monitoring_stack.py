@@ -49,6 +49,7 @@ class MonitoringStack(Stack):
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
         trigger_function: lambda_.IFunction,
+        intake_queue: sqs.IQueue,
         dead_letter_queues: Mapping[str, sqs.IQueue],
         glue_failures_rule: events.IRule,
         other_alarms: Sequence[cloudwatch.IAlarm],
@@ -133,6 +134,7 @@ class MonitoringStack(Stack):
             environment_name=env_name,
             mwaa_environment_name=mwaa_name,
             trigger_function=trigger_function,
+            intake_queue=intake_queue,
             dead_letter_queues={
                 **dead_letter_queues,
                 **(

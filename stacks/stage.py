@@ -142,6 +142,7 @@ class GlueflowStage(Stage):
             alert_topic=self.storage.alert_topic,
             key=self.storage.platform_key,
             trigger_function=self.triggers.trigger.function,
+            intake_queue=self.triggers.trigger.intake,
             dead_letter_queues={
                 "trigger Lambda": self.triggers.trigger.dead_letter_queue,
                 "trigger rules": self.triggers.rule_dead_letters,

@@ -1,5 +1,5 @@
-"""Event-driven runs: one EventBridge rule per source bucket -> the trigger Lambda
-(docs/architecture.md, decisions 5 and 6)."""
+"""Event-driven runs: one EventBridge rule per source bucket -> the intake queue -> the
+trigger Lambda (docs/architecture.md, decisions 5 and 6)."""
 
 from __future__ import annotations
 
@@ -108,15 +108,18 @@ class TriggerStack(Stack):
             vpc=vpc,
             subnets=subnets,
             security_groups=[clients_security_group],
-            reserved_concurrency=max(1, int(settings.invoke_rest_api_tps * INVOCATIONS_PER_TPS)),
+            # The event source mapping's least is 2 ("ScalingConfig", AWS Lambda API Reference).
+            max_concurrency=max(2, int(settings.invoke_rest_api_tps * INVOCATIONS_PER_TPS)),
             timeout=Duration.seconds(settings.timeout_seconds),
+            retry_window=Duration.hours(settings.retry_hours),
+            oldest_message_alarm=Duration.minutes(settings.oldest_message_alarm_minutes),
             key=key,
             log_retention=log_retention,
             removal_policy=removal_policy,
             environment={"GLUEFLOW_ENVIRONMENT": env_name, "LOG_LEVEL": "INFO"},
         )
-        # EventBridge delivers to this queue what it could not deliver to the Lambda; SSE-SQS,
-        # because a customer managed key would have to trust EventBridge too.
+        # EventBridge delivers to this queue what it could not deliver to the intake queue;
+        # SSE-SQS, so that it holds them even if the platform key is the reason.
         self.rule_dead_letters = encrypted_queue(self, "RuleDeadLetters", None)
         rule_alarm = queue_depth_alarm(self, "RuleDeadLettersDepth", self.rule_dead_letters)
         self.alarms = [*self.trigger.alarms, rule_alarm]
@@ -143,9 +146,11 @@ class TriggerStack(Stack):
                     source=["aws.s3"], detail_type=["Object Created"], detail=detail
                 ),
             )
+            # The event itself is the message; EventBridge retries a failed send (SQS away,
+            # the key refused) up to its maximum, then keeps the event in its own DLQ.
             rule.add_target(
-                targets.LambdaFunction(
-                    self.trigger.function,
+                targets.SqsQueue(
+                    self.trigger.intake,
                     dead_letter_queue=self.rule_dead_letters,
                     retry_attempts=185,  # EventBridge's maximum, within max_event_age
                     max_event_age=Duration.hours(24),

@@ -36,7 +36,8 @@ class EnvironmentDashboard(Construct):
     - failed runs over time: those the cost monitor saw, and every run `glue_failures_rule`
       matched (runs started outside Airflow included);
     - the trigger Lambda (invocations, errors, throttles, and its own `<namespace>/Trigger`
-      counters, found by a SEARCH) and the depth of `dead_letter_queues`;
+      counters, found by a SEARCH), its intake queue (oldest message, messages waiting) and
+      the depth of `dead_letter_queues`;
     - MWAA: scheduler heartbeats, and queued and running tasks.
     """
 
@@ -49,6 +50,7 @@ class EnvironmentDashboard(Construct):
         environment_name: str,
         mwaa_environment_name: str,
         trigger_function: lambda_.IFunction,
+        intake_queue: sqs.IQueue,
         dead_letter_queues: Mapping[str, sqs.IQueue],
         glue_failures_rule: events.IRule,
         alarms: Sequence[cloudwatch.IAlarm],
@@ -157,6 +159,15 @@ class EnvironmentDashboard(Construct):
                         trigger_function.metric_invocations(period=FIVE_MINUTES),
                         trigger_function.metric_errors(period=FIVE_MINUTES),
                         trigger_function.metric_throttles(period=FIVE_MINUTES),
+                    ],
+                    # How long landed files wait for their runs (MWAA away, throttling).
+                    right=[
+                        intake_queue.metric_approximate_age_of_oldest_message(
+                            statistic="Maximum", period=FIVE_MINUTES, label="intake: oldest (s)"
+                        ),
+                        intake_queue.metric_approximate_number_of_messages_visible(
+                            statistic="Maximum", period=FIVE_MINUTES, label="intake: waiting"
+                        ),
                     ],
                     width=8,
                     height=6,

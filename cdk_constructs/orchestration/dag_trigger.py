@@ -12,21 +12,40 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_constructs.messaging.dead_letters import encrypted_queue, queue_depth_alarm
-from cdk_constructs.nag import acknowledge_wildcards
+from cdk_constructs.nag import acknowledge, acknowledge_wildcards
 from cdk_constructs.security.lambda_access import lambda_runtime_statements
 from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 
+# A message the function itself failed on (a crash, a timeout: no batch response) comes back
+# after the queue's visibility timeout; after this many receives SQS moves it to the
+# dead-letter queue. It is a backstop: the handler dead-letters a message itself, with its
+# reason, once its retry window is over, and the handler's own backoff needs about 60
+# receives for 24 h. 1,000 receives of a crashing message at 6 minutes each are 4 days, within
+# the queue's 14-day retention, so a broken deployment has days to be mended.
+INTAKE_MAX_RECEIVES = 1000
+# Lambda's advice for an SQS event source: a visibility timeout of at least six times the
+# function's timeout ("Configuring an Amazon SQS queue to use with Lambda", AWS Lambda
+# Developer Guide).
+VISIBILITY_PER_TIMEOUT = 6
+INTAKE_BATCH_SIZE = 10
+
 
 class DagTriggerFunction(Construct):
-    """The trigger Lambda, in the VPC, with an encrypted dead-letter queue for its async
-    invocations and alarms on its errors and its queue.
+    """The trigger Lambda, in the VPC, fed by its intake queue, with an encrypted dead-letter
+    queue and alarms on its errors, its intake's oldest message and its dead letters.
+
+    S3 `Object Created` events reach the intake queue (SSE-KMS under `key`) from the
+    EventBridge rules; an event source mapping hands them to the function in batches, at most
+    `max_concurrency` at once, and the function reports the messages that must come back
+    (ReportBatchItemFailures), each after its own backoff.
 
     Its role may call `airflow:InvokeRestApi` on `mwaa_user_role_arn` only (the environment's
-    `User` Airflow role), send to its dead-letter queue, write its own logs and traces, and
-    manage its network interfaces in the VPC.
+    `User` Airflow role), consume its intake queue, send to its dead-letter queue, write its
+    own logs and traces, and manage its network interfaces in the VPC.
     """
 
     def __init__(
@@ -40,8 +59,10 @@ class DagTriggerFunction(Construct):
         vpc: ec2.IVpc,
         subnets: ec2.SubnetSelection,
         security_groups: Sequence[ec2.ISecurityGroup],
-        reserved_concurrency: int,
+        max_concurrency: int,
         timeout: Duration,
+        retry_window: Duration,
+        oldest_message_alarm: Duration,
         key: kms.IKey,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
@@ -49,8 +70,23 @@ class DagTriggerFunction(Construct):
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
-        # Events the Lambda could not process after its asynchronous retries.
+        # Events no run could be started for: malformed, refused, or out of retry time.
         self.dead_letter_queue = encrypted_queue(self, "DeadLetters", key)
+        self.intake = sqs.Queue(
+            self,
+            "Intake",
+            encryption=sqs.QueueEncryption.KMS,
+            # The platform key, whose policy lets EventBridge use it (PlatformKey's
+            # `publishers`). Referenced by ARN, so that the rule target's grant does not add
+            # its own statement, with wildcard actions, to the key policy.
+            encryption_master_key=kms.Key.from_key_arn(self, "IntakeKey", key.key_arn),
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            visibility_timeout=Duration.seconds(timeout.to_seconds() * VISIBILITY_PER_TIMEOUT),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=INTAKE_MAX_RECEIVES
+            ),
+        )
         self.log_group = logs.LogGroup(
             self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
         )
@@ -65,6 +101,16 @@ class DagTriggerFunction(Construct):
                     actions=["airflow:InvokeRestApi"], resources=[mwaa_user_role_arn]
                 ),
                 *lambda_runtime_statements(self.dead_letter_queue, key, self.log_group),
+                # What the event source mapping does as this role, and the handler's backoff.
+                iam.PolicyStatement(
+                    actions=[
+                        "sqs:ChangeMessageVisibility",
+                        "sqs:DeleteMessage",
+                        "sqs:GetQueueAttributes",
+                        "sqs:ReceiveMessage",
+                    ],
+                    resources=[self.intake.queue_arn],
+                ),
                 # The ENI reads have no resource-level permission.
                 iam.PolicyStatement(actions=["ec2:DescribeNetworkInterfaces"], resources=["*"]),
                 iam.PolicyStatement(
@@ -103,10 +149,13 @@ class DagTriggerFunction(Construct):
             role=access.role_for_grants,
             timeout=timeout,
             memory_size=256,
-            reserved_concurrent_executions=reserved_concurrency,
+            # As many as the event source mapping may run, so it is never throttled.
+            reserved_concurrent_executions=max_concurrency,
             vpc=vpc,
             vpc_subnets=subnets,
             security_groups=list(security_groups),
+            # Only the event source mapping invokes it; an asynchronous invocation (a person's,
+            # a future rule's) still ends in the dead-letter queue, not lost.
             dead_letter_queue=self.dead_letter_queue,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
@@ -114,10 +163,31 @@ class DagTriggerFunction(Construct):
                 **environment,
                 "MWAA_ENVIRONMENT_NAME": mwaa_environment_name,
                 "DEAD_LETTER_QUEUE_URL": self.dead_letter_queue.queue_url,
+                "INTAKE_QUEUE_URL": self.intake.queue_url,
+                "INTAKE_RETRY_SECONDS": str(int(retry_window.to_seconds())),
             },
             description=f"S3 object created -> DAG run on MWAA {mwaa_environment_name}",
         )
         self.function.node.add_dependency(access)
+        self.event_source = lambda_.EventSourceMapping(
+            self,
+            "IntakeSource",
+            target=self.function,
+            event_source_arn=self.intake.queue_arn,
+            batch_size=INTAKE_BATCH_SIZE,
+            report_batch_item_failures=True,
+            max_concurrency=max_concurrency,
+        )
+        self.event_source.node.add_dependency(access)  # the role may read the queue first
+        acknowledge(
+            self.event_source,
+            {
+                "Serverless-LambdaEventSourceMappingDestination": "an SQS event source takes "
+                "no on-failure destination (AWS::Lambda::EventSourceMapping OnFailure: Kinesis, "
+                "DynamoDB, Kafka and MSK only); the intake queue's redrive policy and the "
+                "handler dead-letter its messages, with their reason",
+            },
+        )
         self.alarms = [
             cloudwatch.Alarm(
                 self,
@@ -128,6 +198,23 @@ class DagTriggerFunction(Construct):
                 comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
                 alarm_description="The trigger Lambda failed; events are being retried",
+            ),
+            cloudwatch.Alarm(
+                self,
+                "IntakeOldestMessage",
+                metric=self.intake.metric_approximate_age_of_oldest_message(
+                    period=Duration.minutes(5), statistic="Maximum"
+                ),
+                threshold=oldest_message_alarm.to_seconds(),
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=(
+                    "A landed file has waited "
+                    f"{int(oldest_message_alarm.to_minutes())} minutes or more for its DAG run: "
+                    "MWAA is unavailable, throttling, or refusing runs; the intake keeps "
+                    f"retrying for {int(retry_window.to_hours())} h, then dead-letters"
+                ),
             ),
             queue_depth_alarm(self, "DeadLettersDepth", self.dead_letter_queue),
         ]

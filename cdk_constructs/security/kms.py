@@ -109,7 +109,8 @@ class PlatformKey(Construct):
                 )
             )
         if publishers:
-            # Services that publish to topics encrypted with this key (CloudWatch alarms).
+            # Services that publish to topics and queues encrypted with this key (CloudWatch
+            # alarms to the alert topic, EventBridge rules to the trigger's intake queue).
             policy.add_statements(
                 iam.PolicyStatement(
                     sid="ServicesPublishToEncryptedTopics",

@@ -27,6 +27,7 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
+from glueflow_local.events import sqs_lambda_event
 from tests.lambda_trigger.test_routing import event
 from tests.synth import Synthesized
 
@@ -97,9 +98,11 @@ def invoke(dev: Synthesized, mwaa_api, sqs_server: str):
     api_url, calls = mwaa_api
     sqs = boto3.client("sqs", region_name="eu-west-1", endpoint_url=sqs_server)
     queue_url = sqs.create_queue(QueueName=f"trigger-dlq-{uuid.uuid4().hex}")["QueueUrl"]
-    # The template's variables; a Ref (the queue's URL) becomes the local queue's.
+    intake_url = sqs.create_queue(QueueName=f"trigger-intake-{uuid.uuid4().hex}")["QueueUrl"]
+    # The template's variables; a Ref (a queue's URL) becomes the local queue's.
+    local_queues = {"DEAD_LETTER_QUEUE_URL": queue_url, "INTAKE_QUEUE_URL": intake_url}
     variables = {
-        name: (queue_url if isinstance(value, dict) else str(value))
+        name: (local_queues[name] if isinstance(value, dict) else str(value))
         for name, value in bundle.environment.items()
     }
     env = {
@@ -206,3 +209,28 @@ def test_a_malformed_event_is_dead_lettered_by_the_shipped_handler(invoke, sqs_s
     sqs = boto3.client("sqs", region_name="eu-west-1", endpoint_url=sqs_server)
     (message,) = sqs.receive_message(QueueUrl=queue_url, MessageAttributeNames=["All"])["Messages"]
     assert json.loads(message["Body"])["source"] == "aws.s3"
+
+
+def test_a_batch_from_the_intake_queue_starts_its_runs_and_reports_no_failure(
+    invoke, sqs_server: str
+) -> None:
+    """The event source mapping's event ("Using Lambda with Amazon SQS", AWS Lambda Developer
+    Guide: records with eventSource aws:sqs, the EventBridge event as each body): the sales
+    file starts its run, the malformed body is dead-lettered, and the partial batch
+    response names no message to bring back."""
+    sqs = boto3.client("sqs", region_name="eu-west-1", endpoint_url=sqs_server)
+    url = sqs.create_queue(QueueName=f"intake-{uuid.uuid4().hex}")["QueueUrl"]
+    for body in (json.dumps(raw_event("sales/incoming/2026-11-24.csv")), "{not json"):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    batch = sqs_lambda_event(messages["Messages"], arn["QueueArn"])
+
+    result, calls, dead_letters = invoke(batch)
+
+    assert result == {"batchItemFailures": []}
+    assert [c["Body"]["conf"]["key"] for c in calls] == ["sales/incoming/2026-11-24.csv"]
+    (letter,) = sqs.receive_message(QueueUrl=dead_letters, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    assert "not JSON" in letter["MessageAttributes"]["reason"]["StringValue"]

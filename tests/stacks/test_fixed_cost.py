@@ -91,7 +91,7 @@ def test_counts_come_from_the_templates(dev: Synthesized) -> None:
         kms_keys=2,
         nat_gateways=0,
         dashboards=1,
-        alarms=10,  # monitoring 3, notifier 3, triggers 3, storage 1
+        alarms=11,  # monitoring 3, notifier 3, triggers 4, storage 1
         glue_jobs=4,
     )
 

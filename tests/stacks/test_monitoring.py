@@ -177,10 +177,14 @@ def test_trigger_lambda_and_dead_letter_queues(dev: Synthesized) -> None:
     triggers, storage = dev.stage.triggers, dev.stage.storage
     monitoring = dev.stage.monitoring
     function = f"<{logical(triggers, triggers.trigger.function)}>"
+    intake = {"QueueName": f"<{logical(triggers, triggers.trigger.intake)}.QueueName>"}
     assert plain_metrics(found["Trigger Lambda"]) == [
-        ("AWS/Lambda", name, {"FunctionName": function}, "Sum")
-        for name in ("Invocations", "Errors", "Throttles")
-    ]
+        *[("AWS/Lambda", name, {"FunctionName": function}, "Sum")
+          for name in ("Invocations", "Errors", "Throttles")],
+        # How long landed files wait for their runs, on the right axis.
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage", intake, "Maximum"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", intake, "Maximum"),
+    ]  # fmt: skip
     assert expressions(found["Trigger Lambda: its own counters"]) == [
         "SEARCH('{Glueflow/Trigger,Environment} Environment=\"dev\"', 'Sum', 300)"
     ]
@@ -213,7 +217,7 @@ def test_mwaa_scheduler_heartbeat_and_tasks(dev: Synthesized) -> None:
 def test_alarm_status_shows_every_alarm_of_the_environment(dev: Synthesized) -> None:
     shown = widgets(dev)["Alarms (each notifies the alert topic)"]["properties"]["alarms"]
     assert sorted(shown) == sorted(f"<{alarm}.Arn>" for alarm in all_alarms(dev))
-    assert len(shown) == 10  # 3 here, the notifier's 3, the storage stack's 1, the triggers' 3
+    assert len(shown) == 11  # 3 here, the notifier's 3, the storage stack's 1, the triggers' 4
 
 
 def test_dashboard_reads_only_what_the_cost_monitor_publishes(dev: Synthesized) -> None:

@@ -42,8 +42,54 @@ def test_one_rule_per_source_bucket_narrowed_to_its_prefixes(dev: Synthesized) -
         },
     }
     (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [intake_id(dev), "Arn"]}  # the intake queue
     assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}
     assert "DeadLetterConfig" in target
+
+
+def intake_id(synth: Synthesized) -> str:
+    template = synth.template(synth.stage.triggers).to_json()
+    (logical_id,) = [
+        name for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]
+    ]  # fmt: skip
+    return logical_id
+
+
+def test_the_intake_queue_feeds_the_lambda_with_partial_batch_failures(dev: Synthesized) -> None:
+    """ "Using Lambda with Amazon SQS", AWS Lambda Developer Guide: ReportBatchItemFailures is
+    the only function response type; ScalingConfig.MaximumConcurrency is 2 to 1,000; the
+    queue's visibility timeout at least six times the function's timeout. Amazon SQS
+    Developer Guide: retention up to 14 days (1,209,600 s); maxReceiveCount moves a message
+    to the dead-letter queue."""
+    template = dev.template(dev.stage.triggers).to_json()["Resources"]
+    intake = template[intake_id(dev)]["Properties"]
+    assert intake["VisibilityTimeout"] == 6 * 60
+    assert intake["MessageRetentionPeriod"] == 1_209_600
+    assert "KmsMasterKeyId" in intake
+    redrive = intake["RedrivePolicy"]
+    assert redrive["maxReceiveCount"] == 1000
+    (mapping,) = resources(dev, "AWS::Lambda::EventSourceMapping")
+    props = mapping["Properties"]
+    assert props["EventSourceArn"] == {"Fn::GetAtt": [intake_id(dev), "Arn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BatchSize"] == 10
+    assert props["ScalingConfig"] == {"MaximumConcurrency": 5}  # 10 TPS, about 0.5 s per call
+    (function,) = [
+        r["Properties"] for r in resources(dev, "AWS::Lambda::Function")
+        if r["Properties"].get("Handler") == "handler.handler"
+    ]  # fmt: skip
+    variables = function["Environment"]["Variables"]
+    assert variables["INTAKE_RETRY_SECONDS"] == str(24 * 3600)
+    assert variables["INTAKE_QUEUE_URL"] == {"Ref": intake_id(dev)}
+    policies = resources(dev, "AWS::IAM::ManagedPolicy")
+    statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
+    intake_arn = {"Fn::GetAtt": [intake_id(dev), "Arn"]}
+    consume = [s for s in statements if s["Resource"] == intake_arn]
+    assert sorted(consume[0]["Action"]) == [
+        "sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes",
+        "sqs:ReceiveMessage",
+    ]  # fmt: skip
 
 
 def test_lambda_in_vpc_newest_runtime_sized_to_the_throttle(dev: Synthesized) -> None:
@@ -53,25 +99,33 @@ def test_lambda_in_vpc_newest_runtime_sized_to_the_throttle(dev: Synthesized) ->
         if r["Properties"].get("Handler") == "handler.handler"
     ]
     assert function["Runtime"] == "python3.14"
-    assert function["ReservedConcurrentExecutions"] == 5  # 10 TPS, about 0.5 s per call
+    assert function["ReservedConcurrentExecutions"] == 5  # the event source mapping's maximum
     assert function["Timeout"] == 60
     assert len(function["VpcConfig"]["SubnetIds"]) == 2
     assert function["TracingConfig"] == {"Mode": "Active"}
     assert function["Environment"]["Variables"]["MWAA_ENVIRONMENT_NAME"] == "glueflow-dev"
-    assert "TargetArn" in function["DeadLetterConfig"]
+    assert "TargetArn" in function["DeadLetterConfig"]  # any asynchronous invocation
 
 
 def test_queues_are_encrypted_and_alarms_notify_the_alert_topic(dev: Synthesized) -> None:
     queues = resources(dev, "AWS::SQS::Queue")
-    assert len(queues) == 2
-    assert sorted("KmsMasterKeyId" in q["Properties"] for q in queues) == [False, True]
+    assert len(queues) == 3  # the intake, its dead letters, the rules' dead letters
+    assert sorted("KmsMasterKeyId" in q["Properties"] for q in queues) == [False, True, True]
     assert all(
         q["Properties"].get("SqsManagedSseEnabled") or "KmsMasterKeyId" in q["Properties"]
         for q in queues
     )
     alarms = resources(dev, "AWS::CloudWatch::Alarm")
     metrics = sorted(a["Properties"]["MetricName"] for a in alarms)
-    assert metrics == ["ApproximateNumberOfMessagesVisible"] * 2 + ["Errors"]
+    assert metrics == [
+        "ApproximateAgeOfOldestMessage",
+        *["ApproximateNumberOfMessagesVisible"] * 2,
+        "Errors",
+    ]
+    (oldest,) = [a["Properties"] for a in alarms
+                 if a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"]  # fmt: skip
+    assert oldest["Threshold"] == 15 * 60
+    assert oldest["Dimensions"][0]["Value"] == {"Fn::GetAtt": [intake_id(dev), "QueueName"]}
     for alarm in alarms:
         assert len(alarm["Properties"]["AlarmActions"]) == 1
     dev.template(dev.stage.storage).has_resource_properties(
