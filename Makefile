@@ -44,7 +44,7 @@ LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(E
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
 .PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job bench stacks diff deploy clean \
-	demo run-local run-local-args review
+	demo run-local run-local-args review redrive
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -139,6 +139,9 @@ BASE ?= origin/main
 review: $(STAMP) ## What the working tree changes against BASE, per environment: make review BASE=origin/main
 	$(BIN)/python -m review --base "$(BASE)" $(if $(filter command line,$(origin ENV)),--env $(ENV)) \
 		$(if $(FORMAT),--format $(FORMAT)) $(if $(FAIL_ON),--fail-on $(FAIL_ON))
+
+redrive: $(STAMP) ## Send the trigger's dead letters back through its intake queue: make redrive ENV=name
+	$(BIN)/python -m glueflow_ops redrive --env $(ENV)
 
 bench: $(STAMP) ## Benchmarks (see benchmarks/)
 	$(BIN)/python -m benchmarks

@@ -154,8 +154,9 @@ class LocalCloud:
 
     # --- Provisioning -------------------------------------------------------------------
 
-    def provision(self) -> None:
-        """Create what the templates declare, in stack order."""
+    def provision(self, event_sources: bool = True) -> None:
+        """Create what the templates declare, in stack order; without `event_sources`, no
+        poller hands a queue's messages to its function (the queues only)."""
         resources = [
             (stack, logical_id, resource)
             for stack, template in self.assembly.templates.items()
@@ -189,7 +190,7 @@ class LocalCloud:
             if resource["Type"] == "AWS::SNS::Subscription":
                 self._subscription(stack, resource["Properties"])
         for stack, _, resource in resources:
-            if resource["Type"] == "AWS::Lambda::EventSourceMapping":
+            if event_sources and resource["Type"] == "AWS::Lambda::EventSourceMapping":
                 self._event_source(stack, resource["Properties"])
 
     def _name(self, stack: str, logical_id: str, resource: dict[str, Any]) -> Physical:
@@ -527,6 +528,10 @@ class LocalCloud:
             return str(self._ref(stack, name))
 
         return re.sub(r"\$\{([^!}][^}]*)\}", value, text)
+
+    def output(self, stack: str, output: str) -> Any:
+        """A stack's output, as CloudFormation's DescribeStacks would give it."""
+        return self._output(stack, output)
 
     def _output(self, stack: str, output: str) -> Any:
         outputs = self.assembly.templates[stack].get("Outputs", {})

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -131,6 +131,13 @@ class TriggerStack(Stack):
                 "EventBridge rules); an alarm watches its depth"
             )
             acknowledge(queue, {"AwsSolutions-SQS3": why, "Serverless-SQSRedrivePolicy": why})
+        # Where `make redrive` (glueflow_ops/redrive.py) finds the queues.
+        for output, queue in (
+            ("IntakeQueueUrl", self.trigger.intake),
+            ("DeadLetterQueueUrl", self.trigger.dead_letter_queue),
+            ("RuleDeadLetterQueueUrl", self.rule_dead_letters),
+        ):
+            CfnOutput(self, output, value=queue.queue_url)
         self.rules: dict[str, events.Rule] = {}
         for bucket, prefixes in source_prefixes(cfg, env_name, jobs).items():
             detail: dict[str, Any] = {"bucket": {"name": [bucket]}}
