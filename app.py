@@ -90,14 +90,25 @@ def validation_failures(outdir: Path) -> list[str]:
     if not report_file.exists():
         return []
     report = json.loads(report_file.read_text(encoding="utf-8"))
-    return [
-        f"{plugin['pluginName']}: {violation['ruleName']} at {construct['constructPath']}: "
-        f"{violation['description']}"
-        for plugin in report.get("pluginReports", [])
-        if plugin.get("conclusion") == "failure"
-        for violation in plugin.get("violations", [])
-        for construct in violation.get("violatingConstructs", [])
-    ]
+    lines = []
+    # A report that failed, as CDK itself would fail it in-process; acknowledged findings are
+    # under suppressedViolations, not here. A plugin that crashed fails with no violation and
+    # its error in metadata (aws-cdk-lib's mkPluginFailure).
+    for plugin in report.get("pluginReports", []):
+        if plugin.get("conclusion") != "failure":
+            continue
+        violations = plugin.get("violations", [])
+        if not violations:
+            error = (plugin.get("metadata") or {}).get("error", "no violation listed")
+            lines.append(f"{plugin['pluginName']}: failed: {error}")
+        lines += [
+            f"{plugin['pluginName']}: {violation['ruleName']} "
+            f"({violation.get('severity', 'error')}) at {construct['constructPath']}: "
+            f"{violation['description']}"
+            for violation in violations
+            for construct in violation.get("violatingConstructs", [])
+        ]
+    return lines
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def test_an_unacknowledged_finding_fails_synth_through_the_cdk_cli(tmp_path: Pat
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode != 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "AwsSolutions-S1 at dev/Storage/Careless/Resource" in done.stderr
+    assert "AwsSolutions-S1 (error) at dev/Storage/Careless/Resource" in done.stderr
     assert "synth stopped" in done.stderr
 
 
@@ -136,3 +136,18 @@ def test_a_glue_6_1_job_on_its_default_graviton_worker_synthesizes_clean(tmp_pat
         if any(c["constructPath"].endswith("/SalesIngest/Job") for c in v["violatingConstructs"])
     ]
     assert suppressed == ["W3030"]
+
+
+def test_a_plugin_that_failed_without_a_violation_fails_synth(tmp_path: Path) -> None:
+    """aws-cdk-lib turns a validation plugin that throws into a failed report with no violation
+    and the error in its metadata (core/lib/private/synthesis-validation.js, mkPluginFailure):
+    that fails synth too, with the error."""
+    report = {"pluginReports": [
+        {"pluginName": "AwsSolutions", "conclusion": "failure", "violations": [],
+         "metadata": {"error": "TypeError: x is undefined"}},
+        {"pluginName": "Serverless", "conclusion": "success", "violations": []},
+    ]}  # fmt: skip
+    (tmp_path / "validation-report.json").write_text(json.dumps(report))
+    assert cdk_app.validation_failures(tmp_path) == [
+        "AwsSolutions: failed: TypeError: x is undefined"
+    ]
