@@ -547,7 +547,12 @@ class TriggerSettings(_Model):
         "reserved concurrency, half of this, at least 2) is sized to stay under it.",
     )
     timeout_seconds: int = Field(
-        default=60, ge=10, le=900, description="Lambda timeout, within which 429/5xx are retried."
+        default=60,
+        ge=10,
+        le=180,
+        description="Lambda timeout, within which 429/5xx are retried. At most 180 s: the "
+        "intake queue hides a message six times as long after a crash, and a crashing "
+        "message must still reach the dead-letter queue within 7 days.",
     )
     retry_hours: int = Field(
         default=24,

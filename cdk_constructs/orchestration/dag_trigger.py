@@ -21,17 +21,26 @@ from cdk_constructs.security.lambda_access import lambda_runtime_statements
 from cdk_constructs.security.managed_policy_role import ManagedPolicyRole
 
 # A message the function itself failed on (a crash, a timeout: no batch response) comes back
-# after the queue's visibility timeout; after this many receives SQS moves it to the
-# dead-letter queue. It is a backstop: the handler dead-letters a message itself, with its
-# reason, once its retry window is over, and the handler's own backoff needs about 60
-# receives for 24 h. 1,000 receives of a crashing message at 6 minutes each are 4 days, within
-# the queue's 14-day retention, so a broken deployment has days to be mended.
+# after the queue's visibility timeout, and after maxReceiveCount receives SQS moves it to the
+# dead-letter queue. That is a backstop: the handler dead-letters a message itself, with its
+# reason, once its retry window is over. The count is what fits in 7 days of crashes, at
+# most SQS's 1,000: a message moved keeps its first enqueue time, so it has at least 7 of
+# the dead-letter queue's 14 days left ("Using dead-letter queues in Amazon SQS", Amazon SQS
+# Developer Guide). With the function's timeout at most 180 s it is at least 560, more than
+# the handler's backoff needs for the longest retry window (7 days: about 450 receives).
 INTAKE_MAX_RECEIVES = 1000
+BACKSTOP_DAYS = 7
 # Lambda's advice for an SQS event source: a visibility timeout of at least six times the
 # function's timeout ("Configuring an Amazon SQS queue to use with Lambda", AWS Lambda
 # Developer Guide).
 VISIBILITY_PER_TIMEOUT = 6
 INTAKE_BATCH_SIZE = 10
+
+
+def max_receives(timeout: Duration) -> int:
+    """The intake's maxReceiveCount for a function of this timeout (see BACKSTOP_DAYS)."""
+    visibility_s = timeout.to_seconds() * VISIBILITY_PER_TIMEOUT
+    return min(INTAKE_MAX_RECEIVES, int(BACKSTOP_DAYS * 86_400 // visibility_s))
 
 
 class DagTriggerFunction(Construct):
@@ -84,7 +93,7 @@ class DagTriggerFunction(Construct):
             retention_period=Duration.days(14),
             visibility_timeout=Duration.seconds(timeout.to_seconds() * VISIBILITY_PER_TIMEOUT),
             dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=INTAKE_MAX_RECEIVES
+                queue=self.dead_letter_queue, max_receive_count=max_receives(timeout)
             ),
         )
         self.log_group = logs.LogGroup(
@@ -202,8 +211,27 @@ class DagTriggerFunction(Construct):
             cloudwatch.Alarm(
                 self,
                 "IntakeOldestMessage",
-                metric=self.intake.metric_approximate_age_of_oldest_message(
-                    period=Duration.minutes(5), statistic="Maximum"
+                # A message received 3 times or more is left out of SQS's
+                # ApproximateAgeOfOldestMessage ("Available CloudWatch metrics for Amazon SQS"),
+                # as every message that waits out an outage is; the handler reports each
+                # waiting message's age as it backs it off.
+                metric=cloudwatch.MathExpression(
+                    expression="MAX([queue, handler])",
+                    using_metrics={
+                        "queue": self.intake.metric_approximate_age_of_oldest_message(
+                            period=Duration.minutes(5), statistic="Maximum"
+                        ),
+                        "handler": cloudwatch.Metric(
+                            namespace="Glueflow/Trigger",
+                            metric_name="WaitingSeconds",
+                            # The handler's EMF dimension (lambda/trigger/handler.py, _count).
+                            dimensions_map={"Environment": environment["GLUEFLOW_ENVIRONMENT"]},
+                            statistic="Maximum",
+                            period=Duration.minutes(5),
+                        ),
+                    },
+                    label="oldest waiting file (s)",
+                    period=Duration.minutes(5),
                 ),
                 threshold=oldest_message_alarm.to_seconds(),
                 evaluation_periods=1,

@@ -132,7 +132,7 @@ def _say(decision: str, level: int = logging.INFO, **fields: Any) -> None:
         log.log(level, json.dumps({"decision": decision, **fields}, sort_keys=True, default=str))
 
 
-def _count(metric: str) -> None:
+def _count(metric: str, value: float = 1, unit: str = "Count") -> None:
     """A CloudWatch metric through the log line itself (Embedded Metric Format): no API call."""
     env = os.environ.get("GLUEFLOW_ENVIRONMENT", "local")
     # Embedded Metric Format is read from stdout.
@@ -142,11 +142,11 @@ def _count(metric: str) -> None:
             "CloudWatchMetrics": [{
                 "Namespace": "Glueflow/Trigger",
                 "Dimensions": [["Environment"]],
-                "Metrics": [{"Name": metric, "Unit": "Count"}],
+                "Metrics": [{"Name": metric, "Unit": unit}],
             }],
         },
         "Environment": env,
-        metric: 1,
+        metric: value,
     }))  # fmt: skip
 
 
@@ -384,7 +384,8 @@ class Intake:
                     continue
                 except TriggerError as exc:
                     if not exc.later:
-                        self._dead_letter(record, str(exc))
+                        if not self._dead_letter(record, str(exc)):
+                            failures.append({"itemIdentifier": record["messageId"]})
                         continue
                     waiting = str(exc)
                 except Exception as exc:  # a fault of this code: the message waits, not lost
@@ -415,11 +416,10 @@ class Intake:
         receives = int(record.get("attributes", {}).get("ApproximateReceiveCount") or 1)
         age_s = self._age_s(record)
         if age_s >= self.retry_s:
-            self._dead_letter(
+            return not self._dead_letter(
                 record,
                 f"{reason}; gave up after {receives} tries over {age_s / 3600:.1f} h",
             )
-            return False
         delay = min(INTAKE_BACKOFF_CAP_S, INTAKE_BACKOFF_FIRST_S * 2 ** (receives - 1))
         delay = delay / 2 + self.jitter() * delay / 2  # half fixed, half jittered
         visibility = min(MAX_VISIBILITY_S, max(1, round(delay / self.time_scale)))
@@ -435,17 +435,30 @@ class Intake:
             _say("backoff_not_set", logging.WARNING, error=str(exc), **fields)
         _say("deferred", logging.WARNING, **fields)
         _count("Deferred")
+        # How long this file has waited for its run, which the intake's alarm watches: SQS's
+        # ApproximateAgeOfOldestMessage leaves out a message received three times or more
+        # ("Available CloudWatch metrics for Amazon SQS", Amazon SQS Developer Guide), as
+        # every message that waits out an outage here is.
+        _count("WaitingSeconds", round(age_s, 1), "Seconds")
         return True
 
-    def _dead_letter(self, record: dict[str, Any], reason: str) -> None:
+    def _dead_letter(self, record: dict[str, Any], reason: str) -> bool:
+        """True once the message is in the dead-letter queue; False (it stays in the intake
+        and comes back) when the send failed."""
         body = record.get("body")
         try:
             event = json.loads(body) if isinstance(body, str) else body
         except ValueError:
             event = body
+        try:
+            dead_letter(event, reason)
+        except Exception as exc:  # kept in the intake: it comes back, and is tried again
+            _say("not_dead_lettered", logging.ERROR, message_id=record.get("messageId"),
+                 reason=reason, error=f"{type(exc).__name__}: {exc}")  # fmt: skip
+            return False
         _say("dead_lettered", logging.ERROR, message_id=record.get("messageId"), reason=reason)
         _count("DeadLettered")
-        dead_letter(event, reason)
+        return True
 
 
 _trigger: Trigger | None = None

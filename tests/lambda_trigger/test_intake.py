@@ -313,3 +313,37 @@ def test_a_body_that_is_not_json_is_dead_lettered_not_retried(queues: Queues, ai
     (letter,) = queues.dead_letters()
     assert letter["Body"] == '"not json"'
     assert "not JSON" in letter["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_a_dead_letter_that_cannot_be_sent_stays_in_the_intake(
+    queues: Queues, airflow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dead-letter queue refuses the send: the message is reported failed (it comes back
+    and is tried again), not deleted."""
+    monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", queues.url.replace("intake-", "missing-"))
+    airflow.mode = "refusing"
+    queues.land("sales/incoming/a.csv")
+    answer = queues.poll(intake(queues, airflow))
+    assert answer is not None
+    assert len(answer["batchItemFailures"]) == 1
+    assert queues.count(queues.url) == 1
+
+
+def test_each_backoff_reports_how_long_the_file_has_waited(
+    queues: Queues, airflow, capsys: pytest.CaptureFixture
+) -> None:
+    """`WaitingSeconds` (Embedded Metric Format, namespace Glueflow/Trigger), which the
+    intake's alarm reads because SQS's ApproximateAgeOfOldestMessage leaves out a message
+    received three times or more ("Available CloudWatch metrics for Amazon SQS", Amazon SQS
+    Developer Guide)."""
+    airflow.mode = "down"
+    queues.land("sales/incoming/a.csv")
+    (message,) = queues.sqs.receive_message(QueueUrl=queues.url, AttributeNames=["All"])["Messages"]
+    message["Attributes"]["SentTimestamp"] = str(int((time.time() - 1200) * 1000))  # 20 min
+    intake(queues, airflow).process(sqs_lambda_event([message], queues.arn), lambda: 60)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    (waited,) = [line for line in lines if "WaitingSeconds" in line]
+    assert 1200 <= waited["WaitingSeconds"] < 1260
+    assert waited["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [
+        {"Name": "WaitingSeconds", "Unit": "Seconds"}
+    ]

@@ -116,16 +116,23 @@ def test_queues_are_encrypted_and_alarms_notify_the_alert_topic(dev: Synthesized
         for q in queues
     )
     alarms = resources(dev, "AWS::CloudWatch::Alarm")
-    metrics = sorted(a["Properties"]["MetricName"] for a in alarms)
-    assert metrics == [
-        "ApproximateAgeOfOldestMessage",
-        *["ApproximateNumberOfMessagesVisible"] * 2,
-        "Errors",
-    ]
-    (oldest,) = [a["Properties"] for a in alarms
-                 if a["Properties"]["MetricName"] == "ApproximateAgeOfOldestMessage"]  # fmt: skip
+    metrics = sorted(a["Properties"].get("MetricName", "(expression)") for a in alarms)
+    assert metrics == ["(expression)", *["ApproximateNumberOfMessagesVisible"] * 2, "Errors"]
+    (oldest,) = [a["Properties"] for a in alarms if "Metrics" in a["Properties"]]
     assert oldest["Threshold"] == 15 * 60
-    assert oldest["Dimensions"][0]["Value"] == {"Fn::GetAtt": [intake_id(dev), "QueueName"]}
+    (expression,) = [m for m in oldest["Metrics"] if "Expression" in m]
+    assert expression["Expression"] == "MAX([queue, handler])"
+    stats = {m["Id"]: m["MetricStat"]["Metric"] for m in oldest["Metrics"] if "MetricStat" in m}
+    # SQS leaves a message received 3 times or more out of ApproximateAgeOfOldestMessage
+    # ("Available CloudWatch metrics for Amazon SQS"): the handler's own WaitingSeconds too.
+    assert stats["queue"]["MetricName"] == "ApproximateAgeOfOldestMessage"
+    assert stats["queue"]["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": [intake_id(dev), "QueueName"]}}
+    ]
+    assert stats["handler"] == {
+        "Namespace": "Glueflow/Trigger", "MetricName": "WaitingSeconds",
+        "Dimensions": [{"Name": "Environment", "Value": "dev"}],
+    }  # fmt: skip
     for alarm in alarms:
         assert len(alarm["Properties"]["AlarmActions"]) == 1
     dev.template(dev.stage.storage).has_resource_properties(
@@ -165,3 +172,16 @@ def test_key_filter_covers_nests_and_falls_back() -> None:
     assert cut == [{"prefix": f"team{i}/"} for i in range(7)]
     assert len(json.dumps(cut)) <= MAX_KEY_FILTER_CHARS
     assert key_filter([f"t{i:05d}/" for i in range(2000)]) is None
+
+
+def test_a_crashing_message_reaches_the_dead_letter_queue_within_a_week() -> None:
+    """A message the function crashes on comes back after the queue's visibility timeout (6 x
+    the function's); maxReceiveCount is what fits in 7 days, at most 1,000."""
+    from aws_cdk import Duration
+
+    from cdk_constructs.orchestration.dag_trigger import max_receives
+
+    assert max_receives(Duration.seconds(60)) == 1000  # 1,000 x 6 min: 4.2 days
+    assert max_receives(Duration.seconds(180)) == 560  # 560 x 18 min: 7 days
+    for seconds in range(10, 181):
+        assert max_receives(Duration.seconds(seconds)) * seconds * 6 <= 7 * 86_400
