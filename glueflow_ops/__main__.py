@@ -12,7 +12,14 @@ import sys
 from configs import naming
 from configs.loader import load_platform
 from configs.problems import ConfigError
-from glueflow_ops.redrive import INTAKE_OUTPUT, SOURCE_OUTPUTS, queue_urls, redrive, report
+from glueflow_ops.redrive import (
+    INTAKE_OUTPUT,
+    SENT,
+    SOURCE_OUTPUTS,
+    queue_urls,
+    redrive,
+    report,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: redrive of {stack}: {exc}", file=sys.stderr)
         return 2
     print("\n".join(report(moved, sources)))
-    return 1 if any(m.outcome != "sent back to the intake" for m in moved) else 0
+    return 1 if any(m.outcome != SENT for m in moved) else 0
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ SOURCE_OUTPUTS = {
     "rule dead letters": "RuleDeadLetterQueueUrl",
 }
 BATCH = 10  # ReceiveMessage's most
+SENT = "sent back to the intake"
 HIDE_S = 60  # while a message is being moved, no other redrive sees it
 
 
@@ -107,8 +108,12 @@ def _move(sqs: Any, label: str, url: str, intake_url: str, message: dict[str, An
     except Exception as exc:  # kept where it was; the next redrive tries again
         return Moved(label, message["MessageId"], what, reason,
                      f"NOT moved, still dead-lettered: {exc}")  # fmt: skip
-    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return Moved(label, message["MessageId"], what, reason, "sent back to the intake")
+    try:
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    except Exception as exc:  # sent, so the copy left behind is harmless (the run ids)
+        return Moved(label, message["MessageId"], what, reason,
+                     f"sent back to the intake, but still dead-lettered too: {exc}")  # fmt: skip
+    return Moved(label, message["MessageId"], what, reason, SENT)
 
 
 def report(moved: list[Moved], sources: dict[str, str]) -> list[str]:
@@ -116,7 +121,7 @@ def report(moved: list[Moved], sources: dict[str, str]) -> list[str]:
     lines = []
     for label in sources:
         mine = [m for m in moved if m.queue == label]
-        sent = sum(m.outcome == "sent back to the intake" for m in mine)
+        sent = sum(m.outcome.startswith(SENT) for m in mine)
         lines.append(f"{label}: {len(mine)} dead letter(s), {sent} sent back to the intake")
     lines += [m.line() for m in moved]
     if moved:
