@@ -22,6 +22,10 @@ from tests.conftest import REPO_ROOT
 from tests.lambda_trigger.test_routing import event
 from tests.synth import Synthesized
 
+# Slow, as all of tests/local (tests/test_markers.py): moto's server with the environment's
+# resources, and make.
+pytestmark = pytest.mark.slow
+
 STACK = "glueflow-dev-triggers"
 
 
@@ -55,7 +59,6 @@ def waiting(sqs, url: str) -> list[dict]:
     )
 
 
-@pytest.mark.slow  # moto's server with the environment's resources
 def test_every_dead_letter_goes_back_to_the_intake_and_is_reported(cloud: LocalCloud) -> None:
     sqs = cloud.client("sqs")
     intake = cloud.output(STACK, INTAKE_OUTPUT)
@@ -87,7 +90,6 @@ def test_every_dead_letter_goes_back_to_the_intake_and_is_reported(cloud: LocalC
         assert waiting(sqs, url) == []
 
 
-@pytest.mark.slow  # moto's server with the environment's resources
 def test_nothing_to_redrive_says_so(cloud: LocalCloud) -> None:
     sqs = cloud.client("sqs")
     sources = {label: cloud.output(STACK, key) for label, key in SOURCE_OUTPUTS.items()}
@@ -118,7 +120,6 @@ def test_the_queues_are_found_through_the_stack_outputs(dev: Synthesized) -> Non
     assert urls[INTAKE_OUTPUT] == f"https://sqs/{INTAKE_OUTPUT}"
 
 
-@pytest.mark.slow  # make, and moto's server
 def test_make_redrive_finds_the_stack_and_reports(cloud: LocalCloud) -> None:
     """`make redrive ENV=dev` as the README gives it, against moto: a triggers stack whose
     outputs name its queues (a minimal template: moto's CloudFormation resolves a queue's Ref
