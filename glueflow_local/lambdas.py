@@ -75,6 +75,8 @@ class LocalFunction:
             "AWS_LAMBDA_FUNCTION_NAME": self.name,
             "AWS_LAMBDA_FUNCTION_TIMEOUT": str(self.timeout_s),
             "PYTHONPATH": str(self.code_dir),
+            # Lambda's code folder is read-only: no __pycache__ written into the bundle.
+            "PYTHONDONTWRITEBYTECODE": "1",
             **self.environment,
         }
         process = subprocess.Popen(
