@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import random
+import re
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -32,6 +33,19 @@ BACKOFF_CAP_S = 5.0
 REQUEST_TIMEOUT_S = 10.0
 # Time kept back at the end of an invocation, so that it ends by raising, not by timing out.
 SAFETY_MARGIN_S = 2.0
+
+
+# A replay that `make replay` starts (glueflow_ops/replay.py) is named
+# glueflow-<replay|reprocess>-<job hash>-<UTC time>, and EventBridge puts that name in each
+# replayed event as `replay-name` ("Archiving and replaying events", Amazon EventBridge User
+# Guide). Such an event starts only that job; a reprocess gives each object a new run.
+REPLAY_NAME = re.compile(r"^glueflow-(?P<mode>replay|reprocess)-(?P<job>[0-9a-f]{12})-\d{8}T\d{6}$")
+
+
+def replay_job_hash(job: str) -> str:
+    """The job as a replay name carries it: a replay name has at most 64 characters, and a
+    job name up to 64 of its own."""
+    return hashlib.sha256(job.encode()).hexdigest()[:12]
 
 
 class TriggerError(Exception):
@@ -69,13 +83,14 @@ class CreatedObject:
             "event_time": self.event_time,
         }
 
-    def run_id(self) -> str:
+    def run_id(self, salt: str | None = None) -> str:
         """The same bytes at the same key always give the same DAG run id: a redelivered event
         and a file landed again unchanged ask for the run that exists, while a file rewritten
         with other content (another ETag) gets a run of its own. Without an ETag, the write's
         sequencer stands in, so only redeliveries share a run."""
         version = f"etag:{self.etag}" if self.etag else self.sequencer
-        digest = hashlib.sha256(f"{self.bucket}\n{self.key}\n{version}".encode())
+        salted = f"\n{salt}" if salt else ""  # a reprocess: a new run of the same object
+        digest = hashlib.sha256(f"{self.bucket}\n{self.key}\n{version}{salted}".encode())
         return f"s3__{digest.hexdigest()[:40]}"
 
 
@@ -178,22 +193,33 @@ class Trigger:
             dead_letter(event, str(exc))
             return {"malformed": 1, "triggered": [], "already_triggered": []}
         result: dict[str, Any] = {"malformed": 0, "triggered": [], "already_triggered": []}
+        replay = REPLAY_NAME.match(str(event.get("replay-name") or ""))
+        salt = event["replay-name"] if replay and replay["mode"] == "reprocess" else None
         for obj in objects:
             routes = self.table.match(obj.bucket, obj.key)
             if not routes:
                 _say("no_route", logging.DEBUG, bucket=obj.bucket, key=obj.key)
                 continue
             for route in routes:
-                outcome = self.start_run(route.dag_id, obj, remaining_s, max_attempts)
+                if replay and replay_job_hash(route.dag_id) != replay["job"]:
+                    continue  # replayed for another job of the same bucket
+                outcome = self.start_run(route.dag_id, obj, remaining_s, max_attempts, salt)
                 result[outcome].append(route.dag_id)
         return result
 
     def start_run(
-        self, dag_id: str, obj: CreatedObject, remaining_s: Any, max_attempts: int | None = None
+        self,
+        dag_id: str,
+        obj: CreatedObject,
+        remaining_s: Any,
+        max_attempts: int | None = None,
+        salt: str | None = None,
     ) -> str:
-        """POST the run; 'triggered' or 'already_triggered', else TriggerError."""
-        run_id = obj.run_id()
-        body = {"dag_run_id": run_id, "logical_date": None, "conf": obj.conf()}
+        """POST the run; 'triggered' or 'already_triggered', else TriggerError. `salt` (a
+        reprocess's replay name) asks for a new run of an object that has one."""
+        run_id = obj.run_id(salt)
+        conf = {**obj.conf(), **({"reprocess": salt} if salt else {})}
+        body = {"dag_run_id": run_id, "logical_date": None, "conf": conf}
         path = f"/dags/{urllib.parse.quote(dag_id, safe='')}/dagRuns"
         attempt = 0
         while True:

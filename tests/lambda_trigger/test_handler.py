@@ -249,3 +249,35 @@ def test_a_malformed_event_is_counted_and_dead_lettered_without_crashing(
     assert metric["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Glueflow/Trigger"
     (message,) = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"])["Messages"]
     assert "names no bucket" in message["MessageAttributes"]["reason"]["StringValue"]
+
+
+def test_a_replayed_event_starts_only_its_job_and_asks_for_the_run_it_has(mwaa) -> None:
+    """EventBridge adds `replay-name` to each replayed event ("Archiving and replaying
+    events", Amazon EventBridge User Guide); `make replay` names the job in it."""
+    from glueflow_ops.replay import replay_job_hash
+
+    assert replay_job_hash("sales_audit") == handler.replay_job_hash("sales_audit")
+    client, stubber = mwaa
+    ok(stubber, "sales_ingest")  # the same request, run id included, as the first time
+    replayed = {**event("sales/incoming/a.csv"),
+                "replay-name": f"glueflow-replay-{handler.replay_job_hash('sales_ingest')}-"
+                               "20261205T081500"}  # fmt: skip
+    result = trigger(client, Clock(60)).handle(replayed, Clock(60))
+    assert result["triggered"] == ["sales_ingest"]  # sales_audit reads sales/ too, not asked
+
+
+def test_a_reprocess_asks_each_object_for_a_new_run(mwaa) -> None:
+    name = f"glueflow-reprocess-{handler.replay_job_hash('sales_audit')}-20261205T081500"
+    obj = handler.parse_event(event("sales/incoming/a.csv"))[0]
+    assert obj.run_id(name) != obj.run_id()
+    assert obj.run_id(name) == obj.run_id(name)
+    client, stubber = mwaa
+    request = expected_request("sales_audit")
+    request["Body"] = {**request["Body"], "dag_run_id": obj.run_id(name),
+                       "conf": {**request["Body"]["conf"], "reprocess": name}}  # fmt: skip
+    stubber.add_response("invoke_rest_api", {"RestApiStatusCode": 200, "RestApiResponse": {}},
+                         request)  # fmt: skip
+    result = trigger(client, Clock(60)).handle(
+        {**event("sales/incoming/a.csv"), "replay-name": name}, Clock(60)
+    )
+    assert result["triggered"] == ["sales_audit"]
