@@ -44,7 +44,7 @@ LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(E
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
 .PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job bench stacks diff deploy clean \
-	demo run-local run-local-args review redrive
+	demo run-local run-local-args review redrive replay
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -142,6 +142,10 @@ review: $(STAMP) ## What the working tree changes against BASE, per environment:
 
 redrive: $(STAMP) ## Send the trigger's dead letters back through its intake queue: make redrive ENV=name
 	$(BIN)/python -m glueflow_ops redrive --env $(ENV)
+
+replay: $(STAMP) ## A job's archived arrivals again: make replay ENV=name JOB=name SINCE=time [UNTIL=time] [REPROCESS=1]
+	@test -n "$(JOB)" && test -n "$(SINCE)" || { echo "usage: make replay ENV=name JOB=name SINCE=2026-12-01T06:00 [UNTIL=time] [REPROCESS=1]" >&2; exit 2; }
+	$(BIN)/python -m glueflow_ops replay --env $(ENV) --job "$(JOB)" --since "$(SINCE)" --until "$(UNTIL)" --reprocess "$(REPROCESS)"
 
 bench: $(STAMP) ## Benchmarks (see benchmarks/)
 	$(BIN)/python -m benchmarks

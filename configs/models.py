@@ -563,6 +563,13 @@ class TriggerSettings(_Model):
         "dead-lettered with the reason. At least 6 h, at most 7 days (the queue keeps "
         "messages 14 days).",
     )
+    archive_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="How long the EventBridge archive keeps the source buckets' Object Created "
+        "events, which `make replay` re-delivers.",
+    )
     oldest_message_alarm_minutes: int = Field(
         default=15,
         ge=5,

@@ -137,3 +137,14 @@ def validation_report_prefix(job: str) -> str:
 def airflow_log_group_prefix(prefix: str, env: str) -> str:
     """MWAA names its log groups `airflow-<environment name>-<module>`."""
     return f"airflow-{mwaa_environment_name(prefix, env)}-"
+
+
+def object_created_rule_id(bucket: str) -> str:
+    """The construct id of a source bucket's `Object Created` rule (stacks/trigger_stack.py),
+    named by bucket so that adding a bucket never replaces another's rule."""
+    return "ObjectCreated" + "".join(p.title() for p in bucket.replace(".", "-").split("-"))
+
+
+def object_created_rule_output(bucket: str) -> str:
+    """The triggers stack's output that holds the ARN of that rule (for `make replay`)."""
+    return object_created_rule_id(bucket) + "Arn"

@@ -30,6 +30,7 @@ import logging
 import os
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,16 @@ class Rule:
     pattern: dict[str, Any]
     targets: list[str]
     dead_letter_arn: str | None = None
+    arn: str = ""
+
+
+@dataclass
+class Archive:
+    """An EventBridge archive: its pattern, and the events it kept, with when they came."""
+
+    arn: str
+    pattern: dict[str, Any]
+    events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass
@@ -103,6 +114,8 @@ class LocalCloud:
         self.functions: dict[str, LocalFunction] = {}  # function ARN -> function
         self.function_env: dict[str, str] = {}  # set on every function, over its template's
         self.rules: list[Rule] = []
+        self.archives: list[Archive] = []
+        self.replays: dict[str, dict[str, Any]] = {}
         self.subscriptions: list[Subscription] = []
         self.endpoint = ""
         self._server: Any = None
@@ -186,6 +199,8 @@ class LocalCloud:
         for stack, logical_id, resource in resources:
             if resource["Type"] == "AWS::Events::Rule":
                 self._rule(stack, logical_id, resource["Properties"])
+            elif resource["Type"] == "AWS::Events::Archive":
+                self._archive(stack, logical_id, resource["Properties"])
         for stack, _, resource in resources:
             if resource["Type"] == "AWS::SNS::Subscription":
                 self._subscription(stack, resource["Properties"])
@@ -217,6 +232,12 @@ class LocalCloud:
         if kind == "AWS::IAM::Role":
             name = self._literal(stack, props.get("RoleName")) or generated[:64]
             return Physical(name, {"Arn": f"arn:aws:iam::{self.account}:role/{name}"})
+        if kind == "AWS::Events::Rule":
+            name = self._literal(stack, props.get("Name")) or generated[:64]
+            return Physical(name, {"Arn": arn.format("events", f"rule/{name}")})
+        if kind == "AWS::Events::Archive":
+            name = self._literal(stack, props.get("ArchiveName")) or generated[:48]
+            return Physical(name, {"Arn": arn.format("events", f"archive/{name}")})
         if kind == "AWS::Lambda::Function":
             name = self._literal(stack, props.get("FunctionName")) or generated[:64]
             return Physical(name, {"Arn": arn.format("lambda", f"function:{name}")})
@@ -291,7 +312,12 @@ class LocalCloud:
         if props.get("State", "ENABLED") != "ENABLED" or "EventPattern" not in props:
             return
         targets = [self.resolve(stack, t["Arn"]) for t in props.get("Targets", [])]
-        self.rules.append(Rule(stack, logical_id, props["EventPattern"], targets))
+        arn = self.physical[(stack, logical_id)].attributes["Arn"]
+        self.rules.append(Rule(stack, logical_id, props["EventPattern"], targets, arn=arn))
+
+    def _archive(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
+        arn = self.physical[(stack, logical_id)].attributes["Arn"]
+        self.archives.append(Archive(arn, props.get("EventPattern") or {}))
 
     def _subscription(self, stack: str, props: dict[str, Any]) -> None:
         if props.get("Protocol") != "lambda":
@@ -436,17 +462,42 @@ class LocalCloud:
 
     def matching(self, event: dict[str, Any]) -> list[Rule]:
         """The rules whose pattern matches the event."""
-        from moto.events.models import EventPattern
+        return [rule for rule in self.rules if _matches(rule.pattern, event)]
 
-        return [
-            rule for rule in self.rules
-            if EventPattern.load(json.dumps(rule.pattern)).matches_event(event)
-        ]  # fmt: skip
+    def start_replay(self, **request: Any) -> dict[str, Any]:
+        """EventBridge's StartReplay (boto3's parameters) on the local archive: each event
+        archived in the window goes again, with `replay-name` added, to the rules of
+        `Destination.FilterArns` whose pattern matches it ("StartReplay", Amazon EventBridge
+        API Reference). moto's replays the whole archive to every rule, whatever the window
+        and the filter."""
+        name = request["ReplayName"]
+        (archive,) = [a for a in self.archives if a.arn == request["EventSourceArn"]]
+        start = request["EventStartTime"].timestamp()
+        end = request["EventEndTime"].timestamp()
+        only = request["Destination"].get("FilterArns")
+        rules = [r for r in self.rules if not only or r.arn in only]
+        replayed = 0
+        for at, event in list(archive.events):
+            if start <= at < end:
+                again = {**event, "replay-name": name}
+                matched = [r for r in rules if _matches(r.pattern, again)]
+                replayed += bool(self.put_event(again, matched))
+        self.replays[name] = {"ReplayName": name, "State": "COMPLETED",
+                              "StateReason": f"{replayed} archived events replayed"}  # fmt: skip
+        self.timeline.say("event", f"replay {name}: {replayed} archived events again")
+        return {"ReplayArn": archive.arn.replace(":archive/", ":replay/"), "State": "STARTING"}
+
+    def describe_replay(self, **request: Any) -> dict[str, Any]:
+        return self.replays[request["ReplayName"]]
 
     def put_event(self, event: dict[str, Any], matched: list[Rule] | None = None) -> list[Rule]:
         """Deliver an event to the targets of every rule whose pattern matches it; the rules
         that matched."""
         matched = self.matching(event) if matched is None else matched
+        if "replay-name" not in event:  # a replayed event is not archived again
+            for archive in self.archives:
+                if _matches(archive.pattern, event):
+                    archive.events.append((time.time(), event))
         for rule in matched:
             for target in rule.targets:
                 if ":sns:" in target:
@@ -545,6 +596,12 @@ class LocalCloud:
                 if self.resolve(stack, output.get("Export", {}).get("Name")) == name:
                     return self.resolve(stack, output["Value"])
         raise LocalRunError(f"no stack exports {name}")
+
+
+def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+    from moto.events.models import EventPattern
+
+    return bool(EventPattern.load(json.dumps(pattern)).matches_event(event))
 
 
 def _finish_redshift_statements() -> None:

@@ -60,14 +60,19 @@ def describe(body: str) -> str:
     return "an event that names no S3 object"
 
 
-def queue_urls(cloudformation: Any, stack_name: str) -> dict[str, str]:
-    """Output key -> queue URL, from the triggers stack."""
+def stack_outputs(cloudformation: Any, stack_name: str, needed: list[str]) -> dict[str, str]:
+    """Output key -> value of a deployed stack (DescribeStacks), with every `needed` key."""
     (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    missing = [k for k in (INTAKE_OUTPUT, *SOURCE_OUTPUTS.values()) if k not in outputs]
+    missing = [k for k in needed if k not in outputs]
     if missing:
         raise LookupError(f"stack {stack_name} has no output {', '.join(missing)}: deploy it first")
     return outputs
+
+
+def queue_urls(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    """Output key -> queue URL, from the triggers stack."""
+    return stack_outputs(cloudformation, stack_name, [INTAKE_OUTPUT, *SOURCE_OUTPUTS.values()])
 
 
 def redrive(sqs: Any, intake_url: str, sources: dict[str, str]) -> list[Moved]:

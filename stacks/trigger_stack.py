@@ -144,10 +144,10 @@ class TriggerStack(Stack):
             keys = key_filter(prefixes)
             if keys is not None:
                 detail["object"] = {"key": keys}
+            rule_id = naming.object_created_rule_id(bucket)
             rule = events.Rule(
                 self,
-                # Named by bucket, so adding a bucket never replaces another bucket's rule.
-                "ObjectCreated" + "".join(p.title() for p in bucket.replace(".", "-").split("-")),
+                rule_id,  # named by bucket: adding a bucket never replaces another's rule
                 description=f"Objects created in {bucket} under the prefixes its jobs use",
                 event_pattern=events.EventPattern(
                     source=["aws.s3"], detail_type=["Object Created"], detail=detail
@@ -164,3 +164,24 @@ class TriggerStack(Stack):
                 )
             )
             self.rules[bucket] = rule
+            # What `make replay` filters on.
+            CfnOutput(self, naming.object_created_rule_output(bucket), value=rule.rule_arn)
+        # Every source bucket's Object Created events, kept for `make replay`. S3 sends them to
+        # the default bus, and a replay goes back to the archive's own bus ("Archiving and
+        # replaying events", Amazon EventBridge User Guide).
+        default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
+        buckets = sorted(source_prefixes(cfg, env_name, jobs))
+        if buckets:
+            self.archive = events.Archive(
+                self,
+                "ObjectCreatedArchive",
+                source_event_bus=default_bus,
+                event_pattern=events.EventPattern(
+                    source=["aws.s3"], detail_type=["Object Created"],
+                    detail={"bucket": {"name": buckets}},
+                ),
+                retention=Duration.days(settings.archive_days),
+                description=f"Object Created events of {env_name}'s source buckets",
+            )  # fmt: skip
+            CfnOutput(self, "ArchiveArn", value=self.archive.archive_arn)
+            CfnOutput(self, "EventBusArn", value=default_bus.event_bus_arn)

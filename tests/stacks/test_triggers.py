@@ -185,3 +185,23 @@ def test_a_crashing_message_reaches_the_dead_letter_queue_within_a_week() -> Non
     assert max_receives(Duration.seconds(180)) == 560  # 560 x 18 min: 7 days
     for seconds in range(10, 181):
         assert max_receives(Duration.seconds(seconds)) * seconds * 6 <= 7 * 86_400
+
+
+def test_an_archive_keeps_the_source_buckets_object_created_events(dev: Synthesized) -> None:
+    """S3 sends its events to the default bus, and a replay returns to the archive's own bus
+    ("Archiving and replaying events", Amazon EventBridge User Guide): the archive is on the
+    default bus, kept `trigger.archive_days` (30), and the outputs name what `make replay`
+    needs."""
+    (archive,) = resources(dev, "AWS::Events::Archive")
+    props = archive["Properties"]
+    assert props["SourceArn"] == "arn:aws:events:eu-west-1:111111111111:event-bus/default"
+    assert props["RetentionDays"] == 30
+    assert props["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["glueflow-dev-raw-111111111111"]}},
+    }
+    outputs = dev.template(dev.stage.triggers).to_json()["Outputs"]
+    assert {"ArchiveArn", "EventBusArn", "ObjectCreatedGlueflowDevRaw111111111111Arn"} <= set(
+        outputs
+    )
