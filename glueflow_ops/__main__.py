@@ -90,7 +90,7 @@ def _replay(args: argparse.Namespace, platform: Any, cloudformation: Any, events
     )  # fmt: skip
     print(f"replay {name}: {args.job}'s arrivals in s3://{bucket} from {since.isoformat()} "
           f"to {until.isoformat()}" + (", each as a new run" if args.reprocess not in ("", "0")
-                                       else ", objects with a run are not run again"))  # fmt: skip
+                                       else ", objects whose run failed run again"))  # fmt: skip
     answer = replay.wait(events, name, REPLAY_WAIT_S)
     state = answer.get("State", "unknown")
     print(f"replay {name}: {state}" + (f" ({answer['StateReason']})"

@@ -7,9 +7,10 @@ first time ("StartReplay", Amazon EventBridge API Reference). EventBridge adds t
 name to each event as `replay-name`; the name carries the job (as a hash: a replay name is
 at most 64 characters) and whether to reprocess, and the trigger reads it
 (lambda/trigger/handler.py, REPLAY_NAME):
-- a replay starts only that job, and asks for the run each object already has, so an object
-  whose run exists is not run again (Airflow answers 409);
-- a reprocess (REPROCESS=1) salts each run id with the replay's name: a new run per object.
+- a replay starts only that job, and asks for the run each object already has: an object
+  whose run succeeded (or is still going) is not run again (Airflow answers 409); one whose
+  run failed gets a new run, its run id salted with the replay's name;
+- a reprocess (REPROCESS=1) salts every run id with the replay's name: a new run per object.
 
 EventBridge advises waiting about 10 minutes before replaying recent events, and replays them
 in no particular order.

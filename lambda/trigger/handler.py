@@ -194,7 +194,8 @@ class Trigger:
             return {"malformed": 1, "triggered": [], "already_triggered": []}
         result: dict[str, Any] = {"malformed": 0, "triggered": [], "already_triggered": []}
         replay = REPLAY_NAME.match(str(event.get("replay-name") or ""))
-        salt = event["replay-name"] if replay and replay["mode"] == "reprocess" else None
+        name = event["replay-name"] if replay else None
+        salt = name if replay and replay["mode"] == "reprocess" else None
         for obj in objects:
             routes = self.table.match(obj.bucket, obj.key)
             if not routes:
@@ -203,9 +204,22 @@ class Trigger:
             for route in routes:
                 if replay and replay_job_hash(route.dag_id) != replay["job"]:
                     continue  # replayed for another job of the same bucket
-                outcome = self.start_run(route.dag_id, obj, remaining_s, max_attempts, salt)
+                outcome = self.start_run(
+                    route.dag_id, obj, remaining_s, max_attempts, salt=salt, replay=name
+                )
                 result[outcome].append(route.dag_id)
         return result
+
+    def run_state(self, dag_id: str, run_id: str, remaining_s: Any) -> str | None:
+        """The state of an existing run, or None when Airflow does not say. The run is found
+        with `run_id_pattern` (GET /dags/{dag_id}/dagRuns, Airflow REST API v2): the run id
+        in the path would pass InvokeRestApi's 64 characters."""
+        path = f"/dags/{urllib.parse.quote(dag_id, safe='')}/dagRuns"
+        timeout = max(min(REQUEST_TIMEOUT_S, remaining_s() - SAFETY_MARGIN_S), 0.5)
+        answer = self.transport.get(path, {"run_id_pattern": run_id, "limit": 5}, timeout)
+        state = _run_state(answer, run_id) if answer.status == 200 else None
+        _say("run_state", dag_id=dag_id, run_id=run_id, status=answer.status, state=state)
+        return state
 
     def start_run(
         self,
@@ -214,11 +228,13 @@ class Trigger:
         remaining_s: Any,
         max_attempts: int | None = None,
         salt: str | None = None,
+        replay: str | None = None,
     ) -> str:
         """POST the run; 'triggered' or 'already_triggered', else TriggerError. `salt` (a
-        reprocess's replay name) asks for a new run of an object that has one."""
+        replay's name) asks for a new run of an object that has one. In a `replay`, an
+        object whose run exists and failed gets a new run, salted with the replay's name."""
         run_id = obj.run_id(salt)
-        conf = {**obj.conf(), **({"reprocess": salt} if salt else {})}
+        conf = {**obj.conf(), **({"replay": salt} if salt else {})}
         body = {"dag_run_id": run_id, "logical_date": None, "conf": conf}
         path = f"/dags/{urllib.parse.quote(dag_id, safe='')}/dagRuns"
         attempt = 0
@@ -233,6 +249,9 @@ class Trigger:
                 _say("triggered", **fields)
                 return "triggered"
             if answer.status == 409:
+                if replay and not salt and self.run_state(dag_id, run_id, remaining_s) == "failed":
+                    _say("rerun_failed", **fields)
+                    return self.start_run(dag_id, obj, remaining_s, max_attempts, salt=replay)
                 _say("already_triggered", **fields)
                 return "already_triggered"
             if not answer.retryable and answer.aws_error:
@@ -260,6 +279,16 @@ class Trigger:
             _say("retrying", logging.WARNING, status=answer.status, error=answer.error,
                  delay_s=round(delay, 3), **fields)  # fmt: skip
             self.sleep(delay)
+
+
+def _run_state(answer: ApiResponse, run_id: str) -> str | None:
+    """The state of `run_id` in a `GET /dags/{dag_id}/dagRuns` answer (`dag_runs`, each with
+    `dag_run_id` and `state`: airflow-core's DAGRunCollectionResponse), None if not there."""
+    runs = answer.body.get("dag_runs") if isinstance(answer.body, dict) else None
+    for run in runs if isinstance(runs, list) else []:
+        if isinstance(run, dict) and run.get("dag_run_id") == run_id:
+            return run.get("state")
+    return None
 
 
 def _describe(answer: ApiResponse) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -78,6 +79,9 @@ class Transport(Protocol):
     def post(self, path: str, body: dict[str, Any], timeout: float) -> ApiResponse:
         """POST `body` as JSON to the Airflow REST API v2 path (e.g. /dags/x/dagRuns)."""
 
+    def get(self, path: str, query: dict[str, Any], timeout: float) -> ApiResponse:
+        """GET the Airflow REST API v2 path with `query` as its query parameters."""
+
 
 class MwaaTransport:
     """MWAA InvokeRestApi: the API call runs as this Lambda's role, in MWAA's `User` role."""
@@ -109,12 +113,16 @@ class MwaaTransport:
         return self._clients[seconds]
 
     def post(self, path: str, body: dict[str, Any], timeout: float) -> ApiResponse:
+        return self._invoke(timeout, Path=path, Method="POST", Body=body)
+
+    def get(self, path: str, query: dict[str, Any], timeout: float) -> ApiResponse:
+        return self._invoke(timeout, Path=path, Method="GET", QueryParameters=query)
+
+    def _invoke(self, timeout: float, **request: Any) -> ApiResponse:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            answer = self.client(timeout).invoke_rest_api(
-                Name=self.environment_name, Path=path, Method="POST", Body=body
-            )
+            answer = self.client(timeout).invoke_rest_api(Name=self.environment_name, **request)
         except ClientError as exc:
             return _from_client_error(exc.response)
         except BotoCoreError as exc:  # timeouts, connection errors
@@ -140,11 +148,18 @@ class HttpTransport:
         self.token = token
 
     def post(self, path: str, body: dict[str, Any], timeout: float) -> ApiResponse:
+        return self._send("POST", self.base_url + path, json.dumps(body).encode(), timeout)
+
+    def get(self, path: str, query: dict[str, Any], timeout: float) -> ApiResponse:
+        url = f"{self.base_url}{path}?{urllib.parse.urlencode(query)}"
+        return self._send("GET", url, None, timeout)
+
+    def _send(self, method: str, url: str, data: bytes | None, timeout: float) -> ApiResponse:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         request = urllib.request.Request(  # noqa: S310 - the URL is configuration, http(s) only
-            self.base_url + path, data=json.dumps(body).encode(), headers=headers, method="POST"
+            url, data=data, headers=headers, method=method
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310

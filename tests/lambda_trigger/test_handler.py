@@ -274,10 +274,36 @@ def test_a_reprocess_asks_each_object_for_a_new_run(mwaa) -> None:
     client, stubber = mwaa
     request = expected_request("sales_audit")
     request["Body"] = {**request["Body"], "dag_run_id": obj.run_id(name),
-                       "conf": {**request["Body"]["conf"], "reprocess": name}}  # fmt: skip
+                       "conf": {**request["Body"]["conf"], "replay": name}}  # fmt: skip
     stubber.add_response("invoke_rest_api", {"RestApiStatusCode": 200, "RestApiResponse": {}},
                          request)  # fmt: skip
     result = trigger(client, Clock(60)).handle(
         {**event("sales/incoming/a.csv"), "replay-name": name}, Clock(60)
     )
     assert result["triggered"] == ["sales_audit"]
+
+
+def test_in_a_replay_an_object_whose_run_failed_gets_a_new_run(mwaa) -> None:
+    """409, then `GET /dags/sales_ingest/dagRuns` with `run_id_pattern` (InvokeRestApi's
+    QueryParameters: the run id in the path would pass its 64 characters) says the run
+    failed: a new run, salted with the replay's name."""
+    client, stubber = mwaa
+    name = f"glueflow-replay-{handler.replay_job_hash('sales_ingest')}-20261205T081500"
+    obj = handler.parse_event(event("sales/incoming/a.csv"))[0]
+    client_error(stubber, "RestApiClientException", 409, {"detail": "exists"})
+    stubber.add_response(
+        "invoke_rest_api",
+        {"RestApiStatusCode": 200, "RestApiResponse": {
+            "dag_runs": [{"dag_run_id": obj.run_id(), "state": "failed"}], "total_entries": 1}},
+        {"Name": "glueflow-dev", "Path": PATH, "Method": "GET",
+         "QueryParameters": {"run_id_pattern": obj.run_id(), "limit": 5}},
+    )  # fmt: skip
+    request = expected_request()
+    request["Body"] = {**request["Body"], "dag_run_id": obj.run_id(name),
+                       "conf": {**request["Body"]["conf"], "replay": name}}  # fmt: skip
+    stubber.add_response("invoke_rest_api", {"RestApiStatusCode": 200, "RestApiResponse": {}},
+                         request)  # fmt: skip
+    result = trigger(client, Clock(60)).handle(
+        {**event("sales/incoming/a.csv"), "replay-name": name}, Clock(60)
+    )
+    assert result["triggered"] == ["sales_ingest"]

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -36,8 +37,22 @@ RULE_OUTPUT = "ObjectCreatedGlueflowDevRaw111111111111Arn"
 
 
 class Airflow(http.server.BaseHTTPRequestHandler):
+    """POST creates a run (state success unless `failing` names its key); GET lists runs with
+    `run_id_pattern` as Airflow's `GET /dags/{dag_id}/dagRuns` does (`dag_runs` of
+    `dag_run_id` and `state`; airflow-core routes/public/dag_run.py, `get_dag_runs`)."""
+
     runs: dict[tuple[str, str], dict]
+    states: dict[tuple[str, str], str]
+    failing: set[str]
     posts: list[str]
+
+    def do_GET(self) -> None:
+        path, _, query = self.path.partition("?")
+        dag = path.split("/")[-2]
+        pattern = urllib.parse.parse_qs(query)["run_id_pattern"][0]
+        found = [{"dag_run_id": run_id, "state": self.states[(d, run_id)]}
+                 for (d, run_id) in self.runs if d == dag and pattern in run_id]  # fmt: skip
+        self._answer(200, {"dag_runs": found, "total_entries": len(found)})
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -46,7 +61,12 @@ class Airflow(http.server.BaseHTTPRequestHandler):
         key = (dag, body["dag_run_id"])
         status = 409 if key in self.runs else 200
         self.runs.setdefault(key, body["conf"])
-        raw = json.dumps({"dag_run_id": body["dag_run_id"]}).encode()
+        failed = body["conf"]["key"] in self.failing and "replay" not in body["conf"]
+        self.states.setdefault(key, "failed" if failed else "success")
+        self._answer(status, {"dag_run_id": body["dag_run_id"]})
+
+    def _answer(self, status: int, body: dict) -> None:
+        raw = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(raw)))
@@ -59,7 +79,8 @@ class Airflow(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def airflow() -> Iterator[type[Airflow]]:
-    api = type("RecordingAirflow", (Airflow,), {"runs": {}, "posts": []})
+    fields = {"runs": {}, "states": {}, "failing": {"sales/incoming/b.csv"}, "posts": []}
+    api = type("RecordingAirflow", (Airflow,), fields)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), api)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     api.url = f"http://127.0.0.1:{server.server_address[1]}/api/v2"  # type: ignore[attr-defined]
@@ -117,18 +138,20 @@ def test_replay_runs_nothing_again_and_reprocess_gives_each_object_a_new_run(
         "until": datetime.now(UTC) + timedelta(seconds=1),
     }  # fmt: skip
 
-    # A replay: sales_ingest's two objects asked again, the runs exist; marketing's not asked.
+    # A replay: sales_ingest's two objects asked again; a.csv's run succeeded, so it is not
+    # run again, b.csv's failed, so it runs again; marketing's object is not asked.
     name = replay.start(cloud, reprocess=False, **arguments)
     assert replay.wait(cloud, name, 10)["State"] == "COMPLETED"
-    settle(airflow, 5)
-    assert airflow.posts[3:] == ["sales_ingest", "sales_ingest"]
-    assert len(runs_of(airflow, "sales_ingest")) == 2
+    settle(airflow, 6)
+    assert airflow.posts[3:] == ["sales_ingest"] * 3  # a, b, and b again as a new run
+    rerun = [c for c in runs_of(airflow, "sales_ingest") if c.get("replay") == name]
+    assert [c["key"] for c in rerun] == ["sales/incoming/b.csv"]
 
     # A reprocess, a second later (replay names carry the time to the second): a new run each.
     time.sleep(1)
     name = replay.start(cloud, reprocess=True, **arguments)
-    settle(airflow, 7)
-    reprocessed = [c for c in runs_of(airflow, "sales_ingest") if c.get("reprocess") == name]
+    settle(airflow, 8)
+    reprocessed = [c for c in runs_of(airflow, "sales_ingest") if c.get("replay") == name]
     assert sorted(c["key"] for c in reprocessed) == ["sales/incoming/a.csv", "sales/incoming/b.csv"]
     assert len(runs_of(airflow, "marketing_events_ingest")) == 1
 
