@@ -16,9 +16,7 @@ dag_run.py, `trigger_dag_run`). While "down" it answers 503, and while "throttle
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +26,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from glueflow_local.events import sqs_lambda_event
+from tests.json_http import JsonHandler, serving
 from tests.lambda_trigger.conftest import trigger_module
 from tests.lambda_trigger.test_routing import event
 
@@ -39,7 +38,7 @@ REGION = "eu-west-1"
 TABLE = routing.RoutingTable([routing.Route("sales_ingest", "raw", prefix="sales/incoming/")])
 
 
-class FakeAirflow(http.server.BaseHTTPRequestHandler):
+class FakeAirflow(JsonHandler):
     """Airflow's API server: runs by id, with a switch for 'up', 'down' and 'throttled'."""
 
     mode: str
@@ -51,32 +50,21 @@ class FakeAirflow(http.server.BaseHTTPRequestHandler):
         return type("Airflow", (cls,), {"mode": "up", "runs": {}, "requests": []})
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         self.requests.append(self.path)
         if self.mode == "down":
-            return self._answer(503, {"detail": "Service Unavailable"})
+            return self.answer(503, {"detail": "Service Unavailable"})
         if self.mode == "throttled":
-            return self._answer(429, {"detail": "Too Many Requests"})
+            return self.answer(429, {"detail": "Too Many Requests"})
         if self.mode == "refusing":
-            return self._answer(400, {"detail": "conf is not valid"})
+            return self.answer(400, {"detail": "conf is not valid"})
         if self.path != "/api/v2/dags/sales_ingest/dagRuns":
-            return self._answer(404, {"detail": f"The Dag with path {self.path} was not found"})
+            return self.answer(404, {"detail": f"The Dag with path {self.path} was not found"})
         run_id = body["dag_run_id"]
         if run_id in self.runs:
-            return self._answer(409, {"detail": f"DAG run {run_id} already exists"})
+            return self.answer(409, {"detail": f"DAG run {run_id} already exists"})
         self.runs[run_id] = body["conf"]
-        return self._answer(200, {"dag_run_id": run_id, "state": "queued"})
-
-    def _answer(self, status: int, body: dict) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        return self.answer(200, {"dag_run_id": run_id, "state": "queued"})
 
 
 @pytest.fixture(scope="module")
@@ -93,13 +81,9 @@ def moto_endpoint() -> Iterator[str]:
 @pytest.fixture
 def airflow() -> Iterator[type[FakeAirflow]]:
     api = FakeAirflow.fresh()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), api)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    api.url = f"http://127.0.0.1:{server.server_address[1]}/api/v2"  # type: ignore[attr-defined]
-    try:
+    with serving(api) as base:
+        api.url = f"{base}/api/v2"  # type: ignore[attr-defined]
         yield api
-    finally:
-        server.shutdown()
 
 
 class Queues:

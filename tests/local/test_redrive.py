@@ -10,16 +10,17 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 
 import boto3
 import pytest
 from botocore.stub import Stubber
 
-from glueflow_local.cloud import CREDENTIALS, LocalCloud
-from glueflow_local.timeline import Timeline
+from glueflow_local.cloud import LocalCloud
 from glueflow_ops.redrive import INTAKE_OUTPUT, SOURCE_OUTPUTS, queue_urls, redrive, report
 from tests.conftest import REPO_ROOT
 from tests.lambda_trigger.test_routing import event
+from tests.local.conftest import local_cloud
 from tests.synth import Synthesized
 
 # Slow, as all of tests/local (tests/test_markers.py): moto's server with the environment's
@@ -30,27 +31,10 @@ STACK = "glueflow-dev-triggers"
 
 
 @pytest.fixture(scope="module")
-def cloud(dev: Synthesized, tmp_path_factory: pytest.TempPathFactory):
-    """One local cloud for the module: moto's backends are per process, so a second one
-    would find the first one's buckets."""
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        # LocalCloud points this process's AWS clients at moto; undone after the module.
-        for name in (*CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "MOTO_ACCOUNT_ID"):
-            monkeypatch.setenv(name, os.environ.get(name, ""))
-        with open(os.devnull, "w") as quiet:
-            local = LocalCloud(
-                dev.assembly, Timeline(out=quiet), tmp_path_factory.mktemp("redrive")
-            )
-            local.start()
-            local.provision(event_sources=False)  # the queues alone: nothing reads the intake
-            try:
-                yield local
-            finally:
-                local.stop()
-                from moto.backends import get_backend
-
-                for service in ("s3", "sns", "sqs", "logs", "glue"):  # what provision made
-                    get_backend(service).reset()
+def cloud(dev: Synthesized, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    """The queues alone: no poller reads the intake."""
+    with local_cloud(dev, tmp_path_factory.mktemp("redrive"), event_sources=False) as local:
+        yield local
 
 
 def waiting(sqs, url: str) -> list[dict]:

@@ -7,12 +7,10 @@ Airflow does: 200 for a new run id, 409 for one that exists."""
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -21,11 +19,12 @@ from typing import Any
 
 import pytest
 
-from glueflow_local.cloud import CREDENTIALS, LocalCloud
+from glueflow_local.cloud import LocalCloud
 from glueflow_local.events import object_created
-from glueflow_local.timeline import Timeline
 from glueflow_ops import replay
 from tests.conftest import REPO_ROOT
+from tests.json_http import JsonHandler, serving
+from tests.local.conftest import local_cloud
 from tests.synth import Synthesized
 
 # Slow, as all of tests/local (tests/test_markers.py): moto's server, the trigger's process.
@@ -36,7 +35,7 @@ RAW = "glueflow-dev-raw-111111111111"
 RULE_OUTPUT = "ObjectCreatedGlueflowDevRaw111111111111Arn"
 
 
-class Airflow(http.server.BaseHTTPRequestHandler):
+class Airflow(JsonHandler):
     """POST creates a run (state success unless `failing` names its key); GET lists runs with
     `run_id_pattern` as Airflow's `GET /dags/{dag_id}/dagRuns` does (`dag_runs` of
     `dag_run_id` and `state`; airflow-core routes/public/dag_run.py, `get_dag_runs`)."""
@@ -52,10 +51,10 @@ class Airflow(http.server.BaseHTTPRequestHandler):
         pattern = urllib.parse.parse_qs(query)["run_id_pattern"][0]
         found = [{"dag_run_id": run_id, "state": self.states[(d, run_id)]}
                  for (d, run_id) in self.runs if d == dag and pattern in run_id]  # fmt: skip
-        self._answer(200, {"dag_runs": found, "total_entries": len(found)})
+        self.answer(200, {"dag_runs": found, "total_entries": len(found)})
 
     def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         dag = self.path.split("/")[-2]
         self.posts.append(dag)
         key = (dag, body["dag_run_id"])
@@ -63,49 +62,24 @@ class Airflow(http.server.BaseHTTPRequestHandler):
         self.runs.setdefault(key, body["conf"])
         failed = body["conf"]["key"] in self.failing and "replay" not in body["conf"]
         self.states.setdefault(key, "failed" if failed else "success")
-        self._answer(status, {"dag_run_id": body["dag_run_id"]})
-
-    def _answer(self, status: int, body: dict) -> None:
-        raw = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.answer(status, {"dag_run_id": body["dag_run_id"]})
 
 
 @pytest.fixture(scope="module")
 def airflow() -> Iterator[type[Airflow]]:
     fields = {"runs": {}, "states": {}, "failing": {"sales/incoming/b.csv"}, "posts": []}
     api = type("RecordingAirflow", (Airflow,), fields)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), api)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    api.url = f"http://127.0.0.1:{server.server_address[1]}/api/v2"  # type: ignore[attr-defined]
-    yield api
-    server.shutdown()
+    with serving(api) as base:
+        api.url = f"{base}/api/v2"  # type: ignore[attr-defined]
+        yield api
 
 
 @pytest.fixture(scope="module")
 def cloud(dev: Synthesized, tmp_path_factory: pytest.TempPathFactory, airflow) -> Iterator[Any]:
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        for name in (*CREDENTIALS, "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "MOTO_ACCOUNT_ID"):
-            monkeypatch.setenv(name, os.environ.get(name, ""))
-        with open(os.devnull, "w") as quiet:
-            local = LocalCloud(dev.assembly, Timeline(out=quiet), tmp_path_factory.mktemp("replay"))
-            local.start()
-            local.function_env = {"AIRFLOW_API_URL": airflow.url}
-            local.provision()
-            try:
-                yield local
-            finally:
-                local.stop()
-                from moto.backends import get_backend
-
-                for service in ("s3", "sns", "sqs", "logs", "glue"):  # what provision made
-                    get_backend(service).reset()
+    """With the intake's poller, which runs the shipped trigger against `airflow`."""
+    env = {"AIRFLOW_API_URL": airflow.url}
+    with local_cloud(dev, tmp_path_factory.mktemp("replay"), function_env=env) as local:
+        yield local
 
 
 def runs_of(airflow, dag: str) -> list[dict]:
