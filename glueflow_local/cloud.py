@@ -60,6 +60,10 @@ class Rule:
     targets: list[str]
     dead_letter_arn: str | None = None
     arn: str = ""
+    matcher: Any = None  # the pattern, compiled once
+
+    def __post_init__(self) -> None:
+        self.matcher = _compile(self.pattern)
 
 
 @dataclass
@@ -69,6 +73,10 @@ class Archive:
     arn: str
     pattern: dict[str, Any]
     events: list[tuple[float, dict[str, Any]]] = field(default_factory=list)
+    matcher: Any = None  # the pattern, compiled once
+
+    def __post_init__(self) -> None:
+        self.matcher = _compile(self.pattern)
 
 
 @dataclass
@@ -462,7 +470,7 @@ class LocalCloud:
 
     def matching(self, event: dict[str, Any]) -> list[Rule]:
         """The rules whose pattern matches the event."""
-        return [rule for rule in self.rules if _matches(rule.pattern, event)]
+        return [rule for rule in self.rules if rule.matcher.matches_event(event)]
 
     def start_replay(self, **request: Any) -> dict[str, Any]:
         """EventBridge's StartReplay (boto3's parameters) on the local archive: each event
@@ -480,7 +488,7 @@ class LocalCloud:
         for at, event in list(archive.events):
             if start <= at < end:
                 again = {**event, "replay-name": name}
-                matched = [r for r in rules if _matches(r.pattern, again)]
+                matched = [r for r in rules if r.matcher.matches_event(again)]
                 replayed += bool(self.put_event(again, matched))
         self.replays[name] = {"ReplayName": name, "State": "COMPLETED",
                               "StateReason": f"{replayed} archived events replayed"}  # fmt: skip
@@ -496,7 +504,7 @@ class LocalCloud:
         matched = self.matching(event) if matched is None else matched
         if "replay-name" not in event:  # a replayed event is not archived again
             for archive in self.archives:
-                if _matches(archive.pattern, event):
+                if archive.matcher.matches_event(event):
                     archive.events.append((time.time(), event))
         for rule in matched:
             for target in rule.targets:
@@ -598,10 +606,11 @@ class LocalCloud:
         raise LocalRunError(f"no stack exports {name}")
 
 
-def _matches(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
+def _compile(pattern: dict[str, Any]) -> Any:
+    """An event pattern as moto's PutEvents matches it, compiled once per rule or archive."""
     from moto.events.models import EventPattern
 
-    return bool(EventPattern.load(json.dumps(pattern)).matches_event(event))
+    return EventPattern.load(json.dumps(pattern))
 
 
 def _finish_redshift_statements() -> None:

@@ -139,7 +139,8 @@ class TriggerStack(Stack):
         ):
             CfnOutput(self, output, value=queue.queue_url)
         self.rules: dict[str, events.Rule] = {}
-        for bucket, prefixes in source_prefixes(cfg, env_name, jobs).items():
+        by_bucket = source_prefixes(cfg, env_name, jobs)
+        for bucket, prefixes in by_bucket.items():
             detail: dict[str, Any] = {"bucket": {"name": [bucket]}}
             keys = key_filter(prefixes)
             if keys is not None:
@@ -170,7 +171,7 @@ class TriggerStack(Stack):
         # the default bus, and a replay goes back to the archive's own bus ("Archiving and
         # replaying events", Amazon EventBridge User Guide).
         default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", "default")
-        buckets = sorted(source_prefixes(cfg, env_name, jobs))
+        buckets = sorted(by_bucket)
         if buckets:
             self.archive = events.Archive(
                 self,

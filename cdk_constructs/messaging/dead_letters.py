@@ -9,7 +9,13 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 
-def encrypted_queue(scope: Construct, id_: str, key: kms.IKey | None) -> sqs.Queue:
+def encrypted_queue(
+    scope: Construct,
+    id_: str,
+    key: kms.IKey | None,
+    visibility_timeout: Duration | None = None,
+    dead_letter_queue: sqs.DeadLetterQueue | None = None,
+) -> sqs.Queue:
     """A TLS-only queue kept 14 days, with SSE-KMS under `key`, or SSE-SQS without one (for
     queues EventBridge writes to, which would otherwise need the key to trust EventBridge)."""
     return sqs.Queue(
@@ -19,6 +25,8 @@ def encrypted_queue(scope: Construct, id_: str, key: kms.IKey | None) -> sqs.Que
         encryption_master_key=key,
         enforce_ssl=True,
         retention_period=Duration.days(14),
+        visibility_timeout=visibility_timeout,
+        dead_letter_queue=dead_letter_queue,
     )
 
 

@@ -81,16 +81,13 @@ class DagTriggerFunction(Construct):
         stack = Stack.of(self)
         # Events no run could be started for: malformed, refused, or out of retry time.
         self.dead_letter_queue = encrypted_queue(self, "DeadLetters", key)
-        self.intake = sqs.Queue(
+        self.intake = encrypted_queue(
             self,
             "Intake",
-            encryption=sqs.QueueEncryption.KMS,
             # The platform key, whose policy lets EventBridge use it (PlatformKey's
             # `publishers`). Referenced by ARN, so that the rule target's grant does not add
             # its own statement, with wildcard actions, to the key policy.
-            encryption_master_key=kms.Key.from_key_arn(self, "IntakeKey", key.key_arn),
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
+            kms.Key.from_key_arn(self, "IntakeKey", key.key_arn),
             visibility_timeout=Duration.seconds(timeout.to_seconds() * VISIBILITY_PER_TIMEOUT),
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=max_receives(timeout)

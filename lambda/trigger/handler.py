@@ -455,11 +455,9 @@ class Intake:
         try:
             event = json.loads(record["body"])
         except (TypeError, ValueError) as exc:
-            _say("malformed_event", logging.WARNING, reason=f"body is not JSON: {exc}",
-                 message_id=record.get("messageId"))  # fmt: skip
             _count("MalformedEvents")
-            dead_letter(record.get("body"), f"the message body is not JSON: {exc}")
-            return
+            # Waiting cannot mend it: dead-lettered at once, as a refused run is.
+            raise TriggerError(f"the message body is not JSON: {exc}", later=False) from None
         self.trigger.handle(event, remaining_s, max_attempts=INTAKE_ATTEMPTS)
 
     def _age_s(self, record: dict[str, Any]) -> float:
@@ -517,6 +515,7 @@ class Intake:
 
 
 _trigger: Trigger | None = None
+_intake: Intake | None = None
 
 
 def _from_environment() -> Trigger:
@@ -534,10 +533,12 @@ def _from_environment() -> Trigger:
 def handler(event: Any, context: Any) -> dict[str, Any]:
     """Lambda entry point: a batch from the intake queue (the event source mapping), or one
     EventBridge event."""
-    global _trigger  # built once per container, on the first event
+    global _trigger, _intake  # built once per container (and its SQS client with them)
     if _trigger is None:
         _trigger = _from_environment()
     remaining_s = lambda: context.get_remaining_time_in_millis() / 1000  # noqa: E731
     if is_sqs_batch(event):
-        return Intake.from_environment(_trigger).process(event, remaining_s)
+        if _intake is None:
+            _intake = Intake.from_environment(_trigger)
+        return _intake.process(event, remaining_s)
     return _trigger.handle(event, remaining_s)

@@ -266,13 +266,11 @@ def test_a_replayed_event_starts_only_its_job_and_asks_for_the_run_it_has(mwaa) 
     assert result["triggered"] == ["sales_ingest"]  # sales_audit reads sales/ too, not asked
 
 
-def test_a_reprocess_asks_each_object_for_a_new_run(mwaa) -> None:
-    name = f"glueflow-reprocess-{handler.replay_job_hash('sales_audit')}-20261205T081500"
+def replayed_run(client, stubber: Stubber, dag_id: str, name: str) -> list[str]:
+    """Expect the POST of a new run of sales/incoming/a.csv salted with replay `name`, then
+    handle that object's event as replay `name` delivers it; the jobs triggered."""
     obj = handler.parse_event(event("sales/incoming/a.csv"))[0]
-    assert obj.run_id(name) != obj.run_id()
-    assert obj.run_id(name) == obj.run_id(name)
-    client, stubber = mwaa
-    request = expected_request("sales_audit")
+    request = expected_request(dag_id)
     request["Body"] = {**request["Body"], "dag_run_id": obj.run_id(name),
                        "conf": {**request["Body"]["conf"], "replay": name}}  # fmt: skip
     stubber.add_response("invoke_rest_api", {"RestApiStatusCode": 200, "RestApiResponse": {}},
@@ -280,7 +278,16 @@ def test_a_reprocess_asks_each_object_for_a_new_run(mwaa) -> None:
     result = trigger(client, Clock(60)).handle(
         {**event("sales/incoming/a.csv"), "replay-name": name}, Clock(60)
     )
-    assert result["triggered"] == ["sales_audit"]
+    return result["triggered"]
+
+
+def test_a_reprocess_asks_each_object_for_a_new_run(mwaa) -> None:
+    name = f"glueflow-reprocess-{handler.replay_job_hash('sales_audit')}-20261205T081500"
+    obj = handler.parse_event(event("sales/incoming/a.csv"))[0]
+    assert obj.run_id(name) != obj.run_id()
+    assert obj.run_id(name) == obj.run_id(name)
+    client, stubber = mwaa
+    assert replayed_run(client, stubber, "sales_audit", name) == ["sales_audit"]
 
 
 def test_in_a_replay_an_object_whose_run_failed_gets_a_new_run(mwaa) -> None:
@@ -298,12 +305,4 @@ def test_in_a_replay_an_object_whose_run_failed_gets_a_new_run(mwaa) -> None:
         {"Name": "glueflow-dev", "Path": PATH, "Method": "GET",
          "QueryParameters": {"run_id_pattern": obj.run_id(), "limit": 5}},
     )  # fmt: skip
-    request = expected_request()
-    request["Body"] = {**request["Body"], "dag_run_id": obj.run_id(name),
-                       "conf": {**request["Body"]["conf"], "replay": name}}  # fmt: skip
-    stubber.add_response("invoke_rest_api", {"RestApiStatusCode": 200, "RestApiResponse": {}},
-                         request)  # fmt: skip
-    result = trigger(client, Clock(60)).handle(
-        {**event("sales/incoming/a.csv"), "replay-name": name}, Clock(60)
-    )
-    assert result["triggered"] == ["sales_ingest"]
+    assert replayed_run(client, stubber, "sales_ingest", name) == ["sales_ingest"]
