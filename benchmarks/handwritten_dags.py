@@ -16,6 +16,7 @@ parsed, as a hand-written file would have them.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,7 @@ IMPORTS = {
     "TriggerDagRunOperator": "airflow.providers.standard.operators.trigger_dagrun",
     "DAG": "airflow.sdk",
     "Asset": "airflow.sdk",
+    "Param": "airflow.sdk",
     "AssetOrTimeSchedule": "airflow.timetables.assets",
     "CronTriggerTimetable": "airflow.timetables.trigger",
     "on_task_failure": "glueflow_runtime.callbacks",
@@ -46,6 +48,40 @@ IMPORTS = {
     "run_gate": "glueflow_runtime.gate",
 }
 STDLIB, THIRD_PARTY = ("datetime",), ("airflow",)
+
+
+def _object_params(trigger: dict[str, Any]) -> str:
+    """The params of a DAG started by files, written out (the object a run is for)."""
+    bucket, prefix = trigger["bucket"], trigger["prefix"]
+    pattern = "^" + re.escape(prefix)
+    key_doc = (
+        f"The object's key (under {prefix or 'the bucket'}); with reprocess_prefix, a prefix "
+        "ending in '/' whose every object is read."
+    )
+    return f"""{{
+        "bucket": Param(
+            {bucket!r},
+            type="string",
+            enum=[{bucket!r}],
+            description="The bucket of the object the run is for.",
+        ),
+        "key": Param(
+            type="string",
+            minLength=1,
+            pattern={pattern!r},
+            description={key_doc!r},
+        ),
+        "version_id": Param(
+            None,
+            type=["null", "string"],
+            description="The object version: the run reads exactly it. Null: the key as it is.",
+        ),
+        "reprocess_prefix": Param(
+            False,
+            type="boolean",
+            description="Reprocess every object under key, a prefix: a named action.",
+        ),
+    }}"""
 
 
 def write_folder(target: Path, manifest: dict[str, Any]) -> Path:
@@ -159,6 +195,9 @@ def dag_file_text(job: dict[str, Any], environment: dict[str, Any]) -> str:
         "doc_md": repr(job["description"]),
         "is_paused_upon_creation": "False",
     }
+    if trigger_type == "s3":
+        file.use("Param")
+        dag_args["params"] = _object_params(job["trigger"])
     aws = {"aws_conn_id": repr(builder.AWS_CONN_ID), "region_name": repr(region)}
     # Each task: its variable (the task id), its class and its arguments as source text.
     tasks: dict[str, tuple[str, dict[str, str]]] = {}

@@ -344,6 +344,14 @@ def _run_time_problems(name: str, job: JobConfig, add: Callable[..., None]) -> l
             f"its role may read only its inputs ({covering}); add an input of bucket "
             f"{s3.bucket!r} whose prefix the trigger's starts with",
         )
+    if job.depends_on:
+        add(
+            name,
+            ("depends_on",),
+            f"{job.depends_on!r}: a job started by files runs once per object version, and an "
+            "upstream job's run names no object; drop depends_on, or start the job on a "
+            "schedule or from its upstream jobs instead of trigger.s3",
+        )
     for i, out in enumerate(job.outputs):
         if out.bucket == s3.bucket and _overlap(out.prefix, s3.prefix):
             add(

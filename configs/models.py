@@ -288,6 +288,7 @@ RESERVED_ARGUMENTS = frozenset(
         "--glueflow-inputs",
         "--glueflow-outputs",
         "--glueflow-trigger",
+        "--glueflow-s3-trigger",
         "--glueflow-airflow-run-id",
         "--validation-report-uri",
     }

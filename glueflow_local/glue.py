@@ -58,6 +58,7 @@ from glueflow_local.timeline import Timeline
 
 STANDIN = Path(__file__).with_name("standin")
 RUN_SCRIPT = STANDIN / "run_script.py"
+MIRROR_LIST = ".mirrored.jsonl"  # run_script.py: objects the script wrote through boto3
 S3_ROOT_VARIABLE = "AWSGLUE_STANDIN_S3_ROOT"  # standin/awsglue/context.py
 RUN_OPERATIONS = {"StartJobRun", "GetJobRun", "GetJobRuns", "BatchStopJobRun"}
 ACTIVE = {"STARTING", "RUNNING", "STOPPING"}
@@ -357,6 +358,11 @@ class GlueStandIn:
         for key, value in arguments.items():
             argv += [key, value]
         skip = {"--extra-py-files", "--TempDir", "--validation-report-uri"}
+        # The run's temp bucket is mounted, empty: the script writes there through boto3 (a
+        # staged object version, glueflow_glue) and Spark reads it back (run_script.py).
+        temp_bucket = arguments.get("--TempDir", "").removeprefix("s3://").partition("/")[0]
+        if temp_bucket:
+            (folder / "s3" / temp_bucket).mkdir(parents=True, exist_ok=True)
         uris = {
             uri.strip()
             for key, value in arguments.items() if key not in skip
@@ -393,12 +399,20 @@ class GlueStandIn:
         if not root.is_dir():
             return
         s3 = self.cloud.client("s3")
+        listing = root / MIRROR_LIST  # written to moto by the script already (run_script.py)
+        mirrored: dict[tuple[str, str], tuple[int, str]] = {}
+        if listing.is_file():
+            for line in listing.read_text(encoding="utf-8").splitlines():
+                bucket, key, size, mtime = json.loads(line)
+                mirrored[(bucket, key)] = (size, str(mtime))
+            listing.unlink()
+        staged = {**staged, **mirrored}  # the script's write is the newer
         for path in sorted(p for p in root.rglob("*") if p.is_file()):
             bucket, _, key = path.relative_to(root).as_posix().partition("/")
             if staged.get((bucket, key)) != (path.stat().st_size, _mtime(path)):
                 s3.upload_file(str(path), bucket, key)
         for bucket, key in staged:
-            if not (root / bucket / key).exists():
+            if (bucket, key) not in mirrored and not (root / bucket / key).exists():
                 s3.delete_object(Bucket=bucket, Key=key)
         shutil.rmtree(root, ignore_errors=True)
 

@@ -483,13 +483,15 @@ class LocalRun:
         """The DAG run a landing started: the run of `dag_id` whose conf is that object."""
         self._check_started()
         watcher = self.watcher
-        etag = landing.event["detail"]["object"].get("etag")
+        obj = landing.event["detail"]["object"]
+        version, sequencer = obj.get("version-id"), obj.get("sequencer")
 
         def found() -> RunRecord | None:
             return next((r for (d, _), r in list(watcher.runs.items()) if d == dag_id
                          and r.conf.get("bucket") == landing.bucket
                          and r.conf.get("key") == landing.key
-                         and r.conf.get("etag") == etag), None)  # fmt: skip
+                         and (r.conf.get("version_id") == version if version
+                              else r.conf.get("sequencer") == sequencer)), None)  # fmt: skip
 
         return self.airflow.wait_for(
             f"the run of {dag_id} for s3://{landing.bucket}/{landing.key}", found, timeout

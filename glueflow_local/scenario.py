@@ -3,7 +3,8 @@
 The demo runs the example pipeline (configs/jobs):
 1. a good point-of-sale CSV lands -> sales_ingest -> Parquet in the curated bucket -> the
    validation gate passes -> the Redshift step -> the cost is recorded;
-2. the same file lands again, and EventBridge delivers its first event a second time: one run;
+2. EventBridge delivers its event a second time: the same object version, so no new run (a
+   new version of a key gets a run of its own: scenarios/new_version.yaml);
 3. a file under the prefix that no job reads (not .csv): the rule matches, no run starts; a
    file outside every job's prefix: no rule matches;
 4. a CSV with too many bad rows lands -> the gate stops the pipeline -> the alert, with the
@@ -51,8 +52,7 @@ def demo(run: LocalRun) -> dict[str, Any]:
     bad_key = f"{prefix}demo/2026-11-30_store-077.csv"
 
     good = run.land(bucket, good_key, good_body)
-    run.land(bucket, good_key, good_body)  # the same file, landed again
-    run.land(bucket, good_key, b"", event=good.event)  # the first event, delivered again
+    run.land(bucket, good_key, b"", event=good.event)  # its event, delivered again
     run.land(bucket, f"{prefix}demo/README.txt", b"drop notes, not data\n")
     run.land(bucket, "archive/2026-11-30_store-042.csv", good_body)  # no job reads archive/
     bad = run.land(bucket, bad_key, (SAMPLES / "sales_bad.csv").read_bytes())
@@ -88,7 +88,7 @@ def check_demo(run: LocalRun, good: RunRecord, bad: RunRecord) -> dict[str, Any]
             if name not in ("run_glue_job", "validation_gate", "record_cost")
         ),
         "its cost was recorded": isinstance(good.cost, dict) and good.cost.get("cost_usd", 0) > 0,
-        "the repeated file made one run": len(ingest_runs) == 2,
+        "the event delivered again made no run": len(ingest_runs) == 2,
         "the bad file's run failed at the gate": bad.state == "failed"
         and bad.tasks.get("validation_gate", {}).get("state") == "failed",
         "the aggregate, run on demand, succeeded": any(

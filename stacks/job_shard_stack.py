@@ -134,6 +134,12 @@ class JobShardStack(Stack):
                     else {}
                 ),
                 "--glueflow-inputs": ",".join(f"s3://{r.bucket_name}/{r.prefix}" for r in reads),
+                # A job started by files refuses a run that names no object (glueflow_glue).
+                **(
+                    {"--glueflow-s3-trigger": f"s3://{trigger.bucket_name}/{trigger.prefix}"}
+                    if (trigger := _s3_trigger(job, location))
+                    else {}
+                ),
                 "--glueflow-outputs": ",".join(f"s3://{w.bucket_name}/{w.prefix}" for w in writes),
                 "--extra-py-files": f"s3://{library.bucket_name}/{library.prefix}",
                 "--job-bookmark-option": (
@@ -166,6 +172,11 @@ class JobShardStack(Stack):
             reasons[group_arn] = GLUE_LOG_STREAMS_REASON
         acknowledge_wildcards(made.policy, reasons)
         return made
+
+
+def _s3_trigger(job: Any, location: Any) -> S3Prefix | None:
+    s3 = job.trigger.s3
+    return location(s3.bucket, s3.prefix or "") if s3 is not None else None
 
 
 def _construct_id(job_name: str) -> str:

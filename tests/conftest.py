@@ -52,7 +52,8 @@ def valid_environment() -> dict[str, Any]:
 
 
 def valid_job(name: str, **fields: Any) -> dict[str, Any]:
-    """A complete, valid job config; keyword arguments replace top-level fields."""
+    """A complete, valid job config; keyword arguments replace top-level fields. A job that
+    names `depends_on` starts from its upstream jobs (no S3 trigger) unless it names one."""
     job = {
         "name": name,
         "description": f"{name} test job",
@@ -62,6 +63,8 @@ def valid_job(name: str, **fields: Any) -> dict[str, Any]:
         "outputs": [{"bucket": "curated", "prefix": f"{name}/out/"}],
         "trigger": {"s3": {"bucket": "raw", "prefix": f"{name}/in/", "suffix": ".csv"}},
     }
+    if "depends_on" in fields:
+        job["trigger"] = {}
     job.update(fields)
     return job
 

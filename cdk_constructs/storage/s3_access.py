@@ -11,7 +11,9 @@ from typing import Any
 
 from cdk_constructs.security.managed_policy_role import allow
 
-READ_ACTIONS = ("s3:GetObject",)
+# s3:GetObjectVersion: an S3-triggered run copies exactly the object version it is for
+# (CopyObject with a VersionId needs it on the source, "CopyObject", Amazon S3 API Reference).
+READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 WRITE_ACTIONS = (
     "s3:AbortMultipartUpload",
     "s3:DeleteObject",

@@ -12,12 +12,13 @@ import json
 import logging
 import math
 import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import DAG, Asset
+from airflow.sdk import DAG, Asset, Param
 
 from glueflow_runtime import cost, gate
 from glueflow_runtime.callbacks import on_task_failure
@@ -133,6 +134,37 @@ def _schedule(job: dict[str, Any], env: str) -> Any:
     return None  # S3 events and manual runs come in through the API
 
 
+def _object_params(job: dict[str, Any]) -> dict[str, Any]:
+    """A job started by files runs for one object version; a run whose conf names no object
+    is refused when it is asked for: Airflow validates a run's conf against the DAG's params
+    and answers 400 ("Invalid input for param ...") before creating it (POST /dags/{dag_id}/
+    dagRuns, airflow-core's `trigger_dag_run` -> `create_dagrun` -> `params.validate()`),
+    and the UI's trigger form asks for them. The Glue run checks again (glueflow_glue).
+    Reprocessing a prefix is asked for by name: key = the prefix, reprocess_prefix = true."""
+    trigger = job["trigger"]
+    if trigger["type"] != "s3":
+        return {}
+    return {
+        "bucket": Param(
+            trigger["bucket"], type="string", enum=[trigger["bucket"]],
+            description="The bucket of the object the run is for.",
+        ),
+        "key": Param(
+            type="string", minLength=1, pattern=f"^{re.escape(trigger['prefix'])}",
+            description=f"The object's key (under {trigger['prefix'] or 'the bucket'}); with "
+            "reprocess_prefix, a prefix ending in '/' whose every object is read.",
+        ),
+        "version_id": Param(
+            None, type=["null", "string"],
+            description="The object version: the run reads exactly it. Null: the key as it is.",
+        ),
+        "reprocess_prefix": Param(
+            False, type="boolean",
+            description="Reprocess every object under key, a prefix: a named action.",
+        ),
+    }  # fmt: skip
+
+
 def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
     """The DAG of one job: [input sensor] -> Glue run -> [validation gate] -> downstream steps."""
     from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
@@ -151,6 +183,7 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
     with DAG(
         dag_id=job["dag_id"],
         description=job["description"],
+        params=_object_params(job),
         schedule=_schedule(job, env),
         start_date=START_DATE,
         catchup=False,

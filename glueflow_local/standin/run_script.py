@@ -6,11 +6,53 @@ As on Glue: the `awsglue` library and each `--extra-py-files` entry are on sys.p
 is `[script, --JOB_ID, .., --JOB_RUN_ID, .., --JOB_NAME, .., arguments...]`, and the script
 runs as `__main__`; an exception it raises ends the process with its traceback on stderr.
 The SparkSession is made first, local, so the script's `getOrCreate()` finds it.
+
+With the local S3 staging (`AWSGLUE_STANDIN_S3_ROOT`, see awsglue/context.py), what the
+script writes to S3 through boto3 (PutObject, CopyObject, a multipart upload, DeleteObject)
+goes to moto and, for a staged bucket, to its folder too: on Glue, Spark reads what boto3
+wrote a moment before, and so it does here. Each mirrored object is listed in
+`<root>/.mirrored.jsonl`, so that the run's end does not upload it again.
 """
 
+import json
 import os
 import runpy
 import sys
+
+MIRROR_LIST = ".mirrored.jsonl"
+WRITES = ("PutObject", "CopyObject", "CompleteMultipartUpload")
+
+
+def mirror_s3_writes(root: str) -> None:
+    """Keep the staged bucket folders in step with the script's boto3 writes to moto."""
+    import boto3
+
+    boto3.setup_default_session()
+    events = boto3.DEFAULT_SESSION.events
+
+    def remember(params, context, **_):
+        context["glueflow_object"] = (params.get("Bucket"), params.get("Key"))
+
+    def mirrored(http_response, context, model, **_):
+        bucket, key = context.get("glueflow_object") or (None, None)
+        if not bucket or not key or http_response.status_code >= 300:
+            return
+        if not os.path.isdir(os.path.join(root, bucket)):
+            return  # a bucket the run did not stage
+        path = os.path.join(root, bucket, *key.split("/"))
+        if model.name == "DeleteObject":
+            if os.path.isfile(path):
+                os.remove(path)
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        boto3.client("s3").download_file(bucket, key, path)
+        stat = os.stat(path)
+        with open(os.path.join(root, MIRROR_LIST), "a", encoding="utf-8") as listing:
+            listing.write(json.dumps([bucket, key, stat.st_size, stat.st_mtime_ns]) + "\n")
+
+    for operation in (*WRITES, "DeleteObject"):
+        events.register(f"before-parameter-build.s3.{operation}", remember)
+        events.register(f"after-call.s3.{operation}", mirrored)
 
 
 def main() -> None:
@@ -30,6 +72,9 @@ def main() -> None:
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("WARN")
+    root = os.environ.get("AWSGLUE_STANDIN_S3_ROOT")
+    if root:
+        mirror_s3_writes(root)
     sys.argv = [script, *args]
     try:
         runpy.run_path(script, run_name="__main__")

@@ -72,23 +72,27 @@ class CreatedObject:
     etag: str | None
     sequencer: str
     event_time: str | None
+    version_id: str | None = None
 
     def conf(self) -> dict[str, Any]:
         return {
             "bucket": self.bucket,
             "key": self.key,
             "size": self.size,
+            "version_id": self.version_id,
             "etag": self.etag,
             "sequencer": self.sequencer,
             "event_time": self.event_time,
         }
 
     def run_id(self, salt: str | None = None) -> str:
-        """The same bytes at the same key always give the same DAG run id: a redelivered event
-        and a file landed again unchanged ask for the run that exists, while a file rewritten
-        with other content (another ETag) gets a run of its own. Without an ETag, the write's
-        sequencer stands in, so only redeliveries share a run."""
-        version = f"etag:{self.etag}" if self.etag else self.sequencer
+        """One run per object version. In a versioned bucket the version id names the write;
+        without versioning, the event's sequencer does ("Event message structure", Amazon S3
+        User Guide: the sequencer orders the events of one key). A redelivered event carries
+        both unchanged, so it asks for the run that exists; a new write to the key, even of
+        the same bytes, gets a run of its own. The ETag is not used: under SSE-KMS it is not
+        a digest of the content, and a multipart ETag depends on the part size."""
+        version = f"version:{self.version_id}" if self.version_id else f"seq:{self.sequencer}"
         salted = f"\n{salt}" if salt else ""  # a reprocess: a new run of the same object
         digest = hashlib.sha256(f"{self.bucket}\n{self.key}\n{version}{salted}".encode())
         return f"s3__{digest.hexdigest()[:40]}"
@@ -139,6 +143,10 @@ def _created(bucket: Any, obj: Any, event_time: Any) -> CreatedObject:
         etag=obj.get("etag") or obj.get("eTag"),
         sequencer=obj["sequencer"],
         event_time=event_time if isinstance(event_time, str) else None,
+        # EventBridge's Object Created detail: "version-id" (Amazon S3 User Guide, "Using
+        # EventBridge"); a classic notification's object: "versionId". Absent or null when
+        # the bucket is not versioned.
+        version_id=obj.get("version-id") or obj.get("versionId") or None,
     )
 
 

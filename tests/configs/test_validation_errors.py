@@ -148,6 +148,13 @@ CASES = [
         ("unknown job 'ghost'", "known: ingest"),
     ),
     Case(
+        "files-and-upstream",
+        two_jobs(valid_job("second", depends_on=["ingest"], trigger=valid_job("x")["trigger"])),
+        "configs/jobs/second.yaml",
+        "depends_on",
+        ("runs once per object version", "drop depends_on"),
+    ),
+    Case(
         "self-dependency",
         job_with(depends_on=["ingest"]),
         "configs/jobs/ingest.yaml",

@@ -10,10 +10,12 @@ from moto import mock_aws
 
 from glueflow_glue.job import (
     GLUE_RESERVED_ARGUMENTS,
+    RunRefused,
     ValidationReportMissing,
     parse_run,
     report_outcome,
     requested_arguments,
+    stage_version,
 )
 from glueflow_glue.validation import Validated, write_report
 from glueflow_runtime.validation_report import ValidationReport
@@ -45,6 +47,57 @@ def test_run_arguments_prefer_the_triggering_object() -> None:
 
     scheduled = parse_run({**resolved, "glueflow_trigger": "{}"})
     assert scheduled.source_uris == ["s3://raw/sales/incoming/"]
+
+
+S3_JOB = {
+    "JOB_NAME": "glueflow-dev-sales_ingest",
+    "JOB_RUN_ID": "jr_7",
+    "glueflow_job": "sales_ingest",
+    "glueflow_inputs": "s3://raw/sales/",
+    "glueflow_outputs": "s3://curated/sales/orders/",
+    "glueflow_s3_trigger": "s3://raw/sales/incoming/",
+    "TempDir": "s3://artifacts/glue-temp/sales_ingest/",
+}
+
+
+def test_a_job_started_by_files_refuses_a_run_without_its_object() -> None:
+    """No fallback to the whole input: a manual run with no object is refused, saying how to
+    name one or how to reprocess a prefix by name."""
+    with pytest.raises(RunRefused, match=r"names no object.*reprocess_prefix"):
+        parse_run({**S3_JOB, "glueflow_trigger": "{}"})
+    with pytest.raises(RunRefused, match="names no object"):
+        parse_run(S3_JOB)
+
+
+def test_reprocessing_a_prefix_is_asked_for_by_name_within_the_trigger_prefix() -> None:
+    named = '{"bucket": "raw", "key": "sales/incoming/2026-11/", "reprocess_prefix": true}'
+    run = parse_run({**S3_JOB, "glueflow_trigger": named})
+    assert run.source_uris == ["s3://raw/sales/incoming/2026-11/"]
+    assert run.version_id is None
+    outside = '{"bucket": "raw", "key": "sales/archive/", "reprocess_prefix": true}'
+    with pytest.raises(RunRefused, match="within the job's trigger prefix"):
+        parse_run({**S3_JOB, "glueflow_trigger": outside})
+
+
+@mock_aws
+def test_the_run_reads_exactly_its_object_version() -> None:
+    """Two writes to one key: the run for the first reads the first, though the key holds the
+    second by then. Its version is copied (CopyObject with VersionId) under --TempDir."""
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for bucket in ("raw", "artifacts"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket="raw", VersioningConfiguration={"Status": "Enabled"})
+    key = "sales/incoming/a.csv"
+    first = s3.put_object(Bucket="raw", Key=key, Body=b"first\n")["VersionId"]
+    s3.put_object(Bucket="raw", Key=key, Body=b"second\n")
+    conf = f'{{"bucket": "raw", "key": "{key}", "version_id": "{first}"}}'
+
+    run, staged = stage_version(parse_run({**S3_JOB, "glueflow_trigger": conf}), s3)
+
+    assert staged == "s3://artifacts/glue-temp/sales_ingest/glueflow-sources/jr_7/a.csv"
+    assert run.source_uris == [staged]
+    body = s3.get_object(Bucket="artifacts", Key=staged.removeprefix("s3://artifacts/"))["Body"]
+    assert body.read() == b"first\n"
 
 
 @mock_aws

@@ -47,18 +47,20 @@ class Clock:
 
 def expected_request(dag_id: str = "sales_ingest") -> dict:
     """InvokeRestApi's request for `event("sales/incoming/a.csv")`, written out by hand: the
-    object as conf, no logical date, and the run id fixed for that bucket, key and ETag."""
+    object as conf, no logical date, and the run id fixed for that bucket, key and (no
+    versioning) sequencer."""
     return {
         "Name": "glueflow-dev",
         "Path": f"/dags/{dag_id}/dagRuns",
         "Method": "POST",
         "Body": {
-            "dag_run_id": "s3__0fdc619bc5a2fb9d997fe8969fed142e402455fb",
+            "dag_run_id": "s3__2bc4ed8da5a2a2a9eb75200d77d57169befe05a7",
             "logical_date": None,
             "conf": {
                 "bucket": "raw",
                 "key": "sales/incoming/a.csv",
                 "size": 5,
+                "version_id": None,
                 "etag": "b1946ac9",
                 "sequencer": "0065A1B2C3",
                 "event_time": "2026-11-24T06:00:00Z",

@@ -99,25 +99,43 @@ def test_classic_notification_keys_use_plus_for_space() -> None:
     assert obj.key == "sales/incoming/my file.csv"
 
 
-def test_run_id_is_derived_from_bucket_key_and_content() -> None:
-    """The same bytes at the same key are one run, however often they land (another write has
-    another sequencer, the same ETag); other bytes are another run."""
-    (a,) = handler.parse_event(event("sales/incoming/a.csv", "0065"))
-    (landed_again,) = handler.parse_event(event("sales/incoming/a.csv", "0066"))
-    changed = event("sales/incoming/a.csv", "0067")
-    changed["detail"]["object"]["etag"] = "5d41402a"
-    (rewritten,) = handler.parse_event(changed)
-    assert a.run_id() == landed_again.run_id()
-    assert a.run_id() != rewritten.run_id()
-    assert a.run_id().startswith("s3__")
+def _versioned(key: str, sequencer: str, version_id: str | None) -> dict:
+    payload = event(key, sequencer)
+    if version_id:
+        payload["detail"]["object"]["version-id"] = version_id
+    return payload
 
 
-def test_without_an_etag_only_a_redelivery_shares_the_run() -> None:
+def test_a_run_is_for_one_object_version() -> None:
+    """Versioned bucket: the event's `detail.object.version-id` names the write ("EventBridge
+    event message structure", Amazon S3 User Guide, ev-events). A redelivery (same version)
+    asks for the same run; another version of the key, even with the same bytes (same ETag),
+    gets its own; the version id is in the run's conf, for Glue to read exactly it."""
+    (first,) = handler.parse_event(_versioned("sales/incoming/a.csv", "0065", "v1"))
+    (again,) = handler.parse_event(_versioned("sales/incoming/a.csv", "0065", "v1"))
+    (second,) = handler.parse_event(_versioned("sales/incoming/a.csv", "0066", "v2"))
+    assert first.etag == second.etag  # the same bytes written twice
+    assert first.run_id() == again.run_id() != second.run_id()
+    assert first.conf()["version_id"] == "v1"
+    assert first.run_id().startswith("s3__")
+
+
+def test_without_versioning_the_sequencer_names_the_write() -> None:
+    """An unversioned bucket sends no version id: the sequencer, which differs between two
+    writes of a key, stands in; only a redelivery shares the run."""
     first, again, other = (event("sales/incoming/a.csv", s) for s in ("0065", "0065", "0066"))
-    for payload in (first, again, other):
-        del payload["detail"]["object"]["etag"]
     ids = [handler.parse_event(p)[0].run_id() for p in (first, again, other)]
     assert ids[0] == ids[1] != ids[2]
+    assert handler.parse_event(first)[0].conf()["version_id"] is None
+
+
+def test_a_classic_notification_s_version_id_is_read() -> None:
+    """S3's classic notification names it `s3.object.versionId` ("Event message structure",
+    Amazon S3 User Guide)."""
+    obj = {"key": "k.csv", "sequencer": "0A1", "versionId": "v9"}
+    record = {"s3": {"bucket": {"name": "raw"}, "object": obj}}
+    (created,) = handler.parse_event({"Records": [record]})
+    assert created.version_id == "v9"
 
 
 @pytest.mark.parametrize(

@@ -136,8 +136,13 @@ def invoke(dev: Synthesized, mwaa_api, sqs_server: str):
     return run
 
 
-def raw_event(key: str, sequencer: str = "0065A1B2C3") -> dict[str, Any]:
+def raw_event(
+    key: str, sequencer: str = "0065A1B2C3", version_id: str = "3HL4kqtJvjVBH40Nrjfkd"
+) -> dict[str, Any]:
+    """The event for a write to the raw bucket, which is versioned: S3 names the version in
+    `detail.object.version-id` ("EventBridge event message structure", Amazon S3 User Guide)."""
     payload = event(key, sequencer)
+    payload["detail"]["object"]["version-id"] = version_id
     payload["detail"]["bucket"]["name"] = RAW
     payload["resources"] = [f"arn:aws:s3:::{RAW}"]
     return payload
@@ -172,26 +177,27 @@ def test_a_sales_csv_starts_sales_ingest_with_the_airflow_v2_body(invoke) -> Non
         "bucket": RAW,
         "key": "sales/incoming/2026-11-24.csv",
         "size": 5,
+        "version_id": "3HL4kqtJvjVBH40Nrjfkd",
         "etag": "b1946ac9",
         "sequencer": "0065A1B2C3",
         "event_time": "2026-11-24T06:00:00Z",
     }
-    # A fixed value: the same object and write must keep asking for the same run.
-    assert body["dag_run_id"] == "s3__b72e646771e5300de6df8c3c7efed447f7d83c93"
+    # A fixed value, sha256 of bucket, key and version id: the same object version must keep
+    # asking for the same run.
+    assert body["dag_run_id"] == "s3__06273c6fb6074fc0866d5117fd4e7d75cb711760"
 
 
-def test_the_same_file_landed_again_asks_for_the_same_run(invoke) -> None:
-    """Landed again unchanged (a new write: another sequencer, the same ETag): the same run id,
-    which Airflow refuses twice. Rewritten with other bytes: another run."""
-    _, calls, _ = invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C3"))
-    invoke(raw_event("sales/incoming/a.csv", sequencer="0065A1B2C4"))
-    rewritten = raw_event("sales/incoming/a.csv", sequencer="0065A1B2C5")
-    rewritten["detail"]["object"]["etag"] = "5d41402a"
-    invoke(rewritten)
+def test_a_redelivery_asks_for_the_same_run_and_a_new_version_for_its_own(invoke) -> None:
+    """The same event delivered again: the same run id, which Airflow refuses the second
+    time. The same bytes written to the key again (a new version, the same ETag): a run of
+    its own, which reads that version."""
+    _, calls, _ = invoke(raw_event("sales/incoming/a.csv", "0065A1B2C3", version_id="v1"))
+    invoke(raw_event("sales/incoming/a.csv", "0065A1B2C3", version_id="v1"))
+    invoke(raw_event("sales/incoming/a.csv", "0065A1B2C4", version_id="v2"))
 
     run_ids = [c["Body"]["dag_run_id"] for c in calls]
-    assert run_ids[0] == run_ids[1]
-    assert run_ids[0] != run_ids[2]
+    assert run_ids[0] == run_ids[1] != run_ids[2]
+    assert [c["Body"]["conf"]["version_id"] for c in calls] == ["v1", "v1", "v2"]
 
 
 def test_a_key_no_job_reads_starts_nothing(invoke) -> None:

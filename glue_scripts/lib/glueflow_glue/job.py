@@ -14,6 +14,15 @@ The contract (glue_scripts/README.md):
   (`--validation-report-uri`), this module writes the report from that, before the commit;
   a job with a report location whose body returns nothing fails here, with a message
   saying so, instead of at the DAG's validation gate.
+- An S3-triggered run reads exactly the object version that started it. The run's conf (in
+  `--glueflow-trigger`) names bucket, key and version id; before the body runs, that version
+  is copied (CopyObject with the source's VersionId) to
+  `<--TempDir>glueflow-sources/<JOB_RUN_ID>/<file name>`, the body reads the copy, and the
+  copy is deleted when the run ends. A later write to the key cannot change what the run
+  reads. A bucket without versioning sends no version id: the key is read as it is then.
+- A job started by files (`--glueflow-s3-trigger`) refuses a run without an object: it never
+  falls back to reading its whole input. Reprocessing a prefix is asked for by name:
+  `{"bucket": ..., "key": "<prefix>/", "reprocess_prefix": true}`, within the trigger prefix.
 - The Glue job is committed (saving the bookmark) only after the body and the report
   succeeded.
 """
@@ -21,9 +30,10 @@ The contract (glue_scripts/README.md):
 from __future__ import annotations
 
 import json
+import posixpath
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from glueflow_glue.validation import RecordCounts, Validated, write_report
@@ -36,6 +46,7 @@ OPTIONAL_ARGUMENTS = (
     "validation-report-uri",
     "glueflow-env",
     "glueflow-trigger",
+    "glueflow-s3-trigger",
     "glueflow-airflow-run-id",
 )
 # What awsglue's getResolvedOptions registers itself; requesting one again fails the run.
@@ -63,6 +74,14 @@ class ValidationReportMissing(RuntimeError):
     """A job with a validation report location finished without counts to report."""
 
 
+class RunRefused(ValueError):
+    """The run does not say what to read: an S3-triggered job's run without an object."""
+
+
+# Where a run's copy of its object version goes, under the job's --TempDir.
+SOURCES_FOLDER = "glueflow-sources"
+
+
 @dataclass(frozen=True)
 class GlueRun:
     """What a script needs to know about its run."""
@@ -75,12 +94,37 @@ class GlueRun:
     trigger: dict[str, Any]
     arguments: dict[str, Any]
 
+    sources: tuple[str, ...] = ()  # what the body reads (see source_uris)
+    version_id: str | None = None  # the object version an S3-triggered run is for
+
     @property
     def source_uris(self) -> list[str]:
-        """The object that started an S3-triggered run, else every declared input."""
-        if self.trigger.get("bucket") and self.trigger.get("key"):
-            return [f"s3://{self.trigger['bucket']}/{self.trigger['key']}"]
-        return self.inputs
+        """What the body reads: the object that started an S3-triggered run (once staged,
+        the run's copy of exactly its version), the prefix a named reprocess asks for, or
+        else, for a scheduled or manual run of a job not started by files, every declared
+        input."""
+        return list(self.sources)
+
+
+def _sources(trigger: dict[str, Any], inputs: list[str], s3_trigger: str | None) -> list[str]:
+    bucket, key = trigger.get("bucket"), trigger.get("key")
+    if not (isinstance(bucket, str) and bucket and isinstance(key, str) and key):
+        if s3_trigger:
+            raise RunRefused(
+                f"this job starts on files under {s3_trigger} and the run names no object: "
+                "its conf needs bucket and key (and version_id), as the trigger sends them. It "
+                "does not read the whole prefix; to reprocess a prefix, ask for it by name: "
+                '{"bucket": "<bucket>", "key": "<prefix>/", "reprocess_prefix": true}'
+            )
+        return inputs
+    uri = f"s3://{bucket}/{key}"
+    outside = not key.endswith("/") or (s3_trigger and not uri.startswith(s3_trigger))
+    if trigger.get("reprocess_prefix") is True and outside:
+        raise RunRefused(
+            f"reprocess_prefix: {uri} must be a prefix ending in '/' within the job's "
+            f"trigger prefix {s3_trigger or '(none)'}"
+        )
+    return [uri]
 
 
 def requested_arguments(argv: Sequence[str], extra: Sequence[str] = ()) -> list[str]:
@@ -101,15 +145,54 @@ def parse_run(resolved: dict[str, Any]) -> GlueRun:
     if not run_id:
         raise ValueError("no --JOB_RUN_ID: Glue passes it to every run; is this running on Glue?")
     trigger_text = resolved.get("glueflow_trigger") or "{}"
+    trigger = json.loads(trigger_text) if trigger_text.strip() else {}
+    if not isinstance(trigger, dict):
+        raise RunRefused(f"--glueflow-trigger is not a JSON object: {trigger_text[:200]}")
+    inputs = [u for u in resolved["glueflow_inputs"].split(",") if u]
+    reprocess = trigger.get("reprocess_prefix") is True
+    version = trigger.get("version_id") if not reprocess else None
     return GlueRun(
         job=resolved["glueflow_job"],
         run_id=run_id,
-        inputs=[u for u in resolved["glueflow_inputs"].split(",") if u],
+        inputs=inputs,
         outputs=[u for u in resolved["glueflow_outputs"].split(",") if u],
         report_prefix=resolved.get("validation_report_uri") or None,
-        trigger=json.loads(trigger_text) if trigger_text.strip() else {},
+        trigger=trigger,
         arguments=resolved,
+        sources=tuple(_sources(trigger, inputs, resolved.get("glueflow_s3_trigger") or None)),
+        version_id=version if isinstance(version, str) and version else None,
     )
+
+
+def stage_version(run: GlueRun, s3: Any) -> tuple[GlueRun, str | None]:
+    """The run reading its own copy of exactly its object version, and that copy's URI (to
+    delete when the run ends); the run unchanged when it names no version.
+
+    CopyObject with the source's VersionId ("CopyObject", Amazon S3 API Reference: "To copy
+    a specific version of an object, append ?versionId=<version-id>"), through boto3's
+    managed copy, which copies in parts past 5 GB. TaggingDirective REPLACE: the copy needs
+    no s3:GetObjectVersionTagging, and the staging copy needs no tags."""
+    if run.version_id is None:
+        return run, None
+    temp = run.arguments.get("TempDir")
+    if not temp:
+        raise RunRefused("no --TempDir: Glue sets it on every Glueflow job; is this on Glue?")
+    (source,) = run.sources
+    bucket, _, key = source.removeprefix("s3://").partition("/")
+    temp_bucket, _, temp_prefix = temp.removeprefix("s3://").partition("/")
+    if temp_prefix and not temp_prefix.endswith("/"):
+        temp_prefix += "/"
+    staged_key = f"{temp_prefix}{SOURCES_FOLDER}/{run.run_id}/{posixpath.basename(key)}"
+    s3.copy(
+        {"Bucket": bucket, "Key": key, "VersionId": run.version_id},
+        temp_bucket,
+        staged_key,
+        ExtraArgs={"TaggingDirective": "REPLACE"},
+    )
+    staged = f"s3://{temp_bucket}/{staged_key}"
+    # On stdout, so the run's output log says what it read.
+    print(f"glueflow: reading {source} version {run.version_id} (copied to {staged})", flush=True)
+    return replace(run, sources=(staged,)), staged
 
 
 def report_outcome(run: GlueRun, outcome: Outcome) -> str | None:
@@ -141,6 +224,7 @@ def run_glue_job(body: Callable[[Any, GlueRun], Outcome], extra: Sequence[str] =
 
     `extra`: more of the script's own argument names (without `--`), required.
     """
+    import boto3
     from awsglue.context import GlueContext
     from awsglue.job import Job
     from awsglue.utils import getResolvedOptions
@@ -148,9 +232,16 @@ def run_glue_job(body: Callable[[Any, GlueRun], Outcome], extra: Sequence[str] =
 
     resolved = getResolvedOptions(sys.argv, requested_arguments(sys.argv, extra))
     run = parse_run(resolved)
+    s3 = boto3.client("s3")
+    run, staged = stage_version(run, s3)
     glue_context = GlueContext(SparkContext.getOrCreate())
     job = Job(glue_context)
     job.init(resolved["JOB_NAME"], resolved)
-    outcome = body(glue_context.spark_session, run)
-    report_outcome(run, outcome)
-    job.commit()
+    try:
+        outcome = body(glue_context.spark_session, run)
+        report_outcome(run, outcome)
+        job.commit()
+    finally:
+        if staged:
+            bucket, _, key = staged.removeprefix("s3://").partition("/")
+            s3.delete_object(Bucket=bucket, Key=key)
