@@ -44,7 +44,7 @@ LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(E
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
 .PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job bench stacks diff deploy clean \
-	demo run-local run-local-args review redrive replay
+	demo run-local run-local-args review redrive replay scenario scenario-args
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,7 +54,7 @@ help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAM
 	@echo "  ASSEMBLY=path  diff/deploy an already synthesized cloud assembly"
 	@echo "  OUT=path       where make synth writes the cloud assembly (default cdk.out)"
 	@echo "  NAME=job       the job make new-job scaffolds"
-	@echo "  JOB=, FILE=    the job and file make run-local runs"
+	@echo "  JOB=, FILE=    the job and file make run-local runs; FILE= the scenario (or folder) make scenario runs"
 	@echo "  PORT=n         the local Airflow API's port (default 0: any free port)"
 	@echo "  BASE=ref       what make review compares with (default origin/main); FORMAT=markdown, FAIL_ON=destructive,access"
 
@@ -131,6 +131,12 @@ run-local-args:
 
 run-local: $(STAMP) run-local-args $(if $(ASSEMBLY),,synth) ## Run one job on your file locally: make run-local JOB=name FILE=path
 	$(LOCAL) run --job "$(JOB)" --file "$(FILE)"
+
+scenario-args:
+	@test -n "$(FILE)" || { echo "usage: make scenario FILE=scenarios/burst.yaml (or a folder) [ENV=dev]" >&2; exit 2; }
+
+scenario: $(STAMP) scenario-args $(if $(ASSEMBLY),,synth) ## Run a fault scenario locally, check its counts: make scenario FILE=path
+	$(LOCAL) scenario --file "$(FILE)"
 
 # make review: BASE is the ref to compare with; ENV on the command line limits it to one
 # environment (otherwise every environment); FORMAT=markdown for a pull-request comment;

@@ -1,11 +1,12 @@
 """Run the benchmarks and print their tables with the machine they ran on.
 
-python -m benchmarks            # config, synth, dag, trigger, then latency
+python -m benchmarks            # config, synth, dag, trigger, latency, then burst
 python -m benchmarks config     # config validation + manifest only (seconds)
 python -m benchmarks synth      # full synth only (minutes)
 python -m benchmarks dag        # DAG processor, worker: factory, hand-written, dag-factory (min)
 python -m benchmarks trigger    # trigger Lambda routing and cold import only (seconds)
 python -m benchmarks latency    # file landed -> DAG run -> Glue task, on the local run (minutes)
+python -m benchmarks burst      # 1,000 files through the intake, with and without MWAA (min)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import platform
 from benchmarks import (
     config_bench,
     dag_parse_bench,
+    intake_burst_bench,
     local_latency_bench,
     synth_bench,
     trigger_bench,
@@ -28,6 +30,7 @@ BENCHES = {
     "dag": dag_parse_bench,
     "trigger": trigger_bench,
     "latency": local_latency_bench,
+    "burst": intake_burst_bench,
 }
 
 

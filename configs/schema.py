@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from configs.models import EnvironmentConfig, JobConfig
+from glueflow_local.scenario_model import Scenario
 
 CONFIGS_DIR = Path(__file__).resolve().parent
-SCHEMAS = {
+SCHEMAS: dict[Path, type[BaseModel]] = {
     CONFIGS_DIR / "job.schema.json": JobConfig,
     CONFIGS_DIR / "environment.schema.json": EnvironmentConfig,
+    # The fault scenarios of `make scenario` (glueflow_local/scenario_model.py).
+    CONFIGS_DIR.parent / "scenarios" / "scenario.schema.json": Scenario,
 }
 
 
-def schema_text(model: type[JobConfig] | type[EnvironmentConfig]) -> str:
+def schema_text(model: type[BaseModel]) -> str:
     """The model's JSON schema, as committed."""
     return json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
 

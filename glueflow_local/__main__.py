@@ -1,4 +1,5 @@
-"""`python -m glueflow_local demo|run`: the pipeline on this machine (make demo, make run-local).
+"""`python -m glueflow_local demo|run|scenario`: the pipeline on this machine (make demo,
+make run-local, make scenario).
 
 Errors the user can act on are one line on stderr and exit status 2; a scenario whose checks
 fail exits 1. Ctrl-C (or SIGTERM) ends every process the run started before exiting 130.
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from glueflow_local.errors import LocalRunError
+from glueflow_local.scenario_model import ScenarioError
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -51,7 +53,57 @@ def parse(argv: list[str]) -> argparse.Namespace:
     one = commands.add_parser("run", help="run one job on a file")
     one.add_argument("--job", required=True)
     one.add_argument("--file", required=True, type=Path)
+    scenario = commands.add_parser(
+        "scenario", help="run scenarios: a file, or every one in a folder"
+    )
+    scenario.add_argument("--file", required=True, type=Path)
     return parser.parse_args(argv)
+
+
+def _scenario_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        if not found:
+            raise LocalRunError(f"FILE {path}: a folder with no .yaml scenario in it")
+        return found
+    if not path.is_file():
+        raise LocalRunError(f"FILE {path}: no such file or folder")
+    return [path]
+
+
+def run_scenarios(args: argparse.Namespace, workdir: Path) -> tuple[bool, list[str]]:
+    """Every scenario of FILE, grouped by clock (one local run per clock); its verdicts."""
+    from glueflow_local.run import LocalRun
+    from glueflow_local.scenario_model import load
+    from glueflow_local.scenarios import ScenarioRun
+
+    files = _scenario_files(args.file)
+    loaded = []
+    problems = []
+    for path in files:
+        try:
+            loaded.append((path, load(path)))
+        except ScenarioError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ScenarioError("\n".join(problems))
+    clocks = sorted({s.clock.compression for _, s in loaded})
+    verdicts = []
+    for clock in clocks:
+        group = [(p, s) for p, s in loaded if s.clock.compression == clock]
+        folder = workdir if len(clocks) == 1 else workdir / f"clock-{clock:g}"
+        with LocalRun(args.assembly, args.env, folder, airflow_port=args.port,
+                      time_scale=clock) as run:  # fmt: skip
+            for path, scenario in group:
+                verdicts += ScenarioRun(run, path.stem, scenario, path.parent).play()
+            (run.workdir / "summary.json").write_text(
+                json.dumps({**run.summary(), "verdicts": [v.line() for v in verdicts]},
+                           indent=1, default=str)
+            )  # fmt: skip
+    held = sum(v.held for v in verdicts)
+    lines = [v.line() for v in verdicts]
+    lines.append(f"{held} of {len(verdicts)} expectations held, in {len(loaded)} scenario(s)")
+    return held == len(verdicts), lines
 
 
 def _check_job(manifest_path: Path, job: str, file: Path) -> None:
@@ -88,6 +140,14 @@ def main(argv: list[str] | None = None) -> int:
         from glueflow_local import scenario
         from glueflow_local.run import LocalRun
 
+        if args.command == "scenario":
+            ok, lines = run_scenarios(args, workdir)
+            print("\n".join(["", *lines]))
+            print(f"timeline and runs: {workdir / 'summary.json'}; logs under {workdir}")
+            took = time.monotonic() - started
+            print(f"{'done' if ok else 'FAILED'} in {took:.0f} s (every process it started "
+                  "has ended)")  # fmt: skip
+            return 0 if ok else 1
         if args.command == "run":
             manifest = args.assembly / "glueflow" / args.env / "manifest" / "manifest.json"
             if manifest.is_file():
@@ -115,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"timeline and runs: {workdir / 'summary.json'}; logs under {workdir}")
         print(f"{'done' if ok else 'FAILED'} in {took:.0f} s (every process it started has ended)")
         return 0 if ok else 1
+    except ScenarioError as exc:  # a scenario that cannot run: every problem, one line each
+        print("error: a scenario cannot run; nothing was started", file=sys.stderr)
+        print(str(exc), file=sys.stderr)
+        return 2
     except LocalRunError as exc:
         first, _, rest = str(exc).partition("\n")
         print(f"error: {first}", file=sys.stderr)

@@ -45,12 +45,20 @@ def get(url: str) -> dict:
         return json.loads(answer.read())
 
 
-def post(url: str, body: dict) -> dict:
+def post(url: str, body: dict, method: str = "POST") -> dict:
     request = urllib.request.Request(  # noqa: S310 - loopback http
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method=method,
     )
     with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
         return json.loads(answer.read())
+
+
+def patch(url: str, body: dict) -> dict:
+    """PATCH, as `PATCH /dags/{dag_id}` ({"is_paused": true}) takes it."""
+    return post(url, body, method="PATCH")
 
 
 def airflow_env(

@@ -125,6 +125,10 @@ class LocalCloud:
         self.archives: list[Archive] = []
         self.replays: dict[str, dict[str, Any]] = {}
         self.subscriptions: list[Subscription] = []
+        self.event_sources: list[EventSource] = []
+        # Seconds of scenario time per real second (glueflow_local/scenarios.py): a batch the
+        # function failed comes back after the queue's visibility timeout divided by it.
+        self.time_scale = 1.0
         self.endpoint = ""
         self._server: Any = None
         self._stop = threading.Event()
@@ -362,6 +366,7 @@ class LocalCloud:
             int(props.get("BatchSize", 10)),
             "ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
         )  # fmt: skip
+        self.event_sources.append(source)
         poller = threading.Thread(target=self._deliver_sqs, args=(source,), daemon=True)
         self._pollers.append(poller)
         poller.start()
@@ -392,6 +397,8 @@ class LocalCloud:
                     f"{source.function.name} failed on a batch of {len(messages)} from its "
                     f"queue: {answer['errorType']}: {answer['errorMessage']}; they come back",
                 )
+                if self.time_scale > 1:
+                    self._compress_visibility(sqs, source, messages)
                 continue
             result = answer.get("result") or {}
             failed = {
@@ -403,6 +410,19 @@ class LocalCloud:
                     sqs.delete_message(
                         QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"]
                     )
+
+    def _compress_visibility(self, sqs: Any, source: EventSource, messages: list) -> None:
+        """On a compressed clock, a failed batch comes back after the queue's visibility
+        timeout in scenario time, not in real time."""
+        timeout = int(sqs.get_queue_attributes(
+            QueueUrl=source.queue_url, AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]["VisibilityTimeout"])  # fmt: skip
+        for message in messages:
+            sqs.change_message_visibility(
+                QueueUrl=source.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=max(1, round(timeout / self.time_scale)),
+            )
 
     # --- Functions ----------------------------------------------------------------------
 

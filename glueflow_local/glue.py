@@ -140,6 +140,9 @@ class GlueStandIn:
         self.timeline = timeline
         self.workdir = workdir
         self.runs: dict[str, GlueRun] = {}
+        # Faults a scenario asks for (glueflow_local/scenarios.py): per Glue job name, what
+        # its next runs do, "before_write" or "after_write", in order.
+        self.faults: dict[str, list[str]] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._threads: list[threading.Thread] = []
@@ -187,6 +190,11 @@ class GlueStandIn:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
+
+    def _fault(self, job_name: str) -> str | None:
+        with self._lock:
+            pending = self.faults.get(job_name)
+            return pending.pop(0) if pending else None
 
     def active(self) -> list[str]:
         """The runs not yet ended."""
@@ -300,6 +308,11 @@ class GlueStandIn:
         except Exception as exc:
             self._finish(run, "FAILED", f"could not start the run: {exc}", [], [])
             return
+        fault = self._fault(name)
+        if fault == "before_write":
+            self._unstage(folder / "s3", staged)
+            self._finish(run, "FAILED", "scenario fault: the run failed before it wrote", [], [])
+            return
         env = {
             **os.environ,
             **self.cloud.aws_env(),
@@ -336,6 +349,9 @@ class GlueStandIn:
             self._finish(run, "STOPPED", "Job run was stopped", out_lines, err_lines)
         elif code is None:
             self._finish(run, "TIMEOUT", f"Job run timed out after {timeout_s // 60} minutes",
+                         out_lines, err_lines)  # fmt: skip
+        elif code == 0 and fault == "after_write":
+            self._finish(run, "FAILED", "scenario fault: the run failed after it wrote",
                          out_lines, err_lines)  # fmt: skip
         elif code == 0:
             self._finish(run, "SUCCEEDED", None, out_lines, err_lines)

@@ -64,6 +64,7 @@ class LocalFunction:
         self.dead_letter_arn = dead_letter_arn
         self.dead_letter = dead_letter
         self.results: list[dict[str, Any]] = []
+        self.fail_next = 0  # invocations a scenario fails (glueflow_local/scenarios.py)
         self._process: subprocess.Popen[str] | None = None
         self._lock = threading.Lock()
         self._log_thread: threading.Thread | None = None
@@ -119,6 +120,14 @@ class LocalFunction:
     def invoke(self, event: Any) -> dict[str, Any]:
         """One synchronous invocation: the function's answer, or its error."""
         with self._lock:
+            if self.fail_next > 0:
+                # As a function that raised: Lambda reports the error to its caller, and an
+                # event source mapping leaves the batch on the queue.
+                self.fail_next -= 1
+                answer = {"ok": False, "errorType": "ScenarioFault",
+                          "errorMessage": "the scenario failed this invocation"}  # fmt: skip
+                self.results.append(answer)
+                return answer
             if self._process is None or self._process.poll() is not None:
                 self._process = self._start()
             stdin, stdout = self._process.stdin, self._process.stdout
@@ -151,6 +160,11 @@ class LocalFunction:
             self.timeline.say("lambda", f"{self.name}: event sent to its dead-letter queue")
         else:
             self.timeline.say("lambda", f"{self.name}: event LOST (no dead-letter queue)")
+
+    def restart(self, **environment: str) -> None:
+        """Change environment variables; the next invocation starts a fresh environment."""
+        self.environment.update(environment)
+        self.stop()
 
     def stop(self) -> None:
         with self._lock:

@@ -31,6 +31,7 @@ from glueflow_local.assembly import CloudAssembly
 from glueflow_local.cloud import LocalCloud
 from glueflow_local.errors import LocalRunError
 from glueflow_local.events import object_created
+from glueflow_local.faults import ApiGate
 from glueflow_local.glue import STANDIN, GlueStandIn
 from glueflow_local.timeline import Timeline
 from glueflow_local.webhook import WebhookReceiver
@@ -44,6 +45,20 @@ TERMINAL = {"success", "failed"}
 QUIET_S = 6
 TASK_TERMINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
 SHOW_OUTPUT = STANDIN / "show_output.py"
+# On a compressed clock (LocalRun's time_scale), Airflow's task retry delays shrink with it:
+# a cluster policy (Airflow's `task_policy`, read from $AIRFLOW_HOME/config/
+# airflow_local_settings.py, "Cluster Policies", Airflow documentation) applied when the DAG
+# processor parses the DAGs. Local runs only; MWAA gets the DAG folder, never this file.
+LOCAL_SETTINGS = """\
+from datetime import timedelta
+
+TIME_SCALE = {scale!r}
+
+
+def task_policy(task):
+    if task.retry_delay:
+        task.retry_delay = timedelta(seconds=task.retry_delay.total_seconds() / TIME_SCALE)
+"""
 
 
 @dataclass
@@ -219,8 +234,12 @@ class LocalRun:
         workdir: Path,
         timeline: Timeline | None = None,
         airflow_port: int = 0,
+        time_scale: float = 1.0,
     ) -> None:
         self.timeline = timeline or Timeline()
+        # Seconds of scenario time per real second: the trigger's backoff and retry window,
+        # a failed batch's return and Airflow's retry delays all run this much faster.
+        self.time_scale = time_scale
         self.env = env
         self.workdir = workdir.resolve()
         self.airflow_port = airflow_port
@@ -239,6 +258,7 @@ class LocalRun:
         self.webhook: WebhookReceiver | None = None
         self.airflow: local_airflow.Airflow | None = None
         self.watcher: Watcher | None = None
+        self.api_gate: ApiGate | None = None
         self.manifest: dict[str, Any] = {}
         self.landings: list[Landing] = []
 
@@ -264,6 +284,12 @@ class LocalRun:
         self._check_versions(mwaa)
         self.cloud = LocalCloud(self.assembly, self.timeline, self.workdir)
         self.cloud.function_env["GLUEFLOW_LOCAL_RUN"] = str(self.workdir)
+        self.cloud.time_scale = self.time_scale
+        if self.time_scale != 1:
+            self.cloud.function_env["GLUEFLOW_TIME_SCALE"] = repr(self.time_scale)
+            say("setup", f"clock compressed {self.time_scale:g}x: an hour of the trigger's "
+                         f"backoff and Airflow's retry delays takes "
+                         f"{3600 / self.time_scale:.2g} s")  # fmt: skip
         say("setup", f"AWS APIs: moto server on {self.cloud.start()}")
         self.cloud.provision()
         say("setup", f"created from the templates: {self._created()}")
@@ -284,6 +310,11 @@ class LocalRun:
             "GLUEFLOW_POLL_SECONDS": POLL_SECONDS,
             **self._airflow_options(mwaa),
         }
+        if self.time_scale != 1:
+            (home / "config").mkdir(parents=True, exist_ok=True)
+            (home / "config" / "airflow_local_settings.py").write_text(
+                LOCAL_SETTINGS.format(scale=float(self.time_scale))
+            )
         local_airflow.migrate(home, local_airflow.airflow_env(home, extra=aws_env))
         say("setup", f"Airflow {mwaa['AirflowVersion']}: database migrated; starting the API "
                      "server, scheduler, DAG processor and triggerer")  # fmt: skip
@@ -297,22 +328,27 @@ class LocalRun:
         )
         say("setup", f"{len(dag_ids)} DAGs parsed from the shipped folder, none paused: "
                      f"{', '.join(dag_ids)}")  # fmt: skip
-        # The trigger reaches this Airflow's REST API directly; on AWS it goes through MWAA's
-        # InvokeRestApi, which forwards the same request.
+        # The trigger reaches this Airflow's REST API through a pass-through a scenario can
+        # make unavailable or throttled (glueflow_local/faults.py); on AWS it goes through
+        # MWAA's InvokeRestApi, which forwards the same request.
+        self.api_gate = ApiGate(self.airflow.base)
+        api = self.api_gate.start()
         for function in self.cloud.functions.values():
-            function.environment["AIRFLOW_API_URL"] = self.airflow.base
-        self.cloud.function_env["AIRFLOW_API_URL"] = self.airflow.base
+            function.environment["AIRFLOW_API_URL"] = api
+        self.cloud.function_env["AIRFLOW_API_URL"] = api
         self.watcher = Watcher(self.airflow.base, dag_ids, self.timeline, ids)
         self.watcher.start()
 
     def stop(self) -> None:
-        for part in (self.watcher, self.airflow, self.glue, self.cloud, self.webhook):
+        for part in (self.watcher, self.api_gate, self.airflow, self.glue, self.cloud,
+                     self.webhook):  # fmt: skip
             if part is not None:
                 try:
                     part.stop()
                 except Exception as exc:  # keep stopping the others
                     self.timeline.say("stop", f"{type(part).__name__}: {exc}")
         self.watcher = self.airflow = self.glue = self.cloud = self.webhook = None
+        self.api_gate = None
 
     def _check_started(self) -> None:
         if self.cloud is None:

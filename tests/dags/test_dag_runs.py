@@ -207,6 +207,7 @@ S3_EVENT_CONF = {
     "bucket": "glueflow-dev-raw-111111111111",
     "key": "sales/incoming/2026-11-24.csv",
     "size": 1024,
+    "version_id": "3HL4kqtJvjVBH40Nrjfkd",
     "etag": "abc",
     "sequencer": "0065",
     "event_time": "2026-11-24T06:00:00Z",

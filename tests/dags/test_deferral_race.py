@@ -141,8 +141,12 @@ def test_short_deferred_glue_runs_never_fail_a_dag_run_whose_glue_run_succeeded(
 
     monkeypatch.setattr(GlueBackend, "start_job_run", over_at_once)
     runs_url = f"{airflow.base}/dags/{JOB}/dagRuns"
+    trigger = job["trigger"]
     for n in range(RUNS):
-        _post(runs_url, {"dag_run_id": f"race-{n:03d}", "logical_date": None, "conf": {}})
+        # Each run for its own object, as the trigger asks (sales_ingest's params refuse a
+        # run that names none).
+        conf = {"bucket": trigger["bucket"], "key": f"{trigger['prefix']}race-{n:03d}.csv"}
+        _post(runs_url, {"dag_run_id": f"race-{n:03d}", "logical_date": None, "conf": conf})
     runs = airflow.wait_for(f"{RUNS} runs of {JOB} finishing", _all_finished(runs_url, RUNS),
                             RUN_S)  # fmt: skip
 

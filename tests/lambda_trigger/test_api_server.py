@@ -163,11 +163,22 @@ def test_events_start_runs_with_their_object_and_redelivery_starts_none(
         "bucket": RAW,
         "key": "sales/incoming/2026-11-24 store 42.csv",
         "size": 5,
+        "version_id": None,
         "etag": "b1946ac9",
         "sequencer": "0065A1B2C3",
         "event_time": "2026-11-24T06:00:00Z",
     }
     assert _get(f"{airflow.base}/dags/marketing_events_ingest/dagRuns")["total_entries"] == 1
+
+    # A manual run of a job started by files that names no object is refused before it
+    # exists: Airflow validates the conf against the DAG's params and answers 400
+    # (dag_run.py, `trigger_dag_run`: ParamValidationError -> HTTP_400_BAD_REQUEST).
+    manual = transport.HttpTransport(airflow.base).post(
+        "/dags/sales_ingest/dagRuns", {"logical_date": None, "conf": {}}, 10
+    )
+    assert manual.status == 400
+    assert "Invalid input for param key" in json.dumps(manual.body)
+    assert _get(f"{airflow.base}/dags/sales_ingest/dagRuns")["total_entries"] == 1
 
 
 def test_a_triggered_run_is_started_by_the_scheduler(airflow: Airflow, dev_manifest: dict) -> None:
