@@ -204,6 +204,9 @@ class ScenarioRun:
         for job, states in (step.dag_runs or {}).items():
             self._job(job)
             counted = Counter(r.state for r in runs if r.dag_id == job)
+            if not states:  # {}: no run at all
+                add(Verdict(self.name, f"DAG runs of {job}", sum(counted.values()), 0))
+                continue
             for state, count in states.items():
                 add(Verdict(self.name, f"DAG runs of {job} {state}", counted[state], count))
             others = {s: n for s, n in counted.items() if s not in states}
