@@ -8,15 +8,23 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from configs.models import EnvironmentConfig, JobConfig
-from glueflow_local.scenario_model import Scenario
 
 CONFIGS_DIR = Path(__file__).resolve().parent
 SCHEMAS: dict[Path, type[BaseModel]] = {
     CONFIGS_DIR / "job.schema.json": JobConfig,
     CONFIGS_DIR / "environment.schema.json": EnvironmentConfig,
-    # The fault scenarios of `make scenario` (glueflow_local/scenario_model.py).
-    CONFIGS_DIR.parent / "scenarios" / "scenario.schema.json": Scenario,
 }
+SCENARIO_SCHEMA = CONFIGS_DIR.parent / "scenarios" / "scenario.schema.json"
+
+
+def _all_schemas() -> dict[Path, type[BaseModel]]:
+    """The configs' schemas, and the fault scenarios' (glueflow_local/scenario_model.py)
+    where the repository has them: a project laid out from configs/ alone has not."""
+    if not (CONFIGS_DIR.parent / "glueflow_local" / "scenario_model.py").is_file():
+        return SCHEMAS
+    from glueflow_local.scenario_model import Scenario
+
+    return {**SCHEMAS, SCENARIO_SCHEMA: Scenario}
 
 
 def schema_text(model: type[BaseModel]) -> str:
@@ -25,7 +33,7 @@ def schema_text(model: type[BaseModel]) -> str:
 
 
 def _generated() -> dict[Path, str]:
-    files = {path: schema_text(model) for path, model in SCHEMAS.items()}
+    files = {path: schema_text(model) for path, model in _all_schemas().items()}
     if README.is_file():
         files[README] = render_readme(README.read_text(encoding="utf-8"))
     return files

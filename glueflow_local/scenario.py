@@ -56,8 +56,10 @@ def demo(run: LocalRun) -> dict[str, Any]:
     run.land(bucket, f"{prefix}demo/README.txt", b"drop notes, not data\n")
     run.land(bucket, "archive/2026-11-30_store-042.csv", good_body)  # no job reads archive/
     bad = run.land(bucket, bad_key, (SAMPLES / "sales_bad.csv").read_bytes())
-    good_run = run.run_of(good, "sales_ingest")
-    bad_run = run.run_of(bad, "sales_ingest")
+    # Bounded as a whole run is: a message the trigger could not pass on at once (Airflow
+    # busy on a loaded machine) comes back after its backoff, 15 to 30 s.
+    good_run = run.run_of(good, "sales_ingest", RUN_S)
+    bad_run = run.run_of(bad, "sales_ingest", RUN_S)
 
     run.wait_run("sales_ingest", good_run.run_id, RUN_S)
     aggregate_id = run.trigger("sales_daily_aggregate")
@@ -111,7 +113,7 @@ def run_local(run: LocalRun, job_name: str, file: Path) -> dict[str, Any]:
     trigger = job["trigger"]
     if trigger.get("type") == "s3":
         landing = run.land(trigger["bucket"], trigger["prefix"] + file.name, body)
-        run_id = run.run_of(landing, job_name).run_id
+        run_id = run.run_of(landing, job_name, RUN_S).run_id
     else:
         source = job["inputs"][0]
         run.land(source["bucket"], source["prefix"] + file.name, body)

@@ -381,12 +381,13 @@ def test_a_job_with_validation_that_reports_nothing_fails(
 ) -> None:
     script = tmp_path / "silent.py"
     script.write_text(SILENT_SCRIPT)
+    trigger = dev_deployed.manifest["jobs"]["sales_ingest"]["trigger"]
     run = run_as_glue(
         dev_deployed,
         "sales_ingest",
         LocalS3(tmp_path / "s3"),
         spark,
-        conf={},
+        conf={"bucket": trigger["bucket"], "key": f"{trigger['prefix']}silent.csv"},
         airflow_run_id="manual__1",
         job_run_id="jr_silent",
         script=script,
@@ -395,6 +396,28 @@ def test_a_job_with_validation_that_reports_nothing_fails(
     assert run.error is not None
     assert "returned nothing to report" in str(run.error)
     assert not run.committed  # no bookmark saved for a run that failed
+
+
+def test_a_run_of_a_job_started_by_files_without_its_object_is_refused(
+    dev_deployed: Deployed, tmp_path: Path, spark: SparkSession, aws
+) -> None:
+    """With the job's DefaultArguments from its template (`--glueflow-s3-trigger`), a run
+    whose conf names no object fails before reading anything, saying how to name one: it
+    never falls back to the job's whole input."""
+    run = run_as_glue(
+        dev_deployed,
+        "sales_ingest",
+        LocalS3(tmp_path / "s3"),
+        spark,
+        conf={},
+        airflow_run_id="manual__2",
+        job_run_id="jr_no_object",
+    )
+
+    assert run.error is not None
+    assert "names no object" in str(run.error)
+    assert "reprocess_prefix" in str(run.error)
+    assert not run.committed
 
 
 # --- A scaffolded job -----------------------------------------------------------------------

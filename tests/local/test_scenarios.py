@@ -71,7 +71,11 @@ def test_every_shipped_scenario_holds(played) -> None:
 
 
 def test_a_count_that_does_not_hold_fails_the_run_with_its_verdict(played) -> None:
-    assert played.returncode == 1, played.stderr[-2000:]
+    """The command exits 1 ("Error 1" in make's report), and make, whose recipe failed,
+    exits 2 ("Exit Status of make", GNU make manual)."""
+    assert played.returncode == 2, played.stderr[-2000:]
+    assert re.search(r"\] Error 1$", played.stderr.strip()), played.stderr[-2000:]
+    assert "FAILED in" in played.stdout
     verdicts = _verdicts(played.stdout)["zz_outsider"]
     assert "FAIL DAG runs of sales_ingest success: 1 (expected 2)" in verdicts
     assert "FAIL alerts: 0 (expected 1)" in verdicts
