@@ -58,8 +58,11 @@ class _Content(_Strict):
     )
     body: str | None = Field(default=None, description="The file's text, written out.")
 
-    def given(self) -> int:
-        return sum(x is not None for x in (self.file, self.sample, self.body))
+    @model_validator(mode="after")
+    def _at_most_one(self) -> _Content:
+        if sum(x is not None for x in (self.file, self.sample, self.body)) > 1:
+            raise ValueError("give at most one of file, sample and body")
+        return self
 
 
 class Land(_Content):
@@ -82,23 +85,14 @@ class Land(_Content):
         description="A name for this landing, for new_version and redeliver.",
     )
 
-    @model_validator(mode="after")
-    def _one_content(self) -> Land:
-        if self.given() > 1:
-            raise ValueError("give one of file, sample and body")
-        return self
-
 
 class NewVersion(_Content):
     """Write the key of an earlier landing again: a new object version."""
 
-    of: str = Field(description="The name of an earlier landing (its `as`).")
-
-    @model_validator(mode="after")
-    def _one_content(self) -> NewVersion:
-        if self.given() > 1:
-            raise ValueError("give one of file, sample and body (none: the same bytes again)")
-        return self
+    of: str = Field(
+        description="The name of an earlier landing (its `as`); without content, the same "
+        "bytes are written again."
+    )
 
 
 class Redeliver(_Strict):

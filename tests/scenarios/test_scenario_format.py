@@ -64,6 +64,9 @@ def write(tmp_path: Path, text: str) -> Path:
          "steps[0].mwaa.state: 'down': Input should be 'unavailable', 'throttled' or 'available'"),
         ("description: x\nsteps:\n  - wait: {for: 6 hours}\n  - expect: {waiting: 0}\n",
          "steps[0].wait.for: '6 hours': '6 hours' is not a duration: write e.g. 6h"),
+        ("description: x\nsteps:\n  - land: {job: j, sample: good, body: a}\n"
+         "  - expect: {waiting: 0}\n",
+         "steps[0].land: give at most one of file, sample and body"),
         ("description: x\nsteps:\n  - land: {job: j}\n",
          "a scenario needs at least one expect step"),
         ("description: x\nclock: {compression: 0.5}\nsteps:\n  - expect: {waiting: 0}\n",
