@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -324,6 +325,29 @@ def test_a_failed_glue_run_fails_the_dag_run(
         f"no log stream {glue_run + '-driver'!r} in {output_group} (nor the others)"
     ]
     assert alert["links"]["glue_run"].endswith(f"/run/{glue_run}")
+
+
+def test_an_alert_whose_log_tail_is_late_is_sent_without_it(
+    deploy, aws, dev_manifest, failures_as_on_mwaa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the tail took longer than the alert waits for it (the budget set to 0 s here,
+    so any read is late): the alert still goes out, without the tail, saying why."""
+    aws.outcomes["sales_ingest"] = {"fail": True, "error_log": ["Traceback ...", "boom"]}
+    dags = deploy(dev_manifest).dags
+    callbacks = sys.modules["glueflow_runtime.callbacks"]  # the shipped copy the DAG runs
+    monkeypatch.setattr(callbacks, "TOTAL_BUDGET_S", 0)
+
+    dag_run = dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
+
+    assert str(dag_run.state) == "failed"
+    (alert,) = alerts_received(aws)
+    assert alert["task_id"] == "run_glue_job"
+    assert alert["log_tail"] == []
+    assert any(
+        note.startswith("log tail left out: reading it took ")
+        and note.endswith("more than the 0 s an alert waits for it")
+        for note in alert["notes"]
+    ), alert["notes"]
 
 
 def test_a_dependent_job_is_queued_on_its_upstream_asset(deploy, aws, dev_manifest) -> None:
