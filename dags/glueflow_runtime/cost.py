@@ -20,6 +20,11 @@ log = logging.getLogger(__name__)
 
 MINIMUM_BILLED_SECONDS = 60
 METRIC_NAMESPACE = "Glueflow"
+# The argument the Glue task passes every run it starts (dag_builder): the DAG run's id.
+AIRFLOW_RUN_ARGUMENT = "--glueflow-airflow-run-id"
+# How many of the job's newest runs are searched for this DAG run's attempts (GetJobRuns
+# returns the newest first; the pricing task runs right after the last attempt).
+ATTEMPT_SCAN_LIMIT = 200
 # Glue run states that count as a failed run.
 FAILED_STATES = frozenset({"FAILED", "TIMEOUT", "STOPPED", "ERROR"})
 
@@ -95,6 +100,26 @@ def metric_data(cost: RunCost, environment_name: str) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def attempts_of(
+    glue: Any, glue_job_name: str, airflow_run_id: str, last_run_id: str
+) -> list[dict[str, Any]]:
+    """Every Glue run this DAG run started, oldest first: a retry of the Glue task is a new
+    run, and each is billed. Found with GetJobRuns ("GetJobRuns", AWS Glue API: each JobRun
+    has the `Arguments` it was started with), by the DAG run id the task passes each run;
+    the last attempt is always among them."""
+    found: dict[str, dict[str, Any]] = {}
+    pages = glue.get_paginator("get_job_runs").paginate(
+        JobName=glue_job_name, PaginationConfig={"MaxItems": ATTEMPT_SCAN_LIMIT}
+    )
+    for page in pages:
+        for run in page.get("JobRuns", []):
+            if (run.get("Arguments") or {}).get(AIRFLOW_RUN_ARGUMENT) == airflow_run_id:
+                found[run["Id"]] = run
+    if last_run_id not in found:
+        found[last_run_id] = glue.get_job_run(JobName=glue_job_name, RunId=last_run_id)["JobRun"]
+    return sorted(found.values(), key=lambda run: str(run.get("StartedOn") or ""))
+
+
 def record_run_cost(
     *,
     job: str,
@@ -106,10 +131,12 @@ def record_run_cost(
     ti: Any,
     **_: Any,
 ) -> dict[str, Any]:
-    """Task callable: price the run, publish its metrics (`metric_data`), log it, and alert
-    (without failing) when it is over the job's budget.
+    """Task callable: price every Glue attempt of the DAG run, failed ones included, publish
+    each one's metrics (`metric_data`), log them, and alert (without failing) when the DAG
+    run's total is over the job's budget.
 
-    Returns the priced run as XCom.
+    Returns, as XCom, the DAG run's total (`cost_usd`, `dpu_hours`, `duration_seconds`), the
+    last attempt's `run_id` and `state`, and each attempt under `attempts`.
     """
     from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 
@@ -122,15 +149,29 @@ def record_run_cost(
     def client(kind: str) -> Any:
         return AwsBaseHook(aws_conn_id=aws_conn_id, client_type=kind, region_name=region).conn
 
-    job_run = client("glue").get_job_run(JobName=glue_job_name, RunId=run_id)["JobRun"]
-    cost = price_run(job, job_run, environment)
-    client("cloudwatch").put_metric_data(
-        Namespace=METRIC_NAMESPACE, MetricData=metric_data(cost, environment["name"])
+    glue = client("glue")
+    attempts = [
+        price_run(job, attempt, environment)
+        for attempt in attempts_of(glue, glue_job_name, ti.run_id, run_id)
+    ]
+    cloudwatch = client("cloudwatch")
+    for attempt in attempts:
+        cloudwatch.put_metric_data(
+            Namespace=METRIC_NAMESPACE, MetricData=metric_data(attempt, environment["name"])
+        )
+        log.info(json.dumps({"event": "glue_run_cost", **asdict(attempt)}, sort_keys=True))
+    last = next(a for a in attempts if a.run_id == run_id)
+    total = RunCost(
+        job=job,
+        run_id=last.run_id,
+        state=last.state,
+        dpu_hours=round(sum(a.dpu_hours for a in attempts), 6),
+        cost_usd=round(sum(a.cost_usd for a in attempts), 6),
+        duration_seconds=sum(a.duration_seconds for a in attempts),
     )
-    log.info(json.dumps({"event": "glue_run_cost", **asdict(cost)}, sort_keys=True))
-    if budget_usd is not None and cost.cost_usd > budget_usd:
-        _budget_alert(client, environment, cost, budget_usd)
-    return asdict(cost)
+    if budget_usd is not None and total.cost_usd > budget_usd:
+        _budget_alert(client, environment, total, budget_usd)
+    return {**asdict(total), "attempts": [asdict(a) for a in attempts]}
 
 
 def _budget_alert(client: Any, environment: dict[str, Any], cost: RunCost, budget: float) -> None:

@@ -191,4 +191,13 @@ def test_a_failed_glue_run_is_retried_once_and_its_output_written_once(
     # priced after the retry is the second one.
     xcom = f"{run_url}/taskInstances/{{}}/xcomEntries/return_value"
     assert _get(xcom.format(GLUE_TASK))["value"] == second_run
-    assert _get(xcom.format(COST_TASK))["value"]["run_id"] == second_run
+    priced = _get(xcom.format(COST_TASK))["value"]
+    assert priced["run_id"] == second_run
+    # Both attempts are billed ("AWS Glue pricing": per run, 1-minute minimum), so both are
+    # priced, the failed one included, and the DAG run's cost is their sum.
+    attempts = priced["attempts"]
+    assert [(a["run_id"], a["state"]) for a in attempts] == [
+        (first_run, "FAILED"), (second_run, "SUCCEEDED")
+    ]  # fmt: skip
+    assert all(a["cost_usd"] > 0 for a in attempts)
+    assert priced["cost_usd"] == round(sum(a["cost_usd"] for a in attempts), 6)
