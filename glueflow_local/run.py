@@ -298,6 +298,10 @@ class LocalRun:
         self._webhook_secrets()
         self.glue = GlueStandIn(self.cloud, self.timeline, self.workdir)
         say("setup", f"Glue job runs: stand-in on {self.glue.start()} (PySpark, local)")
+        # The notifier reads a failed run's arguments (GetJobRun) from the stand-in too.
+        for function in self.cloud.functions.values():
+            function.environment["AWS_ENDPOINT_URL_GLUE"] = self.glue.endpoint
+        self.cloud.function_env["AWS_ENDPOINT_URL_GLUE"] = self.glue.endpoint
         home = self.workdir / "airflow"
         dags = self._dag_folder(mwaa, home / "dags")
         self.manifest = json.loads((dags / "manifest.json").read_text(encoding="utf-8"))

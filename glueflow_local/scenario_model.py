@@ -137,8 +137,8 @@ class Wait(_Strict):
 
     until: Literal["idle"] | None = Field(
         default=None,
-        description="idle: no message waits in the intake, and no DAG run or Glue run is "
-        "active, for a few seconds.",
+        description="idle: no message waits in the intake, and no DAG run or Glue run of "
+        "the jobs the scenario names is active, for a few seconds.",
     )
     for_: Duration | None = Field(default=None, alias="for", description="Scenario time.")
     within: int = Field(

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from glueflow_local.errors import LocalRunError
+from glueflow_local.glue import FINISHED
 from glueflow_local.run import QUIET_S, TERMINAL, Landing, LocalRun
 from glueflow_local.scenario_model import (
     Expect,
@@ -185,10 +186,15 @@ class ScenarioRun:
             time.sleep(step.for_ / self.scenario.clock.compression)
             return
         since: list[float] = []
+        jobs = self._jobs_named()
+        glue_jobs = {self._job(job)["glue_job_name"] for job in jobs}
 
         def idle() -> bool:
-            busy = [r for r in list(self.run.watcher.runs.values()) if r.state not in TERMINAL]
-            if busy or self.run.glue.active() or self._waiting():
+            busy = [r for r in list(self.run.watcher.runs.values())
+                    if r.state not in TERMINAL and r.dag_id in jobs]  # fmt: skip
+            glue = [r for r in list(self.run.glue.runs.values())
+                    if r.state not in FINISHED and r.job["Name"] in glue_jobs]  # fmt: skip
+            if busy or glue or self._waiting():
                 since.clear()
                 return False
             since[:] = since or [time.monotonic()]
@@ -197,6 +203,20 @@ class ScenarioRun:
         started = time.monotonic()
         self.run.airflow.wait_for("the scenario's runs ending", idle, step.within)
         self.say(f"  idle after {time.monotonic() - started:.0f} s")
+
+    def _jobs_named(self) -> set[str]:
+        """The jobs the scenario lands files for, fails or counts: what `idle` waits for. The
+        environment's other DAGs (a scheduled one waiting for its input, say) are not."""
+        jobs: set[str] = set()
+        for step in self.scenario.steps:
+            kind = next(iter(type(step).model_fields))
+            value = getattr(step, kind)
+            if isinstance(value, Land | FailGlue):
+                jobs.add(value.job)
+            elif isinstance(value, Expect):
+                jobs.update(value.dag_runs or {})
+                jobs.update(value.glue_runs or {})
+        return jobs or set(self.run.manifest["jobs"])
 
     def _expect(self, step: Expect) -> None:
         add = self.verdicts.append

@@ -83,6 +83,8 @@ class MonitoringStack(Stack):
                     "CONSOLE_URL": naming.console_url(cfg.region),
                 },
                 alarm_name=alarm_name,
+                glue_jobs_arn=f"arn:{self.partition}:glue:{self.region}:{self.account}:job/"
+                f"{naming.glue_job_name(cfg.name_prefix, env_name, '*')}",
             )
             # The notifier's own alarms also go by email when listed: if the notifier is what
             # fails, its alarms cannot reach Slack or Teams through it.

@@ -49,6 +49,7 @@ class AlertNotifier(Construct):
         removal_policy: RemovalPolicy,
         environment: Mapping[str, str],
         alarm_name: Callable[[str], str],
+        glue_jobs_arn: str | None = None,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -74,9 +75,29 @@ class AlertNotifier(Construct):
                     actions=["secretsmanager:GetSecretValue"], resources=sorted(secret_arns)
                 ),
                 *lambda_runtime_statements(self.dead_letter_queue, key, self.log_group),
+                # A Glue run that ended badly: started by Airflow (left to its DAG run's own
+                # alert) or not (lambda/notifier/handler.py).
+                *(
+                    [iam.PolicyStatement(actions=["glue:GetJobRun"], resources=[glue_jobs_arn])]
+                    if glue_jobs_arn
+                    else []
+                ),
             ],
         )
-        acknowledge_wildcards(access.policy, {"*": "X-Ray puts have no resource-level permission"})
+        acknowledge_wildcards(
+            access.policy,
+            {
+                "*": "X-Ray puts have no resource-level permission",
+                **(
+                    {
+                        glue_jobs_arn: "this environment's Glue jobs by name prefix, whose "
+                        "failed runs the Glue-failure rule sends; read only (GetJobRun)"
+                    }
+                    if glue_jobs_arn
+                    else {}
+                ),
+            },
+        )
         self.function = lambda_.Function(
             self,
             "Function",

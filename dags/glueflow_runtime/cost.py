@@ -170,14 +170,19 @@ def record_run_cost(
         duration_seconds=sum(a.duration_seconds for a in attempts),
     )
     if budget_usd is not None and total.cost_usd > budget_usd:
-        _budget_alert(client, environment, total, budget_usd)
+        _budget_alert(client, environment, total, budget_usd, len(attempts))
     return {**asdict(total), "attempts": [asdict(a) for a in attempts]}
 
 
-def _budget_alert(client: Any, environment: dict[str, Any], cost: RunCost, budget: float) -> None:
+def _budget_alert(
+    client: Any, environment: dict[str, Any], cost: RunCost, budget: float, attempts: int = 1
+) -> None:
     """Tell the alert topic; a failure to tell is logged, never raised."""
+    runs = f"Glue run {cost.run_id}" if attempts == 1 else (
+        f"{attempts} Glue runs (the last {cost.run_id})"
+    )  # fmt: skip
     message = (
-        f"Glue run {cost.run_id} of {cost.job} ({environment['name']}) cost "
+        f"{runs} of {cost.job} ({environment['name']}) cost "
         f"${cost.cost_usd:.2f}, over its budget of ${budget:.2f} "
         f"({cost.dpu_hours:.2f} DPU-hours, {cost.duration_seconds} s)"
     )

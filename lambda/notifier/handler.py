@@ -8,6 +8,12 @@ dead-letter queue with the channel and the reason, so a failing channel neither 
 nor posts it twice to the channels that took it. Only when the dead-letter queue itself cannot
 be written does the handler raise, so Lambda retries the event and finally dead-letters it.
 Every decision is one JSON log line; webhook URLs are never logged.
+
+A Glue run that ends badly reaches the topic through the Glue-failure rule, which is there for
+runs started outside Airflow. A run the DAG's Glue task started (its `Arguments` name the DAG
+run: `--glueflow-airflow-run-id`, read with GetJobRun) is left to Airflow: the task retries
+it, and when the DAG run fails, the task's failure callback alerts, once, with the log tail.
+So an attempt a retry then mends alerts nobody. When GetJobRun cannot say, the alert goes out.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ log.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
 # SQS takes messages up to 256 KiB, attributes included.
 MAX_DEAD_LETTER_BYTES = 250_000
+# The argument the DAG's Glue task passes every run it starts (dags/glueflow_runtime).
+AIRFLOW_RUN_ARGUMENT = "--glueflow-airflow-run-id"
+GLUE_STATE_CHANGE = "Glue Job State Change"
 
 
 class NotifierError(Exception):
@@ -64,16 +73,18 @@ class Notifier:
         dead_letter: Callable[[dict[str, Any]], None],
         policy: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
+        glue_run: Callable[[str, str], dict[str, Any]] | None = None,
     ) -> None:
         self.channels = channels
         self.secrets = secrets
         self.dead_letter = dead_letter
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
+        self.glue_run = glue_run  # GetJobRun's JobRun, by job name and run id
 
     def handle(self, event: Any, remaining_s: Callable[[], float]) -> dict[str, Any]:
         records = event.get("Records") if isinstance(event, dict) else None
-        result = {"delivered": 0, "dead_lettered": 0}
+        result = {"delivered": 0, "dead_lettered": 0, "left_to_airflow": 0}
         if not isinstance(records, list) or not records:
             _say("malformed_event", logging.WARNING, event=event)
             self._keep({"reason": "not an SNS event", "event": event})
@@ -92,8 +103,13 @@ class Notifier:
 
     def deliver(self, sns: dict[str, Any], remaining_s: Callable[[], float]) -> dict[str, int]:
         """Post one SNS message to every channel; dead-letter it for each channel that fails."""
-        counts = {"delivered": 0, "dead_lettered": 0}
+        counts = {"delivered": 0, "dead_lettered": 0, "left_to_airflow": 0}
         message_id = sns.get("MessageId")
+        airflow_run = self._airflow_run(sns["Message"])
+        if airflow_run:
+            _say("left_to_airflow", message_id=message_id, airflow_run=airflow_run)
+            counts["left_to_airflow"] += 1
+            return counts
         try:
             alert = to_alert(sns.get("Subject"), sns["Message"])
         except Exception as exc:  # a message this code cannot read is kept, not dropped
@@ -126,6 +142,22 @@ class Notifier:
             self._keep({"reason": reason, **fields, "sns": sns})
             counts["dead_lettered"] += 1
         return counts
+
+    def _airflow_run(self, text: str) -> str | None:
+        """The DAG run that started the Glue run a state-change event is about, if any."""
+        if self.glue_run is None or GLUE_STATE_CHANGE not in text:
+            return None
+        try:
+            event = json.loads(text)
+            detail = event["detail"] if event.get("detail-type") == GLUE_STATE_CHANGE else None
+            if not detail:
+                return None
+            run = self.glue_run(str(detail["jobName"]), str(detail["jobRunId"]))
+            found = (run.get("Arguments") or {}).get(AIRFLOW_RUN_ARGUMENT)
+            return str(found) if found else None
+        except Exception as exc:  # cannot tell: the alert goes out
+            _say("glue_run_unknown", logging.WARNING, error=repr(exc))
+            return None
 
     def _keep(self, entry: dict[str, Any]) -> None:
         try:
@@ -174,7 +206,21 @@ def _from_environment() -> Notifier:
         SecretCache(),
         sqs_dead_letter(os.environ["DEAD_LETTER_QUEUE_URL"]),
         policy,
+        glue_run=glue_job_run(),
     )
+
+
+def glue_job_run() -> Callable[[str, str], dict[str, Any]]:
+    """GetJobRun, with the notifier's short timeouts and one retry."""
+    import boto3
+    from botocore.config import Config
+
+    glue = boto3.client("glue", config=Config(**AWS_CLIENT_CONFIG))
+
+    def get(job_name: str, run_id: str) -> dict[str, Any]:
+        return glue.get_job_run(JobName=job_name, RunId=run_id)["JobRun"]
+
+    return get
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

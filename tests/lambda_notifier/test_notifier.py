@@ -122,7 +122,11 @@ def notify(
 def test_a_failed_task_posts_a_slack_message_and_a_teams_card(
     notify: Callable[..., dict], webhooks: Webhooks, aws: dict[str, Any]
 ) -> None:
-    assert notify(sns_event(TASK_FAILED)) == {"delivered": 2, "dead_lettered": 0}
+    assert notify(sns_event(TASK_FAILED)) == {
+        "delivered": 2,
+        "dead_lettered": 0,
+        "left_to_airflow": 0,
+    }
 
     (slack,) = webhooks.received[SLACK_PATH]
     assert set(slack) == {"text", "blocks"}
@@ -171,8 +175,7 @@ def test_5xx_and_429_are_retried_until_accepted(
         SLACK_PATH, (503, {}, "busy"), (500, {}, "oops"), (429, {"Retry-After": "0"}, "")
     )
     assert notify(sns_event(TASK_FAILED), channels=("slack",)) == {
-        "delivered": 1, "dead_lettered": 0,
-    }  # fmt: skip
+        "delivered": 1, "dead_lettered": 0, "left_to_airflow": 0}  # fmt: skip
     assert len(webhooks.received[SLACK_PATH]) == 4
     assert all(p == webhooks.received[SLACK_PATH][0] for p in webhooks.received[SLACK_PATH])
 
@@ -181,7 +184,11 @@ def test_a_4xx_is_not_retried_and_the_alert_is_dead_lettered_for_that_channel_on
     notify: Callable[..., dict], webhooks: Webhooks, aws: dict[str, Any]
 ) -> None:
     webhooks.answer(SLACK_PATH, (404, {}, "no_service"))
-    assert notify(sns_event(TASK_FAILED)) == {"delivered": 1, "dead_lettered": 1}
+    assert notify(sns_event(TASK_FAILED)) == {
+        "delivered": 1,
+        "dead_lettered": 1,
+        "left_to_airflow": 0,
+    }
     assert len(webhooks.received[SLACK_PATH]) == 1  # refused for good: not retried
     assert len(webhooks.received[TEAMS_PATH]) == 1  # the other channel still got it
     (kept,) = dead_letters(aws)
@@ -195,8 +202,7 @@ def test_a_persistent_5xx_is_retried_then_dead_lettered(
 ) -> None:
     webhooks.answer(TEAMS_PATH, *[(502, {}, "bad gateway")] * 10)
     assert notify(sns_event(TASK_FAILED), channels=("teams",), MAX_ATTEMPTS="3") == {
-        "delivered": 0, "dead_lettered": 1,
-    }  # fmt: skip
+        "delivered": 0, "dead_lettered": 1, "left_to_airflow": 0}  # fmt: skip
     assert len(webhooks.received[TEAMS_PATH]) == 3
     (kept,) = dead_letters(aws)
     assert kept["reason"] == "gave up after 3 attempts (HTTP 502: bad gateway)"
@@ -270,7 +276,7 @@ def test_when_the_dead_letter_queue_fails_too_the_handler_raises_for_lambda_to_r
 def test_an_event_that_is_not_from_sns_is_dead_lettered(
     notify: Callable[..., dict], aws: dict[str, Any], webhooks: Webhooks
 ) -> None:
-    assert notify({"hello": "world"}) == {"delivered": 0, "dead_lettered": 1}
+    assert notify({"hello": "world"}) == {"delivered": 0, "dead_lettered": 1, "left_to_airflow": 0}
     (kept,) = dead_letters(aws)
     assert kept == {"reason": "not an SNS event", "event": {"hello": "world"}}
     assert webhooks.received == {}
@@ -349,8 +355,68 @@ def test_a_message_slack_would_refuse_as_empty_is_still_posted(
     notify: Callable[..., dict], webhooks: Webhooks
 ) -> None:
     budget = {"kind": "budget", "job": "orders", "cost_usd": "n/a", "dpu_hours": None}
-    assert notify(sns_event(budget), channels=("slack",)) == {"delivered": 1, "dead_lettered": 0}
+    assert notify(sns_event(budget), channels=("slack",)) == {
+        "delivered": 1,
+        "dead_lettered": 0,
+        "left_to_airflow": 0,
+    }
     (posted,) = webhooks.received[SLACK_PATH]
     summary = posted["blocks"][1]["text"]["text"]
     assert summary == "orders: a run went over its budget"  # the title, not an empty text
     assert "*Cost*\n$n/a" in [f["text"] for f in posted["blocks"][2]["fields"]]
+
+
+def _glue_failure(job: str, run_id: str) -> dict[str, Any]:
+    """The event the Glue-failure rule sends ("Glue Job State Change", AWS Glue Developer
+    Guide, "Automating AWS Glue with EventBridge": detail jobName, jobRunId, state)."""
+    return {
+        "version": "0", "id": "a1b2", "detail-type": "Glue Job State Change",
+        "source": "aws.glue", "account": "111111111111", "time": "2026-11-24T05:00:00Z",
+        "region": REGION, "resources": [],
+        "detail": {"jobName": job, "severity": "ERROR", "state": "FAILED", "jobRunId": run_id,
+                   "message": "AnalysisException: [PATH_NOT_FOUND]"},
+    }  # fmt: skip
+
+
+def _glue_run(arguments: dict[str, str]) -> tuple[str, str]:
+    """A Glue run in moto, started with these arguments (GetJobRun returns them)."""
+    glue = boto3.client("glue", region_name=REGION)
+    job = "glueflow-dev-sales_ingest"
+    glue.create_job(Name=job, Role="arn:aws:iam::111111111111:role/glue",
+                    Command={"Name": "glueetl", "ScriptLocation": "s3://a/b.py"})  # fmt: skip
+    return job, glue.start_job_run(JobName=job, Arguments=arguments)["JobRunId"]
+
+
+def test_a_glue_run_airflow_started_is_left_to_its_dag_runs_alert(
+    notify: Callable[..., dict], webhooks: Webhooks
+) -> None:
+    """The DAG's Glue task passes --glueflow-airflow-run-id to every run: a failed attempt is
+    retried by the task, and the DAG run alerts (with the tail) if it fails. No second alert."""
+    job, run = _glue_run({"--glueflow-airflow-run-id": "s3__5f0c2a", "--glueflow-trigger": "{}"})
+
+    result = notify(sns_event(_glue_failure(job, run), subject=None))
+
+    assert result == {"delivered": 0, "dead_lettered": 0, "left_to_airflow": 1}
+    assert webhooks.received == {}
+
+
+def test_a_glue_run_started_outside_airflow_alerts(
+    notify: Callable[..., dict], webhooks: Webhooks
+) -> None:
+    job, run = _glue_run({"--glueflow-inputs": "s3://raw/in/"})  # from the console, say
+
+    result = notify(sns_event(_glue_failure(job, run), subject=None), channels=("slack",))
+
+    assert result == {"delivered": 1, "dead_lettered": 0, "left_to_airflow": 0}
+    (slack,) = webhooks.received[SLACK_PATH]
+    assert slack["text"] == f":red_circle: Glue job {job} ended FAILED"
+
+
+def test_a_glue_run_the_notifier_cannot_look_up_still_alerts(
+    notify: Callable[..., dict], webhooks: Webhooks
+) -> None:
+    """GetJobRun fails (no such run here, or no permission): the alert goes out."""
+    result = notify(sns_event(_glue_failure("glueflow-dev-gone", "jr_x"), subject=None),
+                    channels=("slack",))  # fmt: skip
+
+    assert result == {"delivered": 1, "dead_lettered": 0, "left_to_airflow": 0}

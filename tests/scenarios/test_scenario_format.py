@@ -16,7 +16,7 @@ from tests.conftest import REPO_ROOT
 SHIPPED = sorted((REPO_ROOT / "scenarios").glob("*.yaml"))
 # One scenario per fault the intake must survive (issue: redelivery, a new version, a burst,
 # MWAA unavailable and throttled, Glue failing before and after it writes, the trigger
-# failing, and the retry window running out).
+# failing, and the retry window running out), and Glue failing every attempt (one alert).
 FAULTS = {
     "redelivery": "redeliver",
     "new_version": "new_version",
@@ -25,6 +25,7 @@ FAULTS = {
     "mwaa_throttled": "mwaa",
     "glue_fails_before_write": "fail_glue",
     "glue_fails_after_write": "fail_glue",
+    "glue_fails_every_attempt": "fail_glue",
     "trigger_fails": "fail_trigger",
     "dead_letter": "mwaa",
 }
