@@ -110,6 +110,7 @@ class Watcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self.error: str | None = None
+        self.last_ok = 0.0  # time.monotonic() of the last poll Airflow answered in full
 
     def start(self) -> None:
         self._thread.start()
@@ -123,6 +124,7 @@ class Watcher:
             try:
                 self.poll()
                 self.error = None
+                self.last_ok = time.monotonic()
             except Exception as exc:  # the API is busy or going away; try again
                 self.error = repr(exc)
             self._stop.wait(POLL_S)

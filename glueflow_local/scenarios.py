@@ -39,6 +39,7 @@ from glueflow_local.scenario_model import (
 )
 
 SAMPLES = Path(__file__).with_name("samples")
+ANSWER_S = 180  # bound on Airflow's API answering again (a stalled SQLite waits up to 60 s)
 SAMPLE_FILES = {"good": "sales_good.csv", "bad": "sales_bad.csv"}
 
 
@@ -186,10 +187,15 @@ class ScenarioRun:
             time.sleep(step.for_ / self.scenario.clock.compression)
             return
         since: list[float] = []
+        asked = time.monotonic()
         jobs = self._jobs_named()
         glue_jobs = {self._job(job)["glue_job_name"] for job in jobs}
 
         def idle() -> bool:
+            watcher = self.run.watcher
+            if watcher.error or watcher.last_ok < asked:  # Airflow's answer, not a stale one
+                since.clear()
+                return False
             busy = [r for r in list(self.run.watcher.runs.values())
                     if r.state not in TERMINAL and r.dag_id in jobs]  # fmt: skip
             glue = [r for r in list(self.run.glue.runs.values())
@@ -261,7 +267,13 @@ class ScenarioRun:
         )
 
     def _dag_runs(self) -> list[Any]:
-        self.run.watcher.poll()  # what Airflow says now, not at the last poll
+        asked, watcher = time.monotonic(), self.run.watcher
+        # What Airflow says now, not at the last poll: wait for one it answered in full.
+        self.run.airflow.wait_for(
+            "Airflow's API answering the watcher",
+            lambda: watcher.last_ok > asked and not watcher.error,
+            ANSWER_S,
+        )
         return [r for k, r in list(self.run.watcher.runs.items())
                 if k not in self.baseline.dag_runs]  # fmt: skip
 

@@ -27,7 +27,7 @@ SHIPPED = sorted(p.stem for p in (REPO_ROOT / "scenarios").glob("*.yaml"))
 # A scenario from outside the project: one file lands, and it claims two runs and an alert.
 WRONG = """\
 description: One file lands; this scenario wrongly expects two runs and an alert.
-clock: {compression: 3600}
+clock: {compression: 600}
 steps:
   - land: {job: sales_ingest, body: "order_id,store_id,sold_at,amount,quantity,customer_id\\n\
 o-1,s-1,2026-11-23 09:15:00,12.50,1,c-1\\n", key: outsider/one.csv}
