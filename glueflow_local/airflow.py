@@ -22,6 +22,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -205,6 +206,16 @@ def migrate(home: Path, env: dict[str, str], timeout_s: float = 300) -> None:
         raise LocalRunError(
             f"airflow db migrate failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
         )
+    # Write-ahead logging, kept in the database file: readers no longer block the writer nor
+    # the writer the readers ("Write-Ahead Logging", sqlite.org/wal.html). In the default
+    # rollback journal, a commit waits for every open read transaction; with the API server,
+    # scheduler, DAG processor, triggerer and task processes on one file, one long reader
+    # stalled every writer until the 60 s busy timeout, and the scheduler exited on "database
+    # is locked". A local-run setting: MWAA's metadata database is PostgreSQL.
+    database = home / "airflow.db"
+    if database.is_file():
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
 
 
 def start_deployment(
