@@ -142,6 +142,10 @@ class JobShardStack(Stack):
                 ),
                 "--glueflow-outputs": ",".join(f"s3://{w.bucket_name}/{w.prefix}" for w in writes),
                 "--extra-py-files": f"s3://{library.bucket_name}/{library.prefix}",
+                # Glue 5.1's S3A uses us-east-2 unless told the region, which can time out
+                # uploads from a VPC ("set the spark.hadoop.fs.s3a.endpoint.region Spark
+                # configuration", "Migrating AWS Glue for Spark jobs to AWS Glue version 5.1").
+                **_s3a_region(glue_cfg.version, glue_cfg.arguments.get("--conf"), cfg.region),
                 "--job-bookmark-option": (
                     "job-bookmark-enable" if glue_cfg.job_bookmarks else "job-bookmark-disable"
                 ),
@@ -172,6 +176,20 @@ class JobShardStack(Stack):
             reasons[group_arn] = GLUE_LOG_STREAMS_REASON
         acknowledge_wildcards(made.policy, reasons)
         return made
+
+
+S3A_FROM_GLUE = "5.1"  # the first Glue version whose s3:// is Hadoop S3A, not EMRFS
+
+
+def _s3a_region(version: str, conf: str | None, region: str) -> dict[str, str]:
+    """`--conf` with S3A's region for a Glue 5.1+ job, after the job's own `--conf` (Glue
+    takes several as `k=v --conf k2=v2` in the one argument); the job's own otherwise."""
+    if float(version) < float(S3A_FROM_GLUE):
+        return {"--conf": conf} if conf else {}
+    ours = f"spark.hadoop.fs.s3a.endpoint.region={region}"
+    if conf and "fs.s3a.endpoint.region" in conf:
+        return {"--conf": conf}  # the job chose its own
+    return {"--conf": f"{conf} --conf {ours}" if conf else ours}
 
 
 def _s3_trigger(job: Any, location: Any) -> S3Prefix | None:

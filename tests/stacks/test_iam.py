@@ -128,7 +128,36 @@ def test_listing_is_limited_to_the_declared_prefixes(dev: Synthesized) -> None:
     assert listing
     for st in listing:
         prefixes = st["Condition"]["StringLike"]["s3:prefix"]
-        assert all("sales_daily_aggregate" not in p and p.endswith("*") for p in prefixes)
+        assert all("sales_daily_aggregate" not in p for p in prefixes)
+        # Each is a prefix's subtree `K/*`, or its folder key `K` beside it; never `K*`,
+        # which would reach a sibling such as `sales/orders2/`.
+        assert all(p.endswith("/*") or f"{p}/*" in prefixes for p in prefixes), prefixes
+
+
+def test_job_roles_reach_their_folders_as_glue_s3a_does(dev: Synthesized) -> None:
+    """Glue 5.1's `s3://` is Hadoop S3A ("S3A filesystem has replaced EMRFS as the default S3
+    connector", AWS Glue Developer Guide, "Migrating AWS Glue for Spark jobs to AWS Glue version
+    5.1"). S3A stats a folder path (no trailing slash) with HeadObject on the key `K` before
+    listing `K/`; HeadObject needs s3:GetObject ("HeadObject", Amazon S3 API Reference), and
+    Hadoop's example policy grants `users/alice` beside `users/alice/*`, and writers
+    s3:ListBucketMultipartUploads ("Working with IAM Assumed Roles", Apache Hadoop hadoop-aws
+    documentation)."""
+    ingest = job_policy(dev, "sales_ingest")
+    curated = "arn:aws:s3:::glueflow-dev-curated-111111111111"
+    raw = "arn:aws:s3:::glueflow-dev-raw-111111111111"
+    assert reachable(ingest, "s3:GetObject", f"{curated}/sales/orders")  # HEAD of its output
+    assert reachable(ingest, "s3:GetObject", f"{raw}/sales/incoming")  # HEAD of its input
+    assert reachable(ingest, "s3:GetObject", f"{curated}/sales/orders/runs/jr_1/part-0.parquet")
+    assert not reachable(ingest, "s3:GetObject", f"{curated}/sales/orders2")
+    assert not reachable(ingest, "s3:PutObject", f"{curated}/sales/orders2/x")
+    assert reachable(ingest, "s3:ListBucketMultipartUploads", curated)
+    assert not reachable(ingest, "s3:ListBucketMultipartUploads", raw)  # it only reads raw
+    listing = {
+        st["Resource"]: st["Condition"]["StringLike"]["s3:prefix"]
+        for st in ingest
+        if st["Action"] == "s3:ListBucket"
+    }
+    assert {"sales/orders", "sales/orders/*"} <= set(listing[curated])
 
 
 def mwaa_statements(synth: Synthesized) -> list[dict]:

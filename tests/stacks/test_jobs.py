@@ -89,3 +89,28 @@ def test_long_job_names_still_give_valid_role_names() -> None:
     name = naming.glue_job_role_name("platformprefix16", "environment1", "j" * 64)
     assert len(name) == 64
     assert name != naming.glue_job_role_name("platformprefix16", "environment1", "j" * 63 + "k")
+
+
+def test_glue_5_1_and_later_jobs_tell_s3a_their_region(dev: Synthesized) -> None:
+    """Glue 5.1 replaced EMRFS with S3A, which uses us-east-2 unless
+    `spark.hadoop.fs.s3a.endpoint.region` is set, and AWS warns of "S3 upload timeout errors,
+    especially for VPC jobs" ("Migrating AWS Glue for Spark jobs to AWS Glue version 5.1",
+    AWS Glue Developer Guide, "Breaking changes"). Every example job is on 5.1 or 6.1."""
+    jobs = dev.assembly.glue_jobs()
+    assert jobs
+    for name, job in jobs.items():
+        assert float(job["GlueVersion"]) >= 5.1, name
+        conf = job["DefaultArguments"]["--conf"]
+        assert conf == "spark.hadoop.fs.s3a.endpoint.region=eu-west-1", name
+
+
+def test_a_jobs_own_conf_is_kept_beside_the_s3a_region() -> None:
+    from stacks.job_shard_stack import _s3a_region
+
+    assert _s3a_region("4.0", None, "eu-west-1") == {}
+    assert _s3a_region("5.0", "spark.x=1", "eu-west-1") == {"--conf": "spark.x=1"}
+    assert _s3a_region("6.1", "spark.x=1", "eu-west-1") == {
+        "--conf": "spark.x=1 --conf spark.hadoop.fs.s3a.endpoint.region=eu-west-1"
+    }
+    own = "spark.hadoop.fs.s3a.endpoint.region=us-west-2"
+    assert _s3a_region("5.1", own, "eu-west-1") == {"--conf": own}
