@@ -34,7 +34,16 @@ def generated_job(i: int, *, downstream: bool = False) -> dict:
         "script": "glue_scripts/jobs/sales_ingest.py",
         "glue": {"worker_type": WORKER_TYPES[i % 3], "workers": 2 + i % 8},
         "inputs": [{"bucket": "raw", "prefix": f"gen/{name}/in/"}],
-        "outputs": [{"bucket": "curated", "prefix": f"gen/{name}/out/"}],
+        "outputs": [
+            {
+                "bucket": "curated",
+                "prefix": f"gen/{name}/out/",
+                "table": name,
+                "columns": {"order_id": "string", "amount": "decimal(12,2)", "sale_date": "date"},
+                "partitioned_by": ["sale_date"],
+                "replace": "source_object" if i % 3 == 0 else "partitions",
+            }
+        ],
         "validation": {"max_invalid_ratio": 0.05},
     }
     kind = i % 3

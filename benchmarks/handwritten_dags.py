@@ -46,6 +46,7 @@ IMPORTS = {
     "on_task_failure": "glueflow_runtime.callbacks",
     "record_run_cost": "glueflow_runtime.cost",
     "run_gate": "glueflow_runtime.gate",
+    "run_publish": "glueflow_runtime.publish",
 }
 STDLIB, THIRD_PARTY = ("datetime",), ("airflow",)
 
@@ -258,6 +259,7 @@ def dag_file_text(job: dict[str, Any], environment: dict[str, Any]) -> str:
         gate_kwargs = {
             "report_prefix": validation["report_prefix"],
             "max_invalid_ratio": validation["max_invalid_ratio"],
+            "database": environment["catalog_database"],
             "glue_task_id": builder.GLUE_TASK,
             "aws_conn_id": builder.AWS_CONN_ID,
             "region_name": region,
@@ -269,6 +271,24 @@ def dag_file_text(job: dict[str, Any], environment: dict[str, Any]) -> str:
         }
         tasks[builder.GATE_TASK] = ("PythonOperator", gate)
         chain.append(builder.GATE_TASK)
+    if job["outputs"]:
+        file.use("run_publish")
+        publish_kwargs = {
+            "report_prefix": job["report_prefix"],
+            "database": environment["catalog_database"],
+            "glue_task_id": builder.GLUE_TASK,
+            "aws_conn_id": builder.AWS_CONN_ID,
+            "region_name": region,
+        }
+        tasks[builder.PUBLISH_TASK] = (
+            "PythonOperator",
+            {
+                "task_id": repr(builder.PUBLISH_TASK),
+                "python_callable": "run_publish",
+                "op_kwargs": repr(publish_kwargs),
+            },
+        )
+        chain.append(builder.PUBLISH_TASK)
     for step in job["downstream"]:
         tasks[step["name"]] = _step(file, step, job, region)
         chain.append(step["name"])

@@ -267,6 +267,7 @@ def check_jobs(
                 add(name, ("downstream", i, "job"), f"unknown job {target!r}; known: {known}")
     for name, job in sorted(jobs.items()):
         problems.extend(_run_time_problems(name, job, add))
+    _table_problems(jobs, add)
     problems.extend(_start_cycle_problems(jobs, add))
     graph = {
         name: [u for u in job.depends_on if u in jobs and u != name] for name, job in jobs.items()
@@ -333,6 +334,15 @@ def _run_time_problems(name: str, job: JobConfig, add: Callable[..., None]) -> l
             )
     s3 = job.trigger.s3
     if s3 is None:
+        for i, out in enumerate(job.outputs):
+            if out.replace == "source_object":
+                add(
+                    name,
+                    ("outputs", i, "replace"),
+                    "'source_object': a run replaces what its source object contributed, and "
+                    "only a job started by files (trigger.s3) has one; use 'partitions', or "
+                    "start the job on files",
+                )
         return []
     readable = [loc for loc in job.inputs if loc.bucket == s3.bucket]
     if not any((s3.prefix or "").startswith(loc.prefix) for loc in readable):
@@ -362,6 +372,36 @@ def _run_time_problems(name: str, job: JobConfig, add: Callable[..., None]) -> l
                 "elsewhere or narrow the trigger's prefix",
             )
     return []
+
+
+def _table_problems(jobs: Mapping[str, JobConfig], add: Callable[..., None]) -> None:
+    """One table, one definition: jobs that write the same table name must give it the same
+    location, columns, partitions and replace (the catalog holds one), and two tables never
+    share a location."""
+    first: dict[str, tuple[str, int, Any]] = {}
+    places: dict[tuple[str, str], tuple[str, str]] = {}
+    for name, job in sorted(jobs.items()):
+        for i, out in enumerate(job.outputs):
+            seen = first.setdefault(out.table, (name, i, out))
+            if seen[0] != name or seen[1] != i:
+                if seen[2] != out:
+                    add(
+                        name,
+                        ("outputs", i, "table"),
+                        f"{out.table!r} is also written by {seen[0]} (outputs[{seen[1]}]) with a "
+                        "different location, columns, partitioning or replace; a table has one "
+                        "definition: make them the same, or name this one differently",
+                    )
+                continue
+            place = (out.bucket, out.prefix)
+            other = places.setdefault(place, (name, out.table))
+            if other[1] != out.table:
+                add(
+                    name,
+                    ("outputs", i, "prefix"),
+                    f"{out.bucket}:{out.prefix} is the location of table {other[1]!r} "
+                    f"({other[0]}); each table needs a location of its own",
+                )
 
 
 class _TriggerIndex:

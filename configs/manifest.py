@@ -13,7 +13,7 @@ from typing import Any
 
 from configs import glue_limits, naming
 from configs.loader import Platform
-from configs.models import JobConfig, S3Location
+from configs.models import JobConfig, S3Location, TableOutput
 
 MANIFEST_SCHEMA_VERSION = 1
 
@@ -23,6 +23,9 @@ def compile_manifest(platform: Platform) -> dict[str, Any]:
     env = platform.environment
     cfg = env.config
     artifacts = naming.platform_bucket_name(cfg, env.name, "artifacts")
+    tables = {
+        (out.bucket, out.prefix): out.table for job in platform.jobs.values() for out in job.outputs
+    }
     return {
         "schema_version": MANIFEST_SCHEMA_VERSION,
         "environment": {
@@ -44,9 +47,10 @@ def compile_manifest(platform: Platform) -> dict[str, Any]:
                 f"{naming.alert_topic_name(cfg.name_prefix, env.name)}"
             ),
             "alert_channels": sorted({channel.type for channel in cfg.alerts}),
+            "catalog_database": naming.catalog_database_name(cfg.name_prefix, env.name),
         },
         "jobs": {
-            name: _job_entry(platform, job, artifacts)
+            name: _job_entry(platform, job, artifacts, tables)
             for name, job in sorted(platform.jobs.items())
         },
     }
@@ -56,6 +60,29 @@ def _location(platform: Platform, location: S3Location) -> dict[str, str]:
     env = platform.environment
     bucket = naming.data_bucket_name(env.config, env.name, location.bucket)
     return {"bucket": bucket, "prefix": location.prefix, "uri": f"s3://{bucket}/{location.prefix}"}
+
+
+def _output(platform: Platform, out: TableOutput, job: JobConfig) -> dict[str, Any]:
+    """A table the job writes: where, how it is partitioned, what a run replaces, and (for a
+    job with a validation gate) the table of its rejected rows."""
+    return {
+        **_location(platform, out),
+        "table": out.table,
+        "partitioned_by": list(out.partitioned_by),
+        "replace": out.replace,
+        "quarantine_table": (
+            naming.quarantine_table_name(out.table) if job.validation is not None else None
+        ),
+    }
+
+
+def _input(platform: Platform, location: S3Location, tables: dict[Any, str]) -> dict[str, Any]:
+    """An input, with the table it is when a job of the environment publishes there: a job
+    reads another job's output as its published table, never its folder."""
+    return {
+        **_location(platform, location),
+        "table": tables.get((location.bucket, location.prefix)),
+    }
 
 
 def _trigger(platform: Platform, job: JobConfig) -> dict[str, Any]:
@@ -73,7 +100,9 @@ def _trigger(platform: Platform, job: JobConfig) -> dict[str, Any]:
     return {"type": "manual"}
 
 
-def _job_entry(platform: Platform, job: JobConfig, artifacts_bucket: str) -> dict[str, Any]:
+def _job_entry(
+    platform: Platform, job: JobConfig, artifacts_bucket: str, tables: dict[Any, str]
+) -> dict[str, Any]:
     env = platform.environment
     prefix = env.config.name_prefix
     glue = job.glue
@@ -101,10 +130,17 @@ def _job_entry(platform: Platform, job: JobConfig, artifacts_bucket: str) -> dic
             "log_groups": naming.glue_log_group_names(prefix, env.name, job.name, shard),
             "temp_dir": f"s3://{artifacts_bucket}/{naming.glue_temp_prefix(job.name)}",
         },
-        "inputs": [_location(platform, loc) for loc in job.inputs],
-        "outputs": [_location(platform, loc) for loc in job.outputs],
+        "inputs": [_input(platform, loc, tables) for loc in job.inputs],
+        "outputs": [_output(platform, out, job) for out in job.outputs],
         "trigger": _trigger(platform, job),
         "depends_on": sorted(job.depends_on),
+        # The run's report (counts, and what it wrote, for the publish task); the Glue entry
+        # point writes it for every job with an output or a gate.
+        "report_prefix": (
+            f"s3://{artifacts_bucket}/{naming.validation_report_prefix(job.name)}"
+            if job.validation or job.outputs
+            else None
+        ),
         "validation": (
             {
                 "max_invalid_ratio": job.validation.max_invalid_ratio,

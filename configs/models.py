@@ -134,6 +134,86 @@ class S3Location(_Model):
     prefix: S3Prefix = Field(description="Key prefix within the bucket, e.g. 'sales/incoming/'.")
 
 
+# A column type the Glue Data Catalog, Athena and Spark all read from a Parquet table (Hive
+# DDL types: "Data types in Amazon Athena", Athena User Guide).
+COLUMN_TYPE_RE = re.compile(
+    r"(string|boolean|tinyint|smallint|int|bigint|float|double|date|timestamp|binary"
+    r"|decimal\(\d{1,2},\d{1,2}\)|array<(string|int|bigint|double)>)"
+)
+# A catalog name: lowercase, as Athena and the Glue Data Catalog store them.
+TABLE_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,99}")
+COLUMN_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,127}")
+# The partition column a table replaced by source object gets: one value per source object.
+SOURCE_PARTITION = "source_id"
+
+ColumnType = Annotated[
+    str,
+    _matching(
+        COLUMN_TYPE_RE,
+        "column type",
+        "string, boolean, tinyint, smallint, int, bigint, float, double, date, timestamp, "
+        "binary, decimal(p,s) or array<string|int|bigint|double>",
+    ),
+]
+ColumnName = Annotated[
+    str,
+    _matching(
+        COLUMN_NAME_RE, "column name", "lowercase letters, digits and '_', starting with a letter"
+    ),
+]
+
+
+class TableOutput(S3Location):
+    """An output: a table in the environment's Glue Data Catalog database, at bucket/prefix.
+
+    A run writes under `<prefix>runs/<Glue run id>/`, where no reader looks; after the gate
+    passes, publishing points the table's partitions there (docs/architecture.md, decision
+    19)."""
+
+    table: Annotated[
+        str,
+        _matching(
+            TABLE_NAME_RE, "table name", "lowercase letters, digits and '_', starting with a letter"
+        ),
+    ] = Field(description="The table's name in the environment's catalog database.")
+    columns: dict[ColumnName, ColumnType] = Field(
+        min_length=1,
+        description="The table's columns and their types, partition columns included; a "
+        "change shows in `make review`.",
+    )
+    partitioned_by: list[ColumnName] = Field(
+        default_factory=list, description="Partition columns, in order; each is in columns."
+    )
+    replace: Literal["source_object", "partitions"] = Field(
+        description="What a run replaces when it publishes. source_object: every row the "
+        "run's source object (bucket and key) contributed before, so a retry, a redelivery "
+        "or a new version of the key replaces, never adds (for jobs started by files). "
+        "partitions: each partition the run wrote, wholly."
+    )
+
+    @model_validator(mode="after")
+    def _partitions_are_columns(self) -> TableOutput:
+        missing = [c for c in self.partitioned_by if c not in self.columns]
+        if missing:
+            raise ValueError(
+                f"partitioned_by {missing!r} are not in columns; accepted: "
+                f"{', '.join(self.columns)}"
+            )
+        if len(set(self.partitioned_by)) != len(self.partitioned_by):
+            raise ValueError(f"partitioned_by {self.partitioned_by!r} repeats a column")
+        if SOURCE_PARTITION in self.columns:
+            raise ValueError(
+                f"{SOURCE_PARTITION!r} is Glueflow's own partition column of a table "
+                "replaced by source object; name the column differently"
+            )
+        if self.replace == "partitions" and not self.partitioned_by:
+            raise ValueError(
+                "replace: partitions needs partitioned_by (a run replaces the partitions it "
+                "wrote); for a table rewritten whole, partition it by a run date"
+            )
+        return self
+
+
 class S3EventTrigger(_Model):
     """Start the job when an object lands in a declared bucket under a prefix and/or suffix."""
 
@@ -378,8 +458,9 @@ class JobConfig(_Model):
     inputs: list[S3Location] = Field(
         default_factory=list, description="What it reads; its role may read only these."
     )
-    outputs: list[S3Location] = Field(
-        default_factory=list, description="What it writes; its role may write only these."
+    outputs: list[TableOutput] = Field(
+        default_factory=list,
+        description="The tables it writes; its role may write only under their locations.",
     )
     trigger: Trigger = Field(
         default_factory=Trigger, description="S3 event, schedule, or neither (manual)."

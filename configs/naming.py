@@ -50,6 +50,22 @@ def platform_bucket_name(environment: EnvironmentConfig, env: str, purpose: str)
     return f"{environment.name_prefix}-{env}-{purpose}-{environment.account}"
 
 
+def catalog_database_name(prefix: str, env: str) -> str:
+    """`<prefix>_<env>`: the environment's Glue Data Catalog database, which holds every job's
+    output tables (lowercase, as Athena and the catalog store names)."""
+    return f"{prefix}_{env}"
+
+
+def quarantine_table_name(table: str) -> str:
+    """The table of the rows a job rejected from `table`'s input, with their reasons."""
+    return f"{table}_quarantine"
+
+
+# Under a table's location: each run's own folder, and the rejected rows' table.
+RUNS_FOLDER = "runs/"
+QUARANTINE_FOLDER = "quarantine/"
+
+
 def mwaa_environment_name(prefix: str, env: str) -> str:
     """The MWAA environment of an environment."""
     return f"{prefix}-{env}"

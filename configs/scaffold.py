@@ -28,9 +28,17 @@ glue:
 # inputs:
 #   - bucket: raw
 #     prefix: {name}/incoming/
+# Each output is a table in the environment's Glue Data Catalog database. A run writes it
+# where no reader looks; it is published (made visible) only after the gate passes.
 # outputs:
 #   - bucket: curated
 #     prefix: {name}/
+#     table: {name}
+#     columns: {{id: string, amount: "decimal(12,2)", day: date}}
+#     partitioned_by: [day]
+#     # source_object (a job started by files): a new version of a file replaces the rows
+#     # the one before contributed. partitions: each partition the run wrote is replaced.
+#     replace: source_object
 # Start on a file landing, on a schedule, or (no trigger) manually. Choose one of:
 # trigger:
 #   s3: {{bucket: raw, prefix: {name}/incoming/, suffix: .csv}}
@@ -49,9 +57,11 @@ SCRIPT_TEMPLATE = '''\
 
 checks(), validate() and transform() are plain functions on DataFrames, so tests run them on a
 local SparkSession. Only main() touches Glue, through glueflow_glue (shipped with
---extra-py-files): it reads the inputs, writes the first output, and returns the Validated
-counts, which glueflow_glue writes as the run's validation report (read by the DAG's gate when
-the job config has `validation:`). See glue_scripts/README.md.
+--extra-py-files): it reads the inputs, writes the first output table with write_table (where
+no reader looks until the DAG publishes it), and returns the Validated counts, which
+glueflow_glue writes as the run's report (read by the DAG's gate when the job config has
+`validation:`; the rejected rows go to the output's quarantine table). See
+glue_scripts/README.md.
 """
 
 from __future__ import annotations
@@ -81,12 +91,15 @@ def transform(frame: DataFrame) -> DataFrame:
 
 def main() -> None:
     from glueflow_glue.job import GlueRun, run_glue_job
+    from glueflow_glue.tables import write_table
 
     def body(spark: SparkSession, run: GlueRun) -> Validated:
         # run.source_uris: the object that started an S3-triggered run, else the inputs.
+        # Another job's output is read as its published table: read_table(spark, run, i).
         validated = validate(spark.read.parquet(*run.source_uris))
-        transform(validated.valid).write.mode("append").parquet(run.outputs[0])
-        return validated  # glueflow_glue writes it as the run's validation report
+        # The declared columns, with their types; published after the gate passes.
+        write_table(run, transform(validated.valid))
+        return validated  # glueflow_glue writes it as the run's report
 
     run_glue_job(body)
 

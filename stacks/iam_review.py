@@ -71,6 +71,12 @@ WILDCARD_ALLOWLIST: tuple[AllowedWildcard, ...] = (
         "the failure callback reads the tail of a failed run's log streams (read only)",
     ),
     AllowedWildcard(
+        "tables of this environment's catalog database",
+        re.compile(rf"^{_ARN}:glue:{_REGION}:\d{{12}}:table/[a-z0-9]+_[a-z0-9]+/\*$"),
+        "the publish task repoints the partitions of any job's table in the environment's own "
+        "database",
+    ),
+    AllowedWildcard(
         "MWAA log groups",
         re.compile(rf"^{_ARN}:logs:{_REGION}:\d{{12}}:log-group:airflow-[a-z0-9-]+-\*$"),
         "MWAA names a log group per module: airflow-<environment>-<module>",

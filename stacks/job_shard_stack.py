@@ -6,19 +6,22 @@ never depends on which other jobs exist (docs/architecture.md, decision 7).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.processing.glue_job import GlueEtlJob
+from cdk_constructs.storage.catalog import parquet_table
 from cdk_constructs.storage.s3_access import S3Prefix
 from configs import naming
-from configs.models import EnvironmentConfig, JobConfig
+from configs.models import SOURCE_PARTITION, EnvironmentConfig, JobConfig
 from stacks.glue_library import ZIP_NAME
 from stacks.nag import acknowledge_wildcards
 from stacks.storage_stack import GLUE_SCRIPTS_PREFIX
@@ -38,6 +41,7 @@ class JobShardStack(Stack):
         env_name: str,
         environment: EnvironmentConfig,
         jobs: Mapping[str, JobConfig],
+        tables: Mapping[tuple[str, str], tuple[str, str]],
         data_key: kms.IKey,
         log_key: kms.IKey,
         log_retention: logs.RetentionDays,
@@ -61,6 +65,9 @@ class JobShardStack(Stack):
         artifacts = naming.platform_bucket_name(cfg, env_name, "artifacts")
         # Read once: each read of a stack property is a round trip to the jsii process.
         self._partition = self.partition
+        self._tables = tables
+        self._database = naming.catalog_database_name(prefix, env_name)
+        self.tables: dict[str, glue.CfnTable] = {}
         self.glue_jobs: dict[str, GlueEtlJob] = {}
         for name, job in sorted(jobs.items()):
             self.glue_jobs[name] = self._job(
@@ -93,13 +100,57 @@ class JobShardStack(Stack):
         reads = [location(loc.bucket, loc.prefix) for loc in job.inputs]
         writes = [location(loc.bucket, loc.prefix) for loc in job.outputs]
         temp = S3Prefix(artifacts, naming.glue_temp_prefix(name), partition)
-        # Only a job with a validation gate gets a report location: the shared Glue entry point
-        # then must write the report, and fails the run if the script gives it nothing to report.
+        # A job with a validation gate or an output gets a report location: the shared Glue
+        # entry point then must write the report (its counts, and what it wrote for the
+        # publish task), and fails the run if the script gives it nothing to report.
         reports = (
             S3Prefix(artifacts, naming.validation_report_prefix(name), partition)
-            if job.validation
+            if job.validation or job.outputs
             else None
         )
+        input_tables = [
+            (f"s3://{r.bucket_name}/{r.prefix}", self._tables[(loc.bucket, loc.prefix)][0])
+            for loc, r in zip(job.inputs, reads, strict=True)
+            if (loc.bucket, loc.prefix) in self._tables
+        ]
+        tables_argument = json.dumps(
+            {
+                "database": self._database,
+                "outputs": [
+                    {
+                        "uri": f"s3://{w.bucket_name}/{w.prefix}",
+                        "table": out.table,
+                        "columns": out.columns,
+                        "partitioned_by": out.partitioned_by,
+                        "replace": out.replace,
+                        "quarantine_table": (
+                            naming.quarantine_table_name(out.table) if job.validation else None
+                        ),
+                    }
+                    for out, w in zip(job.outputs, writes, strict=True)
+                ],
+                "inputs": [{"uri": uri, "table": table} for uri, table in input_tables],
+            },
+            separators=(",", ":"),
+        )
+        catalog = f"arn:{partition}:glue:{cfg.region}:{cfg.account}"
+        # Reading another job's published table: its definition and partitions
+        # ("Specifying AWS Glue resource ARNs": the catalog, the database and the table).
+        catalog_reads = (
+            [
+                iam.PolicyStatement(
+                    actions=["glue:GetTable", "glue:GetPartitions"],
+                    resources=[
+                        f"{catalog}:catalog",
+                        f"{catalog}:database/{self._database}",
+                        *sorted({f"{catalog}:table/{self._database}/{t}" for _, t in input_tables}),
+                    ],
+                )
+            ]
+            if input_tables
+            else []
+        )
+        self._create_tables(name, job, writes)
         library = S3Prefix(artifacts, f"{GLUE_SCRIPTS_PREFIX}{ZIP_NAME}", partition)
         log_groups = naming.glue_log_group_names(prefix, env_name, name, shard)
         shared_logs = (
@@ -141,6 +192,7 @@ class JobShardStack(Stack):
                     else {}
                 ),
                 "--glueflow-outputs": ",".join(f"s3://{w.bucket_name}/{w.prefix}" for w in writes),
+                **({"--glueflow-tables": tables_argument} if job.outputs or input_tables else {}),
                 "--extra-py-files": f"s3://{library.bucket_name}/{library.prefix}",
                 # Glue 5.1's S3A uses us-east-2 unless told the region, which can time out
                 # uploads from a VPC ("set the spark.hadoop.fs.s3a.endpoint.region Spark
@@ -163,6 +215,7 @@ class JobShardStack(Stack):
             reports=reports,
             extra_files=[library],
             shared_log_group_names=shared_logs,
+            extra_statements=catalog_reads,
         )
         reasons = {
             **{loc.objects_arn: f"objects under declared input {loc.prefix!r}" for loc in reads},
@@ -176,6 +229,51 @@ class JobShardStack(Stack):
             reasons[group_arn] = GLUE_LOG_STREAMS_REASON
         acknowledge_wildcards(made.policy, reasons)
         return made
+
+    def _create_tables(self, name: str, job: JobConfig, writes: list[S3Prefix]) -> None:
+        """The catalog tables this job is the first (by name) to write, and the quarantine
+        table of each when the job has a validation gate."""
+        for out, where in zip(job.outputs, writes, strict=True):
+            if self._tables[(out.bucket, out.prefix)][1] != name or out.table in self.tables:
+                continue
+            location = f"s3://{where.bucket_name}/{where.prefix}"
+            partition_keys = {c: out.columns[c] for c in out.partitioned_by}
+            if out.replace == "source_object":
+                partition_keys[SOURCE_PARTITION] = "string"
+            common = {"account": self.account, "database": self._database}
+            self.tables[out.table] = parquet_table(
+                self,
+                f"{_construct_id(out.table)}Table",
+                **common,
+                name=out.table,
+                location=location,
+                columns={c: t for c, t in out.columns.items() if c not in out.partitioned_by},
+                partition_keys=partition_keys,
+                description=f"Written by {name}: {job.description}",
+                parameters={"glueflow:job": name, "glueflow:replace": out.replace},
+            )
+            if job.validation:
+                quarantine = naming.quarantine_table_name(out.table)
+                self.tables[quarantine] = parquet_table(
+                    self,
+                    f"{_construct_id(quarantine)}Table",
+                    **common,
+                    name=quarantine,
+                    location=f"{location}{naming.QUARANTINE_FOLDER}",
+                    columns=QUARANTINE_COLUMNS,
+                    partition_keys={SOURCE_PARTITION: "string"},
+                    description=f"Rows {name} rejected from {out.table}, with their reasons",
+                    parameters={"glueflow:job": name, "glueflow:quarantine-of": out.table},
+                )
+
+
+# A quarantined row: the row as read (JSON text), why it was rejected, where it came from.
+QUARANTINE_COLUMNS = {
+    "record": "string",
+    "reasons": "array<string>",
+    "source_uri": "string",
+    "glue_run_id": "string",
+}
 
 
 S3A_FROM_GLUE = "5.1"  # the first Glue version whose s3:// is Hadoop S3A, not EMRFS

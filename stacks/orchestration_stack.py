@@ -56,6 +56,18 @@ REDSHIFT_STATEMENT_ACTIONS = (
 )
 
 
+# What publishing a run calls (dags/glueflow_runtime/publish.py): the table's definition, its
+# partitions of a source object or of given values, and the batch writes.
+CATALOG_PUBLISH_ACTIONS = (
+    "glue:GetTable",
+    "glue:GetPartitions",
+    "glue:BatchGetPartition",
+    "glue:BatchCreatePartition",
+    "glue:BatchUpdatePartition",
+    "glue:BatchDeletePartition",
+)
+
+
 class OrchestrationStack(Stack):
     """MWAA on the Airflow version in mwaa/AIRFLOW_VERSION, in the private subnets, and what
     it runs."""
@@ -260,6 +272,27 @@ class OrchestrationStack(Stack):
         acknowledge_wildcards(
             self.mwaa.policy,
             {reports.objects_arn: "the validation gate reads each run's report under validation/"},
+        )
+        # The publish task, and the gate for rejected rows, point the partitions of this
+        # environment's tables at a run's folders (dags/glueflow_runtime/publish.py). Partition
+        # actions need the catalog, the database and the table ("Specifying AWS Glue resource
+        # ARNs", AWS Glue Developer Guide).
+        database = naming.catalog_database_name(prefix, env_name)
+        catalog = f"arn:{self.partition}:glue:{self.region}:{self.account}"
+        tables = f"{catalog}:table/{database}/*"
+        self.mwaa.allow(
+            iam.PolicyStatement(
+                actions=list(CATALOG_PUBLISH_ACTIONS),
+                resources=[f"{catalog}:catalog", f"{catalog}:database/{database}", tables],
+            )
+        )
+        acknowledge_wildcards(
+            self.mwaa.policy,
+            {
+                tables: "the publish task adds and repoints partitions of the tables in this "
+                "environment's own catalog database; listing each would outgrow the policy "
+                "size limit at 500 jobs"
+            },
         )
 
     def _redshift_statements(self, jobs: Mapping[str, JobConfig]) -> list[iam.PolicyStatement]:

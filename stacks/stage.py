@@ -83,6 +83,12 @@ class GlueflowStage(Stage):
         shards: dict[int, dict[str, Any]] = {}
         for name, job in platform.jobs.items():
             shards.setdefault(naming.job_shard_for(name, cfg.job_shards), {})[name] = job
+        # Each table, by location, and the first job (by name) that writes it, whose shard
+        # creates it; a job reading that location reads the table.
+        tables: dict[tuple[str, str], tuple[str, str]] = {}
+        for name, job in sorted(platform.jobs.items()):
+            for out in job.outputs:
+                tables.setdefault((out.bucket, out.prefix), (out.table, name))
         self.job_shards: dict[int, JobShardStack] = {}
         for shard, jobs in sorted(shards.items()):
             part = naming.job_shard_part(shard)
@@ -93,11 +99,15 @@ class GlueflowStage(Stage):
                 env_name=env.name,
                 environment=cfg,
                 jobs=jobs,
+                tables=tables,
                 data_key=self.storage.data_key,
                 log_key=self.storage.platform_key,
                 **shared,
                 **stack_args(part, f"Glue jobs, shard {shard} of {cfg.job_shards}"),
             )
+            self.job_shards[shard].add_stack_dependency(
+                self.storage
+            )  # its tables need the database
 
         self.orchestration = OrchestrationStack(
             self,

@@ -19,6 +19,7 @@ from cdk_constructs.messaging.alert_topic import alert_topic
 from cdk_constructs.messaging.dead_letters import encrypted_queue, queue_depth_alarm
 from cdk_constructs.security.kms import PlatformKey
 from cdk_constructs.storage.asset_deployment import AssetDeployments
+from cdk_constructs.storage.catalog import catalog_database
 from cdk_constructs.storage.secure_bucket import SecureBucket
 from configs import naming
 from configs.models import EnvironmentConfig
@@ -75,6 +76,14 @@ class StorageStack(Stack):
             publishers=["cloudwatch.amazonaws.com", "events.amazonaws.com"],
         ).key
 
+        # Every job output is a table in this database (docs/architecture.md, decision 15).
+        self.catalog_database = catalog_database(
+            self,
+            "CatalogDatabase",
+            account=self.account,
+            name=naming.catalog_database_name(cfg.name_prefix, env_name),
+            description=f"Glueflow {env_name}: the published tables of every job",
+        )
         # Where alarms and (with the notifier) failure alerts go; encrypted with the platform
         # key, which CloudWatch may use to publish to it.
         self.alert_topic = alert_topic(

@@ -51,6 +51,19 @@ def valid_environment() -> dict[str, Any]:
     }
 
 
+def table_output(bucket: str, prefix: str, table: str | None = None) -> dict[str, Any]:
+    """A valid output table at bucket/prefix (named after the prefix unless `table` is given),
+    replaced partition by partition, which every kind of job may do."""
+    return {
+        "bucket": bucket,
+        "prefix": prefix,
+        "table": table or prefix.strip("/").replace("/", "_").replace("-", "_"),
+        "columns": {"id": "string", "day": "date"},
+        "partitioned_by": ["day"],
+        "replace": "partitions",
+    }
+
+
 def valid_job(name: str, **fields: Any) -> dict[str, Any]:
     """A complete, valid job config; keyword arguments replace top-level fields. A job that
     names `depends_on` starts from its upstream jobs (no S3 trigger) unless it names one."""
@@ -60,7 +73,7 @@ def valid_job(name: str, **fields: Any) -> dict[str, Any]:
         "owner": "team@example.com",
         "script": "glue_scripts/jobs/job.py",
         "inputs": [{"bucket": "raw", "prefix": f"{name}/in/"}],
-        "outputs": [{"bucket": "curated", "prefix": f"{name}/out/"}],
+        "outputs": [table_output("curated", f"{name}/out/")],
         "trigger": {"s3": {"bucket": "raw", "prefix": f"{name}/in/", "suffix": ".csv"}},
     }
     if "depends_on" in fields:

@@ -76,6 +76,7 @@ class GlueEtlJob(Construct):
         reports: S3Prefix | None = None,
         extra_files: Sequence[S3Prefix] = (),
         shared_log_group_names: Sequence[str] = (),
+        extra_statements: Sequence[iam.PolicyStatement] = (),
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -127,6 +128,7 @@ class GlueEtlJob(Construct):
                 ["*"],
                 {"StringEquals": {"cloudwatch:namespace": "Glue"}},
             ),
+            *extra_statements,
         ]
         if shared_log_group_names:
             # Glue 4.0's continuous logs share one group per security configuration; the job

@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset, Param
 
-from glueflow_runtime import cost, gate
+from glueflow_runtime import cost, gate, publish
 from glueflow_runtime.callbacks import on_task_failure
 from glueflow_runtime.ids import (
     AWS_CONN_ID,
@@ -29,6 +29,7 @@ from glueflow_runtime.ids import (
     GATE_TASK,
     GLUE_TASK,
     INPUT_SENSOR_TASK,
+    PUBLISH_TASK,
 )
 
 # Operator modules are imported where a DAG uses them, not here: a worker builds only the DAG
@@ -166,7 +167,8 @@ def _object_params(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
-    """The DAG of one job: [input sensor] -> Glue run -> [validation gate] -> downstream steps."""
+    """The DAG of one job: [input sensor] -> Glue run -> [validation gate] -> [publish] ->
+    downstream steps."""
     from airflow.providers.amazon.aws.operators.glue import GlueJobOperator
     from airflow.providers.standard.operators.python import PythonOperator
 
@@ -264,6 +266,23 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
                     op_kwargs={
                         "report_prefix": validation["report_prefix"],
                         "max_invalid_ratio": validation["max_invalid_ratio"],
+                        "database": environment["catalog_database"],
+                        "glue_task_id": GLUE_TASK,
+                        "aws_conn_id": AWS_CONN_ID,
+                        "region_name": region,
+                    },
+                )
+            )
+        if job["outputs"]:
+            # Write, audit, publish: the run's tables become visible here, after the gate,
+            # before the steps and the asset event (decision 15).
+            chain.append(
+                PythonOperator(
+                    task_id=PUBLISH_TASK,
+                    python_callable=publish.run_publish,
+                    op_kwargs={
+                        "report_prefix": job["report_prefix"],
+                        "database": environment["catalog_database"],
                         "glue_task_id": GLUE_TASK,
                         "aws_conn_id": AWS_CONN_ID,
                         "region_name": region,

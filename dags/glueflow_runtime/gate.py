@@ -34,29 +34,61 @@ def decide(report: ValidationReport, max_invalid_ratio: float) -> GateDecision:
     return GateDecision(True, f"validation passed for {report.job} run {report.run_id}: {numbers}")
 
 
+def _kept_aside(report: ValidationReport, database: str) -> str:
+    """Where a rejected run's output stays, unpublished, and where its rejected rows are."""
+    held = [f"{t.table} at {t.location}" for t in report.tables if not t.quarantine]
+    rejects = [f"{database}.{t.table} ({t.location})" for t in report.tables if t.quarantine]
+    return "".join(
+        [
+            f"; nothing was published, the run's output stays in {', '.join(held)}" if held else "",
+            f"; rejected rows: {', '.join(rejects)}" if rejects else "",
+        ]
+    )
+
+
+def read_report(
+    report_prefix: str, run_id: str, aws_conn_id: str | None, region_name: str
+) -> ValidationReport:
+    """The run's report, from `<report prefix><Glue run id>.json`."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    bucket, key = report_location(report_prefix, run_id)
+    text = S3Hook(aws_conn_id=aws_conn_id, region_name=region_name).read_key(key, bucket)
+    return ValidationReport.from_json(text)
+
+
 def run_gate(
     *,
     report_prefix: str,
     max_invalid_ratio: float,
+    database: str,
     glue_task_id: str,
     aws_conn_id: str | None,
     region_name: str,
     ti: Any,
     **_: Any,
 ) -> str:
-    """The gate task: read the run's report from S3 and judge it.
+    """The gate task: read the run's report from S3, publish its rejected rows to the
+    quarantine tables, and judge it.
 
     On a pass it returns the verdict (its XCom) and the run goes on. On a fail it raises
     AirflowFailException with the verdict: the task fails without retry, and the steps after
     it do not run. A report that cannot be read raises an ordinary error, which retries.
     """
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
     from airflow.sdk.exceptions import AirflowFailException
 
     run_id = ti.xcom_pull(task_ids=glue_task_id)
-    bucket, key = report_location(report_prefix, run_id)
-    text = S3Hook(aws_conn_id=aws_conn_id, region_name=region_name).read_key(key, bucket)
-    decision = decide(ValidationReport.from_json(text), max_invalid_ratio)
+    report = read_report(report_prefix, run_id, aws_conn_id, region_name)
+    # The rejected rows are kept whatever the verdict: published to the quarantine tables
+    # first, so that the alert can name them.
+    quarantined = [t for t in report.tables if t.quarantine]
+    if quarantined:
+        from glueflow_runtime.publish import glue_client, publish_all
+
+        publish_all(glue_client(aws_conn_id, region_name), database, quarantined, run_id)
+    decision = decide(report, max_invalid_ratio)
+    if not decision.passed:
+        decision = GateDecision(False, decision.message + _kept_aside(report, database))
     log.info(decision.message)
     # Also an XCom, for the failure callback when Airflow does not hand it the exception.
     ti.xcom_push(key=VERDICT_KEY, value=decision.message)

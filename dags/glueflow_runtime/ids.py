@@ -17,6 +17,8 @@ GATE_TASK = "validation_gate"
 # The XCom in which the gate leaves its verdict, for the failure callback.
 VERDICT_KEY = "gate_verdict"
 COST_TASK = "record_cost"
+# Makes the run's output visible: after the gate, before the steps and the asset event.
+PUBLISH_TASK = "publish"
 # The one task of a job whose DAG could not be built (dag_builder.broken_dag).
 BROKEN_TASK = "dag_build_failed"
 

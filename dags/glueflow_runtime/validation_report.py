@@ -1,16 +1,57 @@
-"""The validation report: one definition, written by the Glue scripts and read by the gate.
+"""The run report: one definition, written by the Glue scripts, read by the gate and the
+publish task.
 
 Glue writes one report per run to `<report prefix><Glue job run id>.json` in the artifacts
-bucket. Standard library only: the Glue scripts get this module in their --extra-py-files zip,
-MWAA gets it beside the factory DAG.
+bucket: the records read and rejected, and (version 2) each table the run wrote, partition by
+partition, in its own folder (docs/architecture.md, decision 15). Standard library only: the
+Glue scripts get this module in their --extra-py-files zip, MWAA gets it beside the factory DAG.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # a version-1 report (no tables) may still be in flight at deploy
+# Under a table's location, each run's own folder: runs/<Glue run id>/.
+RUNS_FOLDER = "runs/"
+# The partition column of a table replaced by source object (configs/models.py).
+SOURCE_PARTITION = "source_id"
+
+
+@dataclass(frozen=True)
+class PartitionWritten:
+    """One partition a run wrote: its values (strings, as the catalog holds them; None for
+    Spark's default partition), its folder under the run's and its rows."""
+
+    values: list[str | None]
+    path: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class TableWritten:
+    """What a run wrote for one table, in its own folder, unpublished."""
+
+    table: str
+    location: str  # <table location>runs/<Glue run id>/
+    partition_columns: list[str]
+    replace: str  # "source_object" or "partitions"
+    partitions: list[PartitionWritten]
+    # The object the run read (uri, version_id, id): what a source_object table replaces.
+    source: dict[str, Any] | None = None
+    quarantine: bool = False
+
+    @property
+    def rows(self) -> int:
+        return sum(p.rows for p in self.partitions)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TableWritten:
+        parts = [PartitionWritten(**p) for p in data["partitions"]]
+        return cls(**{**data, "partitions": parts})
 
 
 @dataclass(frozen=True)
@@ -22,6 +63,7 @@ class ValidationReport:
     records_read: int
     records_invalid: int
     version: int = REPORT_VERSION
+    tables: list[TableWritten] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.records_read < 0 or not 0 <= self.records_invalid <= max(self.records_read, 0):
@@ -47,13 +89,20 @@ class ValidationReport:
             raise ValueError(f"validation report is not JSON: {exc}") from exc
         if not isinstance(data, dict):
             raise ValueError("validation report must be a JSON object")
-        if data.get("version") != REPORT_VERSION:
-            raise ValueError(f"validation report version {data.get('version')!r} is not 1")
+        if data.get("version") not in READABLE_VERSIONS:
+            raise ValueError(
+                f"validation report version {data.get('version')!r} is not one of "
+                f"{READABLE_VERSIONS}"
+            )
         fields = {"job": str, "run_id": str, "records_read": int, "records_invalid": int}
         for name, kind in fields.items():
             if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
                 raise ValueError(f"validation report field {name!r} must be {kind.__name__}")
-        return cls(**{name: data[name] for name in fields})
+        try:
+            tables = [TableWritten.from_dict(t) for t in data.get("tables", [])]
+        except (TypeError, KeyError) as exc:
+            raise ValueError(f"validation report field 'tables' is malformed: {exc}") from exc
+        return cls(**{name: data[name] for name in fields}, tables=tables)
 
 
 def report_location(report_prefix: str, run_id: str) -> tuple[str, str]:

@@ -20,7 +20,6 @@ The transform is a plain function on DataFrames; only main() touches Glue.
 
 from __future__ import annotations
 
-from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -101,41 +100,28 @@ def customer_ltv(orders: DataFrame, events: DataFrame) -> DataFrame:
     )
 
 
-def read_table(spark: SparkSession, uri: str, schema: StructType) -> DataFrame:
-    """A Parquet table's columns of `schema`; empty when nothing has been written there yet.
-
-    Footers are merged: files written before a column was added (orders before customer_id)
-    read it as null.
-    """
-    try:
-        table = spark.read.option("mergeSchema", "true").parquet(uri)
-        return table.select(*[F.col(f.name).cast(f.dataType) for f in schema])
-    except AnalysisException as exc:
-        if "PATH_NOT_FOUND" not in str(exc):
-            raise
+def columns_of(table: DataFrame | None, schema: StructType, spark: SparkSession) -> DataFrame:
+    """A published table's columns of `schema`; empty when nothing is published yet (None)."""
+    if table is None:
         return spark.createDataFrame([], schema)
+    return table.select(*[F.col(f.name).cast(f.dataType) for f in schema])
 
 
 def main() -> None:
     from glueflow_glue.job import GlueRun, run_glue_job
+    from glueflow_glue.tables import read_table, write_table
 
     def body(spark: SparkSession, run: GlueRun) -> RecordCounts:
         if len(run.inputs) != 2:
             raise ValueError(f"expected 2 inputs (orders, then events), got {run.inputs}")
-        orders_uri, events_uri = run.inputs
-        orders = read_table(spark, orders_uri, ORDERS_SCHEMA).cache()
-        events = read_table(spark, events_uri, EVENTS_SCHEMA).cache()
+        # The published tables: sales_orders, then marketing_events.
+        orders = columns_of(read_table(spark, run, 0), ORDERS_SCHEMA, spark).cache()
+        events = columns_of(read_table(spark, run, 1), EVENTS_SCHEMA, spark).cache()
         read = orders.count() + events.count()
-        if orders.isEmpty():
-            return RecordCounts(records_read=read)  # no orders yet: no as-of date, no snapshot
-        # A rerun on the same day replaces that day's snapshot, and only that one.
-        spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        (
-            customer_ltv(orders, events)
-            .write.mode("overwrite")
-            .partitionBy("as_of_date")
-            .parquet(run.outputs[0])
-        )
+        # No orders yet: no as-of date, and an empty snapshot publishes nothing. A rerun on
+        # the same day replaces that day's snapshot, and only that one.
+        snapshot = customer_ltv(orders, events)
+        write_table(run, snapshot.limit(0) if orders.isEmpty() else snapshot)
         return RecordCounts(records_read=read)
 
     run_glue_job(body)

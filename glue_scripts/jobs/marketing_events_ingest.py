@@ -2,9 +2,11 @@
 
 Each line is one event: event_id, customer_id, campaign_id, event_type, event_time (ISO 8601).
 Lines that are not JSON, miss an id or the event type, or have a time that does not parse are
-counted and left out; main() returns the counts and the shared entry point writes them as the
-run's validation report, which the DAG's gate reads. An S3-triggered run reads only the object
-that started it. The transform is plain functions on DataFrames; only main() touches Glue.
+counted and kept aside with their reasons (marketing_events_quarantine); main() returns the
+counts and the shared entry point writes them as the run's report, which the DAG's gate reads.
+The rows are published after the gate passes, replacing what the same file contributed before.
+An S3-triggered run reads only the object version that started it. The transform is plain
+functions on DataFrames; only main() touches Glue.
 """
 
 from __future__ import annotations
@@ -13,7 +15,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from glueflow_glue.validation import INVALID_FLAG, Validated, reasons, split_invalid
+from glueflow_glue.validation import (
+    INVALID_FLAG,
+    RECORD,
+    Validated,
+    reasons,
+    split_invalid,
+    with_record,
+)
 
 EVENT_FIELDS = ("event_id", "customer_id", "campaign_id", "event_type", "event_time")
 CORRUPT = "_corrupt_record"
@@ -39,7 +48,8 @@ def _blank(column: str) -> object:
 
 def validate_events(raw: DataFrame) -> Validated:
     """Type the columns and reject events that do not fit."""
-    typed = raw.select(
+    typed = with_record(raw).select(
+        RECORD,
         *[F.trim(name).alias(name) for name in IDS],
         F.lower(F.trim("event_type")).alias("event_type"),
         # try_* gives null instead of failing the job on a bad value (Spark 3.5 and 4.x).
@@ -65,16 +75,12 @@ def to_partitioned(valid: DataFrame) -> DataFrame:
 
 def main() -> None:
     from glueflow_glue.job import GlueRun, run_glue_job
+    from glueflow_glue.tables import write_table
 
     def body(spark: SparkSession, run: GlueRun) -> Validated:
         validated = validate_events(read_events(spark, run.source_uris))
-        (
-            to_partitioned(validated.valid)
-            .write.mode("append")
-            .partitionBy("event_date")
-            .parquet(run.outputs[0])
-        )
-        return validated  # the run's validation report
+        write_table(run, to_partitioned(validated.valid))  # published after the gate
+        return validated  # the run's report; its rejected rows go to quarantine
 
     run_glue_job(body)
 

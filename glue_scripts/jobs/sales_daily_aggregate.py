@@ -1,5 +1,8 @@
 """sales_daily_aggregate: revenue, orders and units per store and day, from the orders table.
 
+It reads the published sales_orders table (the catalog's partitions, never unpublished runs)
+and each day it recomputes replaces that day of sales_daily when the run is published.
+
 A plain function on DataFrames does the work; only main() touches Glue. It checks nothing, so
 it reports the order lines it read with none invalid (a job that has a validation report
 location must report; see glue_scripts/README.md).
@@ -28,14 +31,18 @@ def aggregate_daily(orders: DataFrame) -> DataFrame:
 
 def main() -> None:
     from glueflow_glue.job import GlueRun, run_glue_job
+    from glueflow_glue.tables import read_table, write_table
 
     def body(spark: SparkSession, run: GlueRun) -> RecordCounts:
-        orders = spark.read.parquet(*run.inputs).cache()
-        # Rewrites only the days present in this run's input.
-        spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        aggregate_daily(orders).write.mode("overwrite").partitionBy("sale_date").parquet(
-            run.outputs[0]
-        )
+        orders = read_table(spark, run, 0)
+        if orders is None:  # nothing published yet: nothing to aggregate
+            orders = spark.createDataFrame(
+                [],
+                "order_id string, store_id string, amount decimal(12,2), "
+                "quantity int, sale_date date",
+            )
+        orders = orders.cache()
+        write_table(run, aggregate_daily(orders))
         return RecordCounts(records_read=orders.count())
 
     run_glue_job(body)

@@ -1,9 +1,12 @@
-"""sales_ingest: point-of-sale CSV drops to Parquet partitioned by sale date.
+"""sales_ingest: point-of-sale CSV drops to the sales_orders table, partitioned by sale date.
 
-Rows that fail the schema are counted and left out; main() returns the counts and the shared
-entry point writes them as the run's validation report, which the DAG's gate reads to stop the
-pipeline when too many are invalid. An S3-triggered run reads only the object that started it.
-The transform is plain functions on DataFrames; only main() touches Glue.
+Rows that fail the schema are counted and kept aside with their reasons (the
+sales_orders_quarantine table); main() returns the counts and the shared entry point writes
+them as the run's report, which the DAG's gate reads to stop the pipeline when too many are
+invalid. The run's rows are published only after the gate passes, and replace whatever the
+same file (bucket and key) contributed before. An S3-triggered run reads only the object
+version that started it. The transform is plain functions on DataFrames; only main() touches
+Glue.
 """
 
 from __future__ import annotations
@@ -12,7 +15,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from glueflow_glue.validation import INVALID_FLAG, Validated, reasons, split_invalid
+from glueflow_glue.validation import (
+    INVALID_FLAG,
+    RECORD,
+    Validated,
+    reasons,
+    split_invalid,
+    with_record,
+)
 
 # The CSV's columns, by position, all read as text so that a malformed value is caught here,
 # not dropped. customer_id comes last and may be empty (an anonymous sale is a valid sale), so
@@ -29,7 +39,8 @@ def read_orders(spark: SparkSession, uris: list[str]) -> DataFrame:
 def validate_orders(raw: DataFrame) -> Validated:
     """Type the columns and reject rows that do not fit the schema."""
     # try_* give null instead of failing the job on a bad value (Spark 3.5 and 4.x alike).
-    typed = raw.select(
+    typed = with_record(raw).select(
+        RECORD,
         F.trim("order_id").alias("order_id"),
         F.trim("store_id").alias("store_id"),
         F.expr("try_to_timestamp(sold_at)").alias("sold_at"),
@@ -57,16 +68,12 @@ def to_partitioned(valid: DataFrame) -> DataFrame:
 
 def main() -> None:
     from glueflow_glue.job import GlueRun, run_glue_job
+    from glueflow_glue.tables import write_table
 
     def body(spark: SparkSession, run: GlueRun) -> Validated:
         validated = validate_orders(read_orders(spark, run.source_uris))
-        (
-            to_partitioned(validated.valid)
-            .write.mode("append")
-            .partitionBy("sale_date")
-            .parquet(run.outputs[0])
-        )
-        return validated  # the run's validation report
+        write_table(run, to_partitioned(validated.valid))  # published after the gate
+        return validated  # the run's report; its rejected rows go to quarantine
 
     run_glue_job(body)
 

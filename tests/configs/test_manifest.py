@@ -50,8 +50,16 @@ def test_event_ingest_entry(dev: dict) -> None:
             "bucket": "glueflow-dev-curated-111111111111",
             "prefix": "sales/orders/",
             "uri": "s3://glueflow-dev-curated-111111111111/sales/orders/",
+            "table": "sales_orders",
+            "partitioned_by": ["sale_date"],
+            "replace": "source_object",
+            "quarantine_table": "sales_orders_quarantine",
         }
     ]
+    assert job["report_prefix"] == job["validation"]["report_prefix"]
+    assert dev["environment"]["catalog_database"] == "glueflow_dev"
+    # The aggregate reads the orders table as the table sales_ingest publishes.
+    assert [i["table"] for i in dev["jobs"]["sales_daily_aggregate"]["inputs"]] == ["sales_orders"]
     assert job["glue"]["dpu_per_worker"] == 1
     assert job["glue"]["dpu_hour_usd"] == 0.44
     assert job["tags"] == {"cost-center": "data-platform", "domain": "sales", "environment": "dev"}

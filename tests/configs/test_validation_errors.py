@@ -14,7 +14,7 @@ import pytest
 
 from configs.loader import load_platform, validate_all
 from configs.problems import ConfigError
-from tests.conftest import Project, valid_environment, valid_job
+from tests.conftest import Project, table_output, valid_environment, valid_job
 
 
 @dataclass
@@ -490,7 +490,7 @@ CASES = [
     ),
     Case(
         "writes-where-its-own-trigger-listens",
-        job_with(outputs=[{"bucket": "raw", "prefix": "ingest/in/parquet/"}]),
+        job_with(outputs=[table_output("raw", "ingest/in/parquet/")]),
         "configs/jobs/ingest.yaml",
         "outputs[0].prefix",
         ("raw:ingest/in/parquet/", "start it again", "raw:ingest/in/"),
@@ -498,8 +498,8 @@ CASES = [
     Case(
         "two-jobs-start-each-other",
         two_jobs(
-            valid_job("second", outputs=[{"bucket": "raw", "prefix": "ingest/in/"}]),
-            valid_job("ingest", outputs=[{"bucket": "raw", "prefix": "second/in/"}]),
+            valid_job("second", outputs=[table_output("raw", "ingest/in/")]),
+            valid_job("ingest", outputs=[table_output("raw", "second/in/")]),
         ),
         "configs/jobs/ingest.yaml",
         "outputs",

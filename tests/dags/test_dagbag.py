@@ -44,25 +44,30 @@ def test_only_the_factory_is_parsed(dagbag: DagBag, dev_dag_folder: Path) -> Non
     ("dag_id", "tasks", "edges"),
     [
         (
-            "sales_ingest",  # S3-triggered, validation gate, then a Redshift step
+            # S3-triggered, validation gate, publish, then a Redshift step
+            "sales_ingest",
             {
                 "run_glue_job",
                 "validation_gate",  # one task: no branch markers
+                "publish",
                 "refresh_orders_mart",
                 "record_cost",
             },
             {
                 ("run_glue_job", "record_cost"),
                 ("run_glue_job", "validation_gate"),
-                ("validation_gate", "refresh_orders_mart"),
+                ("validation_gate", "publish"),
+                ("publish", "refresh_orders_mart"),
             },
         ),
         (
-            "sales_daily_aggregate",  # cron with an input: sensor first, then a Redshift step
-            {"wait_for_input", "run_glue_job", "refresh_sales_mart", "record_cost"},
+            # cron with an input: sensor first, publish, then a Redshift step
+            "sales_daily_aggregate",
+            {"wait_for_input", "run_glue_job", "publish", "refresh_sales_mart", "record_cost"},
             {
                 ("wait_for_input", "run_glue_job"),
-                ("run_glue_job", "refresh_sales_mart"),
+                ("run_glue_job", "publish"),
+                ("publish", "refresh_sales_mart"),
                 ("run_glue_job", "record_cost"),
             },
         ),
@@ -91,7 +96,8 @@ def test_a_scheduled_job_with_validation_waits_for_its_input_first(
         ("wait_for_input", "run_glue_job"),
         ("run_glue_job", "record_cost"),
         ("run_glue_job", "validation_gate"),
-        ("validation_gate", "refresh_sales_mart"),
+        ("validation_gate", "publish"),
+        ("publish", "refresh_sales_mart"),
     }
 
 

@@ -21,7 +21,7 @@ def test_report_round_trips() -> None:
     [
         ("not json", "not JSON"),
         ("[]", "JSON object"),
-        ('{"version": 2}', "version 2"),
+        ('{"version": 3}', "version 3"),
         ('{"version": 1, "job": "j", "run_id": "r", "records_read": "10", "records_invalid": 1}',
          "'records_read' must be int"),
         ('{"version": 1, "job": "j", "run_id": "r", "records_read": 1, "records_invalid": 2}',

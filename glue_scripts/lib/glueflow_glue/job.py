@@ -33,9 +33,10 @@ import json
 import posixpath
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from glueflow_glue.tables import Ledger, TableSpec, parse_tables, source_id, write_quarantine
 from glueflow_glue.validation import RecordCounts, Validated, write_report
 
 # Set on every job by the stacks (DefaultArguments); JOB_NAME by Glue itself.
@@ -48,6 +49,7 @@ OPTIONAL_ARGUMENTS = (
     "glueflow-trigger",
     "glueflow-s3-trigger",
     "glueflow-airflow-run-id",
+    "glueflow-tables",
 )
 # What awsglue's getResolvedOptions registers itself; requesting one again fails the run.
 GLUE_RESERVED_ARGUMENTS = frozenset(
@@ -96,6 +98,28 @@ class GlueRun:
 
     sources: tuple[str, ...] = ()  # what the body reads (see source_uris)
     version_id: str | None = None  # the object version an S3-triggered run is for
+    # The output tables (in outputs' order), the catalog database, and the inputs that are
+    # tables of the environment (by location): glueflow_glue.tables.
+    tables: tuple[TableSpec, ...] = ()
+    database: str | None = None
+    input_tables: dict[str, str] = field(default_factory=dict)
+    ledger: Ledger = field(default_factory=Ledger)
+
+    @property
+    def source(self) -> dict[str, Any] | None:
+        """The object an S3-triggered run is for (uri and version id, as the trigger named
+        it), or None for a run that reads its inputs or a reprocessed prefix."""
+        bucket, key = self.trigger.get("bucket"), self.trigger.get("key")
+        if not bucket or not key or self.trigger.get("reprocess_prefix") is True:
+            return None
+        return {"uri": f"s3://{bucket}/{key}", "version_id": self.version_id}
+
+    @property
+    def source_id(self) -> str:
+        """The source_id partition value: the object's, the same for each version of a key; a
+        run without one (scheduled, or a reprocessed prefix) is its job's own source."""
+        source = self.source
+        return source_id(source["uri"] if source else f"glueflow-job:{self.job}")
 
     @property
     def source_uris(self) -> list[str]:
@@ -151,6 +175,7 @@ def parse_run(resolved: dict[str, Any]) -> GlueRun:
     inputs = [u for u in resolved["glueflow_inputs"].split(",") if u]
     reprocess = trigger.get("reprocess_prefix") is True
     version = trigger.get("version_id") if not reprocess else None
+    database, tables, input_tables = parse_tables(resolved.get("glueflow_tables"))
     return GlueRun(
         job=resolved["glueflow_job"],
         run_id=run_id,
@@ -161,6 +186,9 @@ def parse_run(resolved: dict[str, Any]) -> GlueRun:
         arguments=resolved,
         sources=tuple(_sources(trigger, inputs, resolved.get("glueflow_s3_trigger") or None)),
         version_id=version if isinstance(version, str) and version else None,
+        tables=tuple(tables),
+        database=database,
+        input_tables=input_tables,
     )
 
 
@@ -213,7 +241,19 @@ def report_outcome(run: GlueRun, outcome: Outcome) -> str | None:
             f"writes it as {run.report_prefix}{run.run_id}.json, which the DAG's validation "
             "gate reads. The run stops here, uncommitted."
         )
-    uri = write_report(run.report_prefix, run.job, run.run_id, outcome)
+    done = {w.table for w in run.ledger.written}
+    unwritten = [t.table for t in run.tables if t.table not in done]
+    if unwritten:
+        raise ValidationReportMissing(
+            f"{run.job}: the body wrote nothing for table(s) {', '.join(unwritten)}; write each "
+            "output with glueflow_glue.tables.write_table(run, df, index), which writes where "
+            "the publish step finds it (an empty DataFrame publishes no rows). The run stops "
+            "here, uncommitted."
+        )
+    rejected = getattr(outcome, "rejected", None)
+    if rejected is not None:
+        write_quarantine(run, rejected)
+    uri = write_report(run.report_prefix, run.job, run.run_id, outcome, run.ledger.written)
     # On stdout, so the run's output log says it (and a gate failure's alert shows it).
     print(f"glueflow: validation report {uri}: {outcome}", flush=True)
     return uri
