@@ -208,6 +208,12 @@ class LocalCloud:
         for stack, _, resource in resources:
             if resource["Type"] == "AWS::Glue::Job":
                 self._glue_job(stack, resource["Properties"])
+        # The catalog: databases first, then their tables (CreateDatabase, CreateTable with the
+        # templates' DatabaseInput and TableInput, as CloudFormation passes them).
+        for kind in ("AWS::Glue::Database", "AWS::Glue::Table"):
+            for stack, _, resource in resources:
+                if resource["Type"] == kind:
+                    self._catalog(kind, self.resolve(stack, resource["Properties"]))
         for stack, logical_id, resource in resources:
             if resource["Type"] == "AWS::Events::Rule":
                 self._rule(stack, logical_id, resource["Properties"])
@@ -319,6 +325,17 @@ class LocalCloud:
                    "NumberOfWorkers", "SecurityConfiguration", "ExecutionClass",
                    "JobRunQueuingEnabled", "Tags")  # fmt: skip
         self.client("glue").create_job(**{k: v for k, v in resolved.items() if k in allowed})
+
+    def _catalog(self, kind: str, props: dict[str, Any]) -> None:
+        glue = self.client("glue")
+        if kind == "AWS::Glue::Database":
+            glue.create_database(CatalogId=props["CatalogId"], DatabaseInput=props["DatabaseInput"])
+        else:
+            glue.create_table(
+                CatalogId=props["CatalogId"],
+                DatabaseName=props["DatabaseName"],
+                TableInput=props["TableInput"],
+            )
 
     def _rule(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
         if props.get("State", "ENABLED") != "ENABLED" or "EventPattern" not in props:
