@@ -44,7 +44,7 @@ LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(E
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
 .PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job bench stacks diff deploy clean \
-	demo run-local run-local-args review redrive replay scenario scenario-args
+	demo run-local run-local-args review redrive replay scenario scenario-args query query-args
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -137,6 +137,12 @@ scenario-args:
 
 scenario: $(STAMP) scenario-args $(if $(ASSEMBLY),,synth) ## Run a fault scenario locally, check its counts: make scenario FILE=path
 	$(LOCAL) scenario --file "$(FILE)"
+
+query-args:
+	@test -n "$(SQL)" || { echo 'usage: make query SQL="select ..." [ENV=dev]' >&2; exit 2; }
+
+query: $(STAMP) query-args ## SQL over the tables the last local run published: make query SQL="select ..."
+	$(LOCAL) query --sql "$(SQL)"
 
 # make review: BASE is the ref to compare with; ENV on the command line limits it to one
 # environment (otherwise every environment); FORMAT=markdown for a pull-request comment;

@@ -36,9 +36,9 @@ glue:
 #     table: {name}
 #     columns: {{id: string, amount: "decimal(12,2)", day: date}}
 #     partitioned_by: [day]
-#     # source_object (a job started by files): a new version of a file replaces the rows
-#     # the one before contributed. partitions: each partition the run wrote is replaced.
-#     replace: source_object
+#     # partitions: each partition a run wrote replaces the published one. For a job
+#     # started by files, source_object: a new version of a file replaces its rows.
+#     replace: partitions
 # Start on a file landing, on a schedule, or (no trigger) manually. Choose one of:
 # trigger:
 #   s3: {{bucket: raw, prefix: {name}/incoming/, suffix: .csv}}

@@ -57,7 +57,41 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "scenario", help="run scenarios: a file, or every one in a folder"
     )
     scenario.add_argument("--file", required=True, type=Path)
+    query = commands.add_parser(
+        "query", help="SQL over the tables the last local run of --env published"
+    )
+    query.add_argument("--sql", required=True)
     return parser.parse_args(argv)
+
+
+def run_query(workdir: Path, sql: str) -> int:
+    """Run SQL with DuckDB over `<workdir>/warehouse`, the tables the last local run (demo,
+    run-local or scenario) published, each named as in the catalog: `<database>.<table>`."""
+    from glueflow_local import warehouse
+
+    target = workdir / "warehouse"
+    if not (target / warehouse.CATALOG_FILE).is_file():
+        print(
+            f"error: no published tables under {target}: run make demo, make run-local or "
+            "make scenario for this ENV first",
+            file=sys.stderr,
+        )
+        return 2
+    import duckdb
+
+    con = warehouse.connect(target)
+    try:
+        result = con.sql(sql)
+    except duckdb.Error as exc:
+        tables = [row[0] for row in con.sql(
+            "select table_schema || '.' || table_name from information_schema.tables "
+            "order by 1").fetchall()]  # fmt: skip
+        print(f"error: {exc}".splitlines()[0], file=sys.stderr)
+        print(f"tables: {', '.join(tables)}", file=sys.stderr)
+        return 2
+    if result is not None:
+        result.show(max_width=200, max_rows=1000)
+    return 0
 
 
 def _scenario_files(path: Path) -> list[Path]:
@@ -134,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _interrupt)
     workdir = args.workdir or Path("build/local") / args.env
+    if args.command == "query":
+        return run_query(workdir, args.sql)
     started = time.monotonic()
     try:
         _port_free(args.port)
@@ -166,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
                 ok = all(findings.values())
                 lines = [f"{'ok  ' if held else 'FAIL'} {what}" for what, held in findings.items()]
                 lines.append(f"outputs: {root} (one folder per bucket)")
+                lines.append(
+                    f"published tables: {run.workdir / 'warehouse'}; query them with "
+                    f'make query ENV={args.env} SQL="select ..."'
+                )
             (run.workdir / "summary.json").write_text(
                 json.dumps({**run.summary(), "findings": findings}, indent=1, default=str)
             )

@@ -108,6 +108,24 @@ class Physical:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
+CATALOG_TYPES = ("AWS::Glue::Database", "AWS::Glue::Table")
+
+
+def create_catalog(glue: Any, resources: list[tuple[str, dict[str, Any]]]) -> None:
+    """The templates' Glue Data Catalog: databases first, then their tables (CreateDatabase and
+    CreateTable with the DatabaseInput and TableInput CloudFormation passes on). `resources`:
+    (type, resolved properties)."""
+    for kind, props in sorted(resources, key=lambda r: CATALOG_TYPES.index(r[0])):
+        if kind == "AWS::Glue::Database":
+            glue.create_database(CatalogId=props["CatalogId"], DatabaseInput=props["DatabaseInput"])
+        else:
+            glue.create_table(
+                CatalogId=props["CatalogId"],
+                DatabaseName=props["DatabaseName"],
+                TableInput=props["TableInput"],
+            )
+
+
 class LocalCloud:
     """moto's server with one environment's resources, and the rules and functions around it."""
 
@@ -208,12 +226,14 @@ class LocalCloud:
         for stack, _, resource in resources:
             if resource["Type"] == "AWS::Glue::Job":
                 self._glue_job(stack, resource["Properties"])
-        # The catalog: databases first, then their tables (CreateDatabase, CreateTable with the
-        # templates' DatabaseInput and TableInput, as CloudFormation passes them).
-        for kind in ("AWS::Glue::Database", "AWS::Glue::Table"):
-            for stack, _, resource in resources:
-                if resource["Type"] == kind:
-                    self._catalog(kind, self.resolve(stack, resource["Properties"]))
+        create_catalog(
+            self.client("glue"),
+            [
+                (resource["Type"], self.resolve(stack, resource["Properties"]))
+                for stack, _, resource in resources
+                if resource["Type"] in CATALOG_TYPES
+            ],
+        )
         for stack, logical_id, resource in resources:
             if resource["Type"] == "AWS::Events::Rule":
                 self._rule(stack, logical_id, resource["Properties"])
@@ -325,17 +345,6 @@ class LocalCloud:
                    "NumberOfWorkers", "SecurityConfiguration", "ExecutionClass",
                    "JobRunQueuingEnabled", "Tags")  # fmt: skip
         self.client("glue").create_job(**{k: v for k, v in resolved.items() if k in allowed})
-
-    def _catalog(self, kind: str, props: dict[str, Any]) -> None:
-        glue = self.client("glue")
-        if kind == "AWS::Glue::Database":
-            glue.create_database(CatalogId=props["CatalogId"], DatabaseInput=props["DatabaseInput"])
-        else:
-            glue.create_table(
-                CatalogId=props["CatalogId"],
-                DatabaseName=props["DatabaseName"],
-                TableInput=props["TableInput"],
-            )
 
     def _rule(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
         if props.get("State", "ENABLED") != "ENABLED" or "EventPattern" not in props:

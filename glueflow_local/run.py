@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -27,12 +26,13 @@ from types import TracebackType
 from typing import Any
 
 from glueflow_local import airflow as local_airflow
+from glueflow_local import warehouse
 from glueflow_local.assembly import CloudAssembly
 from glueflow_local.cloud import LocalCloud
 from glueflow_local.errors import LocalRunError
 from glueflow_local.events import object_created
 from glueflow_local.faults import ApiGate
-from glueflow_local.glue import STANDIN, GlueStandIn
+from glueflow_local.glue import GlueStandIn
 from glueflow_local.timeline import Timeline
 from glueflow_local.webhook import WebhookReceiver
 
@@ -44,7 +44,6 @@ POLL_SECONDS = "2"
 TERMINAL = {"success", "failed"}
 QUIET_S = 6
 TASK_TERMINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
-SHOW_OUTPUT = STANDIN / "show_output.py"
 # On a compressed clock (LocalRun's time_scale), Airflow's task retry delays shrink with it:
 # a cluster policy (Airflow's `task_policy`, read from $AIRFLOW_HOME/config/
 # airflow_local_settings.py, "Cluster Policies", Airflow documentation) applied when the DAG
@@ -552,13 +551,22 @@ class LocalRun:
                     s3.download_file(bucket, obj["Key"], str(target))
         return root
 
-    def read_report(self, job: str, glue_run_id: str) -> dict[str, Any] | None:
-        """The validation report of one Glue run, from S3 as the gate reads it."""
+    def export_warehouse(self) -> Path:
+        """The tables the run published, copied to `<workdir>/warehouse/` (glueflow_local.
+        warehouse): what `make query` reads after the run has ended."""
         self._check_started()
-        validation = self.manifest["jobs"][job].get("validation")
-        if not validation or not glue_run_id:
+        target = self.workdir / "warehouse"
+        database = self.manifest["environment"]["catalog_database"]
+        warehouse.export(self.cloud.client("glue"), self.cloud.client("s3"), database, target)
+        return target
+
+    def read_report(self, job: str, glue_run_id: str) -> dict[str, Any] | None:
+        """The report of one Glue run, from S3 as the gate and the publish task read it."""
+        self._check_started()
+        report_prefix = self.manifest["jobs"][job].get("report_prefix")
+        if not report_prefix or not glue_run_id:
             return None
-        bucket, _, prefix = validation["report_prefix"].removeprefix("s3://").partition("/")
+        bucket, _, prefix = report_prefix.removeprefix("s3://").partition("/")
         found = self.cloud.client("s3").list_objects_v2(Bucket=bucket, Prefix=prefix)
         for obj in found.get("Contents", []):
             if glue_run_id in obj["Key"]:
@@ -590,17 +598,3 @@ def _all_parsed(deployment: local_airflow.Airflow, dag_ids: list[str]) -> bool:
     answer = local_airflow.get(f"{deployment.base}/dags?limit=1000")
     found = {d["dag_id"]: d for d in answer["dags"]}
     return all(d in found for d in dag_ids)
-
-
-def show_tables(folders: list[Path]) -> dict[str, Any]:
-    """Row counts, columns and first rows of Parquet tables, read with local Spark."""
-    existing = [str(f) for f in folders if f.is_dir()]
-    if not existing:
-        return {}
-    done = subprocess.run(  # our script, our interpreter
-        [sys.executable, str(SHOW_OUTPUT), *existing],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    if done.returncode:
-        return {f: {"error": done.stderr.strip().splitlines()[-1:]} for f in existing}
-    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -20,8 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from glueflow_local import warehouse
 from glueflow_local.errors import LocalRunError
-from glueflow_local.run import LocalRun, RunRecord, show_tables
+from glueflow_local.run import LocalRun, RunRecord
 
 SAMPLES = Path(__file__).with_name("samples")
 DEMO_JOBS = ("sales_ingest", "sales_daily_aggregate", "customer_ltv")
@@ -123,27 +124,32 @@ def run_local(run: LocalRun, job_name: str, file: Path) -> dict[str, Any]:
 
 
 def describe_outputs(run: LocalRun, job_name: str, record: RunRecord) -> list[str]:
-    """What run-local prints: the outputs' rows, the validation report, the run's outcome."""
+    """What run-local prints: per output table, its published rows and this run's; the rows
+    the run quarantined; its report's counts; the run's outcome."""
     lines: list[str] = []
     job = run.manifest["jobs"][job_name]
-    root = run.export_buckets()
-    folders = [root / o["bucket"] / o["prefix"] for o in job["outputs"]]
-    tables = show_tables(folders)
-    for output, folder in zip(job["outputs"], folders, strict=True):
-        shown = tables.get(str(folder))
-        lines.append(f"output {output['uri']} (copied to {folder})")
-        if not shown:
-            lines.append("  nothing written")
-        elif "error" in shown:
-            lines.append(f"  not a Parquet table: {shown['error']}")
-        else:
-            lines.append(f"  {shown['rows']} rows; columns: {', '.join(shown['columns'])}")
-            lines += [f"  {json.dumps(row)}" for row in shown["first_rows"]]
-    report = run.read_report(job_name, record.glue_run_id or "")
+    target = run.export_warehouse()
+    database = run.manifest["environment"]["catalog_database"]
+    glue_run = record.glue_run_id or ""
+    quarantined = 0
+    for output in job["outputs"]:
+        table = output["table"]
+        total = warehouse.count(target, table)
+        mine = warehouse.count(target, table, glue_run) if glue_run else 0
+        lines.append(f"published {database}.{table}: {total} rows, {mine} from this run")
+        if output.get("quarantine_table") and glue_run:
+            quarantined += warehouse.count(target, output["quarantine_table"], glue_run)
+    if any(o.get("quarantine_table") for o in job["outputs"]):
+        lines.append(f"quarantined: {quarantined} rows")
+    report = run.read_report(job_name, glue_run)
     if report is not None:
-        lines.append(f"validation report: {json.dumps(report)}")
-    elif job.get("validation"):
-        lines.append("validation report: none written")
+        counts = {k: report[k] for k in ("job", "run_id", "records_read", "records_invalid")}
+        lines.append(f"report: {json.dumps(counts)}")
+    elif job.get("report_prefix"):
+        lines.append("report: none written")
     lines.append(f"DAG run {record.run_id}: {record.state}")
     lines += [f"  {task}: {info['state']}" for task, info in record.tasks.items()]
+    example = f"{database}.{job['outputs'][0]['table']}" if job["outputs"] else "<table>"
+    hint = f'make query ENV={run.env} SQL="select * from {example} limit 10"'  # noqa: S608
+    lines.append(f"query the published tables: {hint}")
     return lines

@@ -31,6 +31,7 @@ the job's Glue version: in a process whose pyspark is another line it is skipped
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import shutil
@@ -43,6 +44,7 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
+from glueflow_local.cloud import CATALOG_TYPES, create_catalog
 from glueflow_local.spark import local_spark
 from stacks.storage_stack import GLUE_SCRIPTS_PREFIX
 from tests.conftest import REPO_ROOT
@@ -113,6 +115,21 @@ class Deployed:
     glue_jobs: dict[str, dict[str, Any]]  # Glue job name -> AWS::Glue::Job Properties
     manifest: dict[str, Any]  # the manifest beside the DAG factory
     glue_scripts: Path  # what the deployment writes under s3://<artifacts>/glue_scripts/
+    catalog: list[tuple[str, dict[str, Any]]]  # AWS::Glue::Database and ::Table properties
+
+    @property
+    def database(self) -> str:
+        return self.manifest["environment"]["catalog_database"]
+
+    def install_catalog(self) -> None:
+        """Create the templates' catalog in (moto's) Glue, as CloudFormation would; what
+        exists already (another test's same environment) is kept."""
+        import boto3
+
+        glue = boto3.client("glue", region_name=self.manifest["environment"]["region"])
+        for resource in self.catalog:
+            with contextlib.suppress(glue.exceptions.AlreadyExistsException):
+                create_catalog(glue, [resource])
 
 
 def deployed(synth: Synthesized, folder: Path) -> Deployed:
@@ -122,6 +139,11 @@ def deployed(synth: Synthesized, folder: Path) -> Deployed:
         glue_jobs=synth.assembly.glue_jobs(),
         manifest=json.loads((dags / "manifest.json").read_text(encoding="utf-8")),
         glue_scripts=synth.assembly.deployed_folder(GLUE_SCRIPTS_PREFIX, folder / "scripts"),
+        catalog=[
+            (kind, props)
+            for kind in CATALOG_TYPES
+            for _, _, props in synth.assembly.resources(kind)
+        ],
     )
 
 
@@ -231,3 +253,42 @@ def read_report(report_prefix: str, run_id: str) -> dict[str, Any] | None:
         "read": report.records_read,
         "invalid": report.records_invalid,
     }
+
+
+def publish_run(deployed: Deployed, report_prefix: str, run_id: str) -> list[Any]:
+    """What the DAG does after a run whose gate passed: its rejected rows to the quarantine
+    tables, then its tables (glueflow_runtime.publish, the code the gate and publish tasks
+    run on MWAA), from the run's report in (moto's) S3."""
+    import boto3
+
+    from glueflow_runtime.publish import publish_all
+    from glueflow_runtime.validation_report import ValidationReport, report_location
+
+    bucket, key = report_location(report_prefix, run_id)
+    body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    report = ValidationReport.from_json(body.decode())
+    tables = sorted(report.tables, key=lambda t: not t.quarantine)
+    region = deployed.manifest["environment"]["region"]
+    return publish_all(boto3.client("glue", region_name=region), deployed.database, tables, run_id)
+
+
+def published(
+    deployed: Deployed, s3: LocalS3, spark: SparkSession, table: str
+) -> list[dict[str, Any]]:
+    """A table's rows as a catalog reader sees them: the files of the partitions the catalog
+    lists (glue:GetPartitions), with their partition columns; [] when none is published."""
+    import boto3
+
+    glue = boto3.client("glue", region_name=deployed.manifest["environment"]["region"])
+    location = glue.get_table(DatabaseName=deployed.database, Name=table)["Table"][
+        "StorageDescriptor"
+    ]["Location"]
+    pages = glue.get_paginator("get_partitions").paginate(
+        DatabaseName=deployed.database, TableName=table
+    )
+    folders = [str(s3.path(p["StorageDescriptor"]["Location"])) for page in pages
+               for p in page["Partitions"]]  # fmt: skip
+    if not folders:
+        return []
+    frame = spark.read.option("basePath", str(s3.path(location))).parquet(*folders)
+    return [row.asDict() for row in frame.collect()]

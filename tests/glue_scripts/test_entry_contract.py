@@ -37,6 +37,8 @@ from tests.glue_scripts.conftest import (
     LocalS3,
     deployed,
     glue_process,
+    publish_run,
+    published,
     read_report,
     run_as_glue,
 )
@@ -197,7 +199,15 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> LocalS3:
 
 
 @pytest.fixture(scope="module")
-def sales_ingested(dev_deployed: Deployed, s3: LocalS3, spark: SparkSession, aws) -> GlueRun:
+def catalog(dev_deployed: Deployed, aws) -> None:
+    """The environment's catalog database and tables, from the templates."""
+    dev_deployed.install_catalog()
+
+
+@pytest.fixture(scope="module")
+def sales_ingested(
+    dev_deployed: Deployed, s3: LocalS3, spark: SparkSession, aws, catalog
+) -> GlueRun:
     raw = job_arguments(dev_deployed, "sales_ingest")["--glueflow-inputs"]
     s3.put(f"{raw}2026-11-01/earlier.csv", EARLIER_CSV)
     key_uri = f"{raw}2026-11-24/pos drop.csv"
@@ -216,7 +226,16 @@ def sales_ingested(dev_deployed: Deployed, s3: LocalS3, spark: SparkSession, aws
 
 
 @pytest.fixture(scope="module")
-def events_ingested(dev_deployed: Deployed, s3: LocalS3, spark: SparkSession, aws) -> GlueRun:
+def sales_published(sales_ingested: GlueRun, dev_deployed: Deployed) -> list[Any]:
+    """The DAG's gate and publish tasks after sales_ingest's run (their code, on moto's Glue)."""
+    report = sales_ingested.arguments()["--validation-report-uri"]
+    return publish_run(dev_deployed, report, "jr_sales_ingest_1")
+
+
+@pytest.fixture(scope="module")
+def events_ingested(
+    dev_deployed: Deployed, s3: LocalS3, spark: SparkSession, aws, catalog
+) -> GlueRun:
     raw = job_arguments(dev_deployed, "marketing_events_ingest")["--glueflow-inputs"]
     key_uri = f"{raw}2026/11/24/clicks-0001.json"
     s3.put(key_uri, EVENTS_JSON)
@@ -251,13 +270,12 @@ def test_sales_ingest(
     orders_uri = arguments["--glueflow-outputs"]
     assert orders_uri.startswith("s3://")
 
-    assert s3.folders(orders_uri) == ["sale_date=2026-11-23", "sale_date=2026-11-24"]
-    rows = spark.read.parquet(str(s3.path(orders_uri))).orderBy("order_id").collect()
-    assert [(r.order_id, r.customer_id) for r in rows] == [
-        ("o-1", "c-1"), ("o-10", None), ("o-2", "c-2"), ("o-3", "c-1")
-    ]  # fmt: skip  # the earlier drop is not read again; an anonymous sale is valid
-    assert rows[0].amount == Decimal("12.50")
-    assert rows[0].sale_date == dt.date(2026, 11, 23)
+    # Written where no reader looks: the run's own folder, and its rejected rows aside.
+    assert s3.folders(orders_uri) == ["quarantine", "runs"]
+    assert s3.folders(f"{orders_uri}runs/jr_sales_ingest_1/") == [
+        "sale_date=2026-11-23", "sale_date=2026-11-24"
+    ]  # fmt: skip
+    assert published(dev_deployed, s3, spark, "sales_orders") == []  # not published yet
 
     report = read_report(arguments["--validation-report-uri"], "jr_sales_ingest_1")
     assert report == {
@@ -268,10 +286,44 @@ def test_sales_ingest(
     }
 
 
-def test_sales_daily_aggregate(
-    sales_ingested: GlueRun, dev_deployed: Deployed, s3: LocalS3, spark: SparkSession
+def test_sales_ingest_publishes_its_rows_and_quarantines_the_rest(
+    sales_ingested: GlueRun,
+    sales_published: list[Any],
+    dev_deployed: Deployed,
+    s3: LocalS3,
+    spark: SparkSession,
 ) -> None:
     assert_succeeded(sales_ingested)
+    assert [(p.table, p.rows, p.created) for p in sales_published] == [
+        ("sales_orders_quarantine", 6, 1),
+        ("sales_orders", 4, 2),
+    ]
+    rows = sorted(published(dev_deployed, s3, spark, "sales_orders"), key=lambda r: r["order_id"])
+    assert [(r["order_id"], r["customer_id"]) for r in rows] == [
+        ("o-1", "c-1"), ("o-10", None), ("o-2", "c-2"), ("o-3", "c-1")
+    ]  # fmt: skip  # the earlier drop is not read again; an anonymous sale is valid
+    assert rows[0]["amount"] == Decimal("12.50")
+    assert rows[0]["sale_date"] == dt.date(2026, 11, 23)
+    source = f"{sales_ingested.arguments()['--glueflow-inputs']}2026-11-24/pos drop.csv"
+    source_id = hashlib.sha256(source.encode()).hexdigest()[:16]
+    assert {r["source_id"] for r in rows} == {source_id}
+
+    # The rejected rows, kept as they were read, with their reasons.
+    rejected = {
+        json.loads(r["record"]).get("order_id"): r
+        for r in published(dev_deployed, s3, spark, "sales_orders_quarantine")
+    }
+    assert sorted(rejected, key=str) == [None, "o-4", "o-5", "o-7", "o-8", "o-9"]
+    assert rejected["o-5"]["reasons"] == ["bad_amount"]
+    assert json.loads(rejected["o-5"]["record"])["amount"] == "abc"  # the text, not null
+    assert rejected["o-4"]["source_uri"] == source
+    assert rejected["o-4"]["glue_run_id"] == "jr_sales_ingest_1"
+
+
+def test_sales_daily_aggregate(
+    sales_published: list[Any], dev_deployed: Deployed, s3: LocalS3, spark: SparkSession
+) -> None:
+    """It reads the published orders table, and its days replace sales_daily's when published."""
     run = run_as_glue(
         dev_deployed,
         "sales_daily_aggregate",
@@ -285,13 +337,15 @@ def test_sales_daily_aggregate(
     assert_succeeded(run)
     assert run.arguments()["--glueflow-trigger"] == "{}"
     daily_uri = run.arguments()["--glueflow-outputs"]
-    assert s3.folders(daily_uri) == ["sale_date=2026-11-23", "sale_date=2026-11-24"]
-    rows = [
-        r.asDict()
-        for r in spark.read.parquet(str(s3.path(daily_uri)))
-        .orderBy("sale_date", "store_id")
-        .collect()
-    ]
+    assert s3.folders(f"{daily_uri}runs/jr_daily_1/") == [
+        "sale_date=2026-11-23", "sale_date=2026-11-24"
+    ]  # fmt: skip
+    done = publish_run(dev_deployed, run.arguments()["--validation-report-uri"], "jr_daily_1")
+    assert [(p.table, p.rows, p.created) for p in done] == [("sales_daily", 3, 2)]
+    rows = sorted(
+        published(dev_deployed, s3, spark, "sales_daily"),
+        key=lambda r: (r["sale_date"], r["store_id"]),
+    )
     assert rows == [
         {"store_id": "s-1", "revenue": Decimal("19.75"), "orders": 2, "units": 4,
          "sale_date": dt.date(2026, 11, 23)},
@@ -300,12 +354,14 @@ def test_sales_daily_aggregate(
         {"store_id": "s-3", "revenue": Decimal("20.00"), "orders": 1, "units": 2,
          "sale_date": dt.date(2026, 11, 24)},
     ]  # fmt: skip
-    # No validation configured: the stacks give it no report location, and it writes none.
-    assert "--validation-report-uri" not in run.arguments()
+    # No validation: its report counts what it read, with none invalid, and lists its writes.
+    report = read_report(run.arguments()["--validation-report-uri"], "jr_daily_1")
+    assert report == {"job": "sales_daily_aggregate", "run_id": "jr_daily_1", "read": 4,
+                      "invalid": 0}  # fmt: skip
 
 
 def test_marketing_events_ingest(
-    events_ingested: GlueRun, s3: LocalS3, spark: SparkSession
+    events_ingested: GlueRun, dev_deployed: Deployed, s3: LocalS3, spark: SparkSession
 ) -> None:
     assert_succeeded(events_ingested)
     # The DAG's gate reads this report; without it every run failed the gate.
@@ -317,26 +373,33 @@ def test_marketing_events_ingest(
         "invalid": 4,
     }
     events_uri = events_ingested.arguments()["--glueflow-outputs"]
-
-    assert s3.folders(events_uri) == ["event_date=2026-11-23", "event_date=2026-11-24"]
-    rows = spark.read.parquet(str(s3.path(events_uri))).orderBy("event_id").collect()
-    assert [(r.event_id, r.customer_id, r.campaign_id, r.event_type) for r in rows] == [
+    assert s3.folders(f"{events_uri}runs/jr_events_1/") == [
+        "event_date=2026-11-23", "event_date=2026-11-24"
+    ]  # fmt: skip
+    publish_run(dev_deployed, events_ingested.arguments()["--validation-report-uri"], "jr_events_1")
+    rows = sorted(
+        published(dev_deployed, s3, spark, "marketing_events"), key=lambda r: r["event_id"]
+    )
+    assert [(r["event_id"], r["customer_id"], r["campaign_id"], r["event_type"]) for r in rows] == [
         ("e-1", "c-1", "cmp-1", "click"),
         ("e-2", "c-1", "cmp-2", "click"),
         ("e-3", "c-4", "cmp-1", "click"),
     ]
-    assert rows[1].event_time == dt.datetime(2026, 11, 24, 12, 30)
-    assert rows[1].event_date == dt.date(2026, 11, 24)
+    assert rows[1]["event_time"] == dt.datetime(2026, 11, 24, 12, 30)
+    assert rows[1]["event_date"] == dt.date(2026, 11, 24)
+    quarantined = published(dev_deployed, s3, spark, "marketing_events_quarantine")
+    assert sorted(r["reasons"][0] for r in quarantined) == [
+        "bad_event_time", "malformed_json", "missing_customer_id", "missing_event_id"
+    ]  # fmt: skip
 
 
 def test_customer_ltv(
-    sales_ingested: GlueRun,
+    sales_published: list[Any],
     events_ingested: GlueRun,
     dev_deployed: Deployed,
     s3: LocalS3,
     spark: SparkSession,
 ) -> None:
-    assert_succeeded(sales_ingested)
     assert_succeeded(events_ingested)
     run = run_as_glue(
         dev_deployed,
@@ -350,15 +413,17 @@ def test_customer_ltv(
 
     assert_succeeded(run)
     ltv_uri = run.arguments()["--glueflow-outputs"]
-    assert s3.folders(ltv_uri) == ["as_of_date=2026-11-24"]
-    rows = {r.customer_id: r for r in spark.read.parquet(str(s3.path(ltv_uri))).collect()}
+    assert s3.folders(f"{ltv_uri}runs/jr_ltv_1/") == ["as_of_date=2026-11-24"]
+    publish_run(dev_deployed, run.arguments()["--validation-report-uri"], "jr_ltv_1")
+    rows = {r["customer_id"]: r for r in published(dev_deployed, s3, spark, "customer_ltv")}
     assert sorted(rows) == ["c-1", "c-2", "c-4"]  # anonymous sales have no customer
     c1 = rows["c-1"]
-    assert (c1.orders, c1.revenue, c1.campaign_events, c1.campaigns) == (2, Decimal("112.50"), 2, 2)
-    assert c1.projected_12m_value == Decimal("1368.75")  # 112.50 * 365 / 30 (2 days < 30)
-    assert c1.lifetime_value == Decimal("1481.25")
-    assert (rows["c-4"].orders, rows["c-4"].lifetime_value) == (0, Decimal("0.00"))
-    assert "--validation-report-uri" not in run.arguments()
+    assert (c1["orders"], c1["revenue"], c1["campaign_events"], c1["campaigns"]) == (
+        2, Decimal("112.50"), 2, 2
+    )  # fmt: skip
+    assert c1["projected_12m_value"] == Decimal("1368.75")  # 112.50 * 365 / 30 (2 days < 30)
+    assert c1["lifetime_value"] == Decimal("1481.25")
+    assert (rows["c-4"]["orders"], rows["c-4"]["lifetime_value"]) == (0, Decimal("0.00"))
 
 
 # --- Validation cannot be forgotten -------------------------------------------------------
@@ -427,8 +492,12 @@ FILLED_CHECKS = """    return [
         ("bad_quantity", F.col("quantity").isNull() | (F.col("quantity") <= 0)),
     ]
 """
-FILLED_TRANSFORM = """    return frame.withColumn("total", F.col("price") * F.col("quantity"))
+FILLED_TRANSFORM = """    return frame.withColumn("total", F.col("price") * F.col("quantity")).withColumn(
+        "day", F.to_date(F.lit("2026-11-24"))
+    )
 """
+TEMPLATE_COLUMNS = 'columns: {id: string, amount: "decimal(12,2)", day: date}'
+FILLED_COLUMNS = "columns: {sku: string, quantity: int, price: double, total: double, day: date}"
 
 
 def uncomment(text: str, *keys: str) -> str:
@@ -475,7 +544,9 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Deployed
     )
     assert done.returncode == 0, done.stderr
     job_file = root / "configs" / "jobs" / "orders_enriched.yaml"
-    job_file.write_text(uncomment(job_file.read_text(), "inputs", "outputs", "validation"))
+    job_text = uncomment(job_file.read_text(), "inputs", "outputs", "validation")
+    assert job_text.count(TEMPLATE_COLUMNS) == 1
+    job_file.write_text(job_text.replace(TEMPLATE_COLUMNS, FILLED_COLUMNS))
     script = root / "glue_scripts" / "jobs" / "orders_enriched.py"
     text = script.read_text()
     assert text.count("    return []\n") == 1
@@ -523,8 +594,11 @@ def test_scaffolded_job(
     )
 
     assert_succeeded(run)
-    out = run.arguments()["--glueflow-outputs"]
-    rows = sorted((r.sku, r.total) for r in spark.read.parquet(str(s3.path(out))).collect())
+    env.install_catalog()
+    publish_run(env, run.arguments()["--validation-report-uri"], "jr_scaffold_1")
+    rows = sorted((r["sku"], r["total"]) for r in published(env, s3, spark, "orders_enriched"))
     assert rows == [("sku-1", 3.0), ("sku-3", 1.0)]
+    rejected = published(env, s3, spark, "orders_enriched_quarantine")
+    assert sorted(r["reasons"][0] for r in rejected) == ["bad_quantity", "missing_sku"]
     report = read_report(run.arguments()["--validation-report-uri"], "jr_scaffold_1")
     assert report == {"job": "orders_enriched", "run_id": "jr_scaffold_1", "read": 4, "invalid": 2}

@@ -157,7 +157,7 @@ def write_table(run: Any, df: Any, index: int = 0) -> TableWritten:
         partition_columns=spec.partition_columns,
         replace=spec.replace,
         partitions=_write(ordered, folder, spec.partition_columns),
-        source=run.source,
+        source={**(run.source or {}), "id": run.source_id},
     )
     run.ledger.written.append(written)
     print(f"glueflow: wrote {written.rows} rows of {spec.table} to {folder}", flush=True)
@@ -186,7 +186,7 @@ def write_quarantine(run: Any, rejected: Any, index: int = 0) -> TableWritten | 
         partition_columns=[SOURCE_PARTITION],
         replace="source_object",
         partitions=_write(rows, folder, [SOURCE_PARTITION]),
-        source=run.source,
+        source={**(run.source or {}), "id": run.source_id},
         quarantine=True,
     )
     run.ledger.written.append(written)
