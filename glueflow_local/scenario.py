@@ -1,14 +1,16 @@
 """What `make demo` and `make run-local` do with a `LocalRun`.
 
 The demo runs the example pipeline (configs/jobs):
-1. a good point-of-sale CSV lands -> sales_ingest -> Parquet in the curated bucket -> the
-   validation gate passes -> the Redshift step -> the cost is recorded;
+1. a good point-of-sale CSV lands -> sales_ingest writes its run's folder -> the validation
+   gate passes -> publish makes its rows the sales_orders table's -> the Redshift step -> the
+   cost is recorded;
 2. EventBridge delivers its event a second time: the same object version, so no new run (a
    new version of a key gets a run of its own: scenarios/new_version.yaml);
 3. a file under the prefix that no job reads (not .csv): the rule matches, no run starts; a
    file outside every job's prefix: no rule matches;
-4. a CSV with too many bad rows lands -> the gate stops the pipeline -> the alert, with the
-   Glue run's log tail, reaches the webhook;
+4. a CSV with too many bad rows lands -> its rejected rows go to sales_orders_quarantine -> the
+   gate stops the pipeline, and none of its rows are published -> the alert, with the Glue
+   run's log tail, reaches the webhook;
 5. the scheduled aggregate runs on demand, and customer_ltv, which depends on it, starts
    through its asset.
 It then checks what happened and says what did not.
@@ -82,18 +84,25 @@ def check_demo(run: LocalRun, good: RunRecord, bad: RunRecord) -> dict[str, Any]
     aggregates = [r for r in runs if r.dag_id == "sales_daily_aggregate"]
     ltv_runs = [r for r in runs if r.dag_id == "customer_ltv"]
     alerts = [a for a in run.webhook.received if "sales_ingest" in json.dumps(a["lines"])]
+    target = run.export_warehouse()
     findings = {
         "the good file's run succeeded": good.state == "success",
         "its gate passed": good.tasks.get("validation_gate", {}).get("state") == "success",
+        "its rows were published": good.tasks.get("publish", {}).get("state") == "success"
+        and warehouse.count(target, "sales_orders", good.glue_run_id) > 0,
         "its Redshift step ran": any(
             t["state"] == "success"
             for name, t in good.tasks.items()
-            if name not in ("run_glue_job", "validation_gate", "record_cost")
+            if name not in ("run_glue_job", "validation_gate", "publish", "record_cost")
         ),
         "its cost was recorded": isinstance(good.cost, dict) and good.cost.get("cost_usd", 0) > 0,
         "the event delivered again made no run": len(ingest_runs) == 2,
         "the bad file's run failed at the gate": bad.state == "failed"
         and bad.tasks.get("validation_gate", {}).get("state") == "failed",
+        "none of the bad file's rows were published": bool(bad.glue_run_id)
+        and warehouse.count(target, "sales_orders", bad.glue_run_id) == 0,
+        "its rejected rows are in quarantine": bool(bad.glue_run_id)
+        and warehouse.count(target, "sales_orders_quarantine", bad.glue_run_id) > 0,
         "the aggregate, run on demand, succeeded": any(
             r.run_type == "manual" and r.state == "success" for r in aggregates
         ),

@@ -158,4 +158,4 @@ def count(target: Path, table: str, run_id: str | None = None) -> int:
 
     listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     query = f"SELECT count(*) FROM read_parquet([{listed}])"  # noqa: S608 - our paths, quoted
-    return int(duckdb.sql(query).fetchone()[0])
+    return int(duckdb.connect().execute(query).fetchall()[0][0])

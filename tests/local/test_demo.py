@@ -3,9 +3,10 @@ assembly, and what it leaves behind is what the scenario promises.
 
 The demo runs as the README gives it (`make demo`, here with ASSEMBLY= the session's dev
 assembly, so it does not synthesize again, and LOCAL_DIR= a temp folder). Nothing is read from
-the harness's own account of the run: the outputs are the S3 objects it copied out of moto
-(read back with Spark), the DAG runs and task states are Airflow's own database, and the
-alert is what the notifier POSTed to the local webhook. Bounded by the subprocess timeout.
+the harness's own account of the run: the tables are what `make query` finds published in the
+catalog (the partitions' files, copied out of moto), the DAG runs and task states are
+Airflow's own database, and the alert is what the notifier POSTed to the local webhook.
+Bounded by the subprocess timeout.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.glue_scripts.conftest import spark  # noqa: F401 - the session's SparkSession
 
 # Slow, not in `make test-fast`: runs `make demo` end to end: Airflow's processes, Spark, moto.
 pytestmark = pytest.mark.slow
@@ -84,17 +84,35 @@ def test_the_demo_finishes_and_prints_its_timeline(demo) -> None:
     assert next_event.group(1) == "Object Created matched no rule: nothing starts"
 
 
-def test_the_good_file_becomes_parquet_in_the_curated_bucket(demo, spark) -> None:  # noqa: F811
-    orders = spark.read.parquet(str(demo["dir"] / "s3" / CURATED / "sales" / "orders"))
-    good = orders.filter("store_id = 'store-042'")
-    assert sorted(r.order_id for r in good.select("order_id").collect()) == sorted(
-        r["order_id"] for r in _good_rows()
+def query(demo: dict[str, Any], sql: str) -> str:
+    """`make query`, as the README gives it, over the tables the demo published."""
+    done = subprocess.run(
+        [MAKE, "--no-print-directory", "-o", ".venv/.installed", "query", f"SQL={sql}",
+         f"LOCAL_DIR={demo['dir']}"],
+        cwd=REPO_ROOT, env=clean_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done.stdout
+
+
+def test_the_good_file_is_published_and_the_bad_file_is_not(demo) -> None:
+    """Write, audit, publish: the good file's 40 rows are the sales_orders table's; none of
+    the rejected file's 12 valid rows are, and its 8 bad rows are in quarantine, as read."""
+    out = query(
+        demo,
+        "select store_id, count(*) as n, count(distinct order_id) as ids, "
+        "min(sale_date) as first_day from glueflow_dev.sales_orders group by 1 order by 1",
     )
-    days = {r["sold_at"][:10] for r in _good_rows()}
-    assert {str(r.sale_date) for r in good.select("sale_date").distinct().collect()} == days
-    # The rejected file's valid rows were written too: the gate runs after the Glue job has
-    # written, and stops what comes after it (see docs/architecture.md, decision 13).
-    assert orders.filter("store_id = 'store-077'").count() == 12
+    lines = [line for line in out.splitlines() if "store-" in line]
+    assert len(lines) == 1, out  # store-042 only: nothing of store-077 was published
+    assert re.search(r"store-042\s*│\s*40\s*│\s*40\s*│", lines[0]), out
+    assert len(_good_rows()) == 40
+    rejected = query(
+        demo,
+        "select count(*) as n, min(source_uri) as source, min(reasons[1]) as reason "
+        "from glueflow_dev.sales_orders_quarantine",
+    )
+    assert re.search(r"│\s*8\s*│.*2026-11-30_store-077\.csv", rejected), rejected
 
 
 def test_each_dag_run_ended_as_the_scenario_says(demo) -> None:
@@ -121,12 +139,14 @@ def test_each_dag_run_ended_as_the_scenario_says(demo) -> None:
     assert {t: s for (r, t), s in tasks.items() if r == good_run} == {
         "run_glue_job": "success",
         "validation_gate": "success",
+        "publish": "success",
         "refresh_orders_mart": "success",
         "record_cost": "success",
     }
     assert {t: s for (r, t), s in tasks.items() if r == bad_run} == {
         "run_glue_job": "success",
         "validation_gate": "failed",  # one task: it failed the run with its verdict
+        "publish": "upstream_failed",  # nothing of the rejected run becomes visible
         "refresh_orders_mart": "upstream_failed",
         "record_cost": "success",
     }
@@ -173,5 +193,8 @@ def test_the_gate_alert_reaches_the_webhook_with_the_log_tail(demo) -> None:
     assert "sales_ingest" in text
     # The gate's verdict is the error (not the Glue run's state, which succeeded).
     assert "8 of 20 records invalid (ratio 0.4000, threshold 0.0500)" in text
+    # Where the rejected run's output stays, unpublished, and where its bad rows are.
+    assert "nothing was published, the run's output stays in sales_orders at s3://" in text
+    assert "rejected rows: glueflow_dev.sales_orders_quarantine" in text
     assert f"glueflow: validation report s3://{ARTIFACTS}/validation/sales_ingest/jr_" in text
     assert gate[0]["channel"] == "slack"

@@ -45,6 +45,9 @@ inputs:
 outputs:
   - bucket: curated
     prefix: store_returns/
+    table: store_returns
+    columns: {return_id: string, store_id: string, amount: "decimal(10,2)", high_value: boolean}
+    replace: source_object
 trigger:
   s3: {bucket: raw, prefix: store_returns/incoming/, suffix: .csv}
 validation:
@@ -96,14 +99,23 @@ def test_a_scaffolded_job_runs_on_its_authors_file(clone: Path) -> None:
 
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-3000:]
     out = done.stdout
-    # The rows the transform wrote (R3's negative amount is rejected), its report, its run.
-    assert "2 rows; columns: return_id, store_id, amount, high_value" in out
-    assert '"return_id": "R2", "store_id": "store-042", "amount": "180.50", "high_value": true' in (
-        out
-    )
-    assert '"records_invalid": 1, "records_read": 3' in out
+    # The rows the run published (R3's negative amount is rejected, into quarantine), its
+    # report, its run.
+    assert "published glueflow_dev.store_returns: 2 rows, 2 from this run" in out
+    assert "quarantined: 1 rows" in out
+    assert '"records_read": 3, "records_invalid": 1' in out
     assert re.search(r"DAG run s3__\w+: success", out)
     assert "  validation_gate: success" in out
+    assert "  publish: success" in out
+    # The published table, queried by its catalog name after the run has ended.
+    query = make(
+        clone, "query", "LOCAL_DIR=build/ok",
+        "SQL=select return_id, amount, high_value from glueflow_dev.store_returns order by 1",
+    )  # fmt: skip
+    assert query.returncode == 0, query.stdout[-2000:] + query.stderr[-2000:]
+    assert re.search(r"R1\s*│\s*25\.00\s*│\s*false", query.stdout), query.stdout
+    assert re.search(r"R2\s*│\s*180\.50\s*│\s*true", query.stdout), query.stdout
+    assert "R3" not in query.stdout
 
 
 def test_a_script_that_raises_fails_the_run_and_the_alert_shows_its_traceback(
