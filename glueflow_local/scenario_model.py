@@ -168,6 +168,17 @@ class Expect(_Strict):
         default=None, description="Messages in the trigger's intake queue, waiting or in flight."
     )
     alerts: Count | None = Field(default=None, description="Alerts the webhook received.")
+    published: dict[str, Count] | None = Field(
+        default=None,
+        description="Per output table, the rows it gained since the scenario began, as a "
+        "reader of the catalog sees them (its published partitions; a replaced version's rows "
+        "no longer count).",
+    )
+    quarantined: dict[str, Count] | None = Field(
+        default=None,
+        description="Per output table, the rows its quarantine table gained since the "
+        "scenario began: rejected rows, kept with their reasons.",
+    )
 
 
 class Clock(_Strict):

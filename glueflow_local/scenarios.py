@@ -17,12 +17,14 @@ on are cleared before the next begins.
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from glueflow_local import warehouse
 from glueflow_local.errors import LocalRunError
 from glueflow_local.glue import FINISHED
 from glueflow_local.run import QUIET_S, TERMINAL, Landing, LocalRun
@@ -67,6 +69,7 @@ class Baseline:
     glue_runs: set[str]
     dead_letters: int
     alerts: int
+    rows: dict[str, int] = field(default_factory=dict)  # per catalog table, when counted
 
 
 @dataclass
@@ -90,6 +93,13 @@ class ScenarioRun:
                 f"{self.name}: its clock runs {scale:g}x and the local run's {run.time_scale:g}x"
             )
         clock = f", clock {scale:g}x (an hour takes {3600 / scale:.3g} s)" if scale > 1 else ""
+        for step in self.scenario.steps:  # a table the run does not have: before anything
+            expect = getattr(step, next(iter(type(step).model_fields)))
+            if isinstance(expect, Expect):
+                for table in expect.published or {}:
+                    self._quarantine_of(table, gated=False)
+                for table in expect.quarantined or {}:
+                    self._quarantine_of(table)
         self.say(f"scenario {self.name}: {self.scenario.description.strip()}{clock}")
         self.baseline = self._baseline()
         try:
@@ -255,16 +265,53 @@ class ScenarioRun:
         if step.alerts is not None:
             alerts = len(self.run.webhook.received) - self.baseline.alerts
             add(Verdict(self.name, "alerts", alerts, step.alerts))
+        wanted = [(t, n, t) for t, n in (step.published or {}).items()]
+        wanted += [(t, n, self._quarantine_of(t)) for t, n in (step.quarantined or {}).items()]
+        if wanted:
+            rows = self._table_rows()
+            for table, count, counted in wanted:
+                what = "published rows of" if counted == table else "quarantined rows of"
+                gained = rows.get(counted, 0) - self.baseline.rows.get(counted, 0)
+                add(Verdict(self.name, f"{what} {table}", gained, count))
 
     # --- Counting -----------------------------------------------------------------------
 
     def _baseline(self) -> Baseline:
+        counts_rows = any(
+            isinstance(v := getattr(step, next(iter(type(step).model_fields))), Expect)
+            and (v.published or v.quarantined)
+            for step in self.scenario.steps
+        )
         return Baseline(
             dag_runs=set(self.run.watcher.runs),
             glue_runs=set(self.run.glue.runs),
             dead_letters=self._dead_letters(),
             alerts=len(self.run.webhook.received),
+            rows=self._table_rows() if counts_rows else {},
         )
+
+    def _outputs(self) -> dict[str, dict[str, Any]]:
+        return {o["table"]: o for job in self.run.manifest["jobs"].values() for o in job["outputs"]}
+
+    def _quarantine_of(self, table: str, gated: bool = True) -> str:
+        output = self._outputs().get(table)
+        if output is None:
+            raise LocalRunError(
+                f"{self.name}: no output table {table!r}; tables: "
+                f"{', '.join(sorted(self._outputs()))}"
+            )
+        if not gated:
+            return table
+        if not output.get("quarantine_table"):
+            raise LocalRunError(f"{self.name}: table {table!r} has no quarantine (no gate)")
+        return output["quarantine_table"]
+
+    def _table_rows(self) -> dict[str, int]:
+        """Rows of every table of the catalog, as a reader sees them (the published
+        partitions' files, copied out: glueflow_local.warehouse)."""
+        target = self.run.export_warehouse()
+        catalog = json.loads((target / warehouse.CATALOG_FILE).read_text(encoding="utf-8"))
+        return {table: warehouse.count(target, table) for table in catalog["tables"]}
 
     def _dag_runs(self) -> list[Any]:
         asked, watcher = time.monotonic(), self.run.watcher

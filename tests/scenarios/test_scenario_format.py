@@ -28,6 +28,17 @@ FAULTS = {
     "glue_fails_every_attempt": "fail_glue",
     "trigger_fails": "fail_trigger",
     "dead_letter": "mwaa",
+    "gate_rejects": "land",
+    "new_version_replaces": "new_version",
+}
+# What each data guarantee of write, audit, publish is proven by: the scenario expects the
+# published (and, where a gate rejects rows, quarantined) row counts.
+PUBLISHED = {
+    "a retry after writing publishes each row once": "glue_fails_after_write",
+    "a redelivery publishes nothing more": "redelivery",
+    "a new version replaces the old one": "new_version_replaces",
+    "concurrent runs lose none of each other's rows": "burst",
+    "a gate failure publishes nothing and quarantines its bad rows": "gate_rejects",
 }
 
 
@@ -38,6 +49,15 @@ def test_every_fault_has_a_shipped_scenario_that_loads() -> None:
         kinds = {next(iter(type(step).model_fields)) for step in scenario.steps}
         assert FAULTS[path.stem] in kinds, path.name
         assert "expect" in kinds
+
+
+@pytest.mark.parametrize("guarantee", sorted(PUBLISHED))
+def test_each_publish_guarantee_has_a_scenario_that_counts_rows(guarantee: str) -> None:
+    scenario = load(REPO_ROOT / "scenarios" / f"{PUBLISHED[guarantee]}.yaml")
+    expects = [s.expect for s in scenario.steps if hasattr(s, "expect")]
+    assert any(e.published for e in expects), guarantee
+    if "quarantine" in guarantee:
+        assert any(e.quarantined for e in expects), guarantee
 
 
 def test_the_long_outage_runs_on_a_compressed_clock_and_says_so() -> None:
