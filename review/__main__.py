@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "review"
 TITLES = {
     "jobs": "Jobs",
+    "tables": "Tables",
     "access": "Access",
     "destruction": "Destruction",
     "shape": "Shape",

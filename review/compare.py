@@ -36,6 +36,9 @@ LOST = {
     "AWS::S3::Bucket": "the bucket and every object in it",
     "AWS::Logs::LogGroup": "the log group's history",
     "AWS::Glue::Job": "the job's run history and bookmarks",
+    "AWS::Glue::Table": "every published partition: readers see an empty table until each "
+    "job publishes again",
+    "AWS::Glue::Database": "every table in it, and their published partitions",
     "AWS::MWAA::Environment": "the Airflow environment: tens of minutes without a scheduler, "
     "and its run history",
     "AWS::SQS::Queue": "the messages waiting in the queue",
@@ -115,6 +118,7 @@ class Review:
 
     env: str
     jobs: list[str] = field(default_factory=list)
+    tables: list[str] = field(default_factory=list)
     access: list[str] = field(default_factory=list)
     destruction: list[str] = field(default_factory=list)
     shape: list[str] = field(default_factory=list)
@@ -123,7 +127,7 @@ class Review:
     code: list[str] = field(default_factory=list)
     broadened: bool = False
 
-    SECTIONS = ("jobs", "access", "destruction", "shape", "network", "cost", "code")
+    SECTIONS = ("jobs", "tables", "access", "destruction", "shape", "network", "cost", "code")
 
     def empty(self) -> bool:
         return not any(getattr(self, s) for s in self.SECTIONS)
@@ -166,6 +170,64 @@ def compare_jobs(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
             lines.append(f"  started by: {before[name]} -> {started[name]}")
         else:
             lines.append(f"  started by: {started[name]}")
+    return lines
+
+
+def _tables(templates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """`<database>.<table>` -> (columns, partition keys, location) of every catalog table."""
+    found = {}
+    for template in templates.values():
+        for resource in template.get("Resources", {}).values():
+            if resource.get("Type") != "AWS::Glue::Table":
+                continue
+            props = resource["Properties"]
+            table = props["TableInput"]
+            name = f"{props['DatabaseName']}.{table['Name']}"
+            descriptor = table.get("StorageDescriptor", {})
+            found[name] = {
+                "columns": {c["Name"]: c["Type"] for c in descriptor.get("Columns", [])},
+                "partitions": [f"{k['Name']} {k['Type']}" for k in table.get("PartitionKeys", [])],
+                "location": descriptor.get("Location"),
+            }
+    return found
+
+
+def compare_tables(
+    base_templates: dict[str, dict[str, Any]], head_templates: dict[str, dict[str, Any]]
+) -> list[str]:
+    """The catalog tables' schemas, as readers see them: tables added or removed, columns
+    added, removed or retyped, partitioning or location changed."""
+    base, head = _tables(base_templates), _tables(head_templates)
+    lines = []
+    for name in sorted(set(head) - set(base)):
+        table = head[name]
+        columns = ", ".join(f"{c} {t}" for c, t in table["columns"].items())
+        partitions = ", ".join(table["partitions"]) or "none"
+        lines.append(f"added {name} ({columns}; partitioned by {partitions})")
+    lines += [f"removed {name}: its readers lose it" for name in sorted(set(base) - set(head))]
+    for name in sorted(set(base) & set(head)):
+        old, new = base[name], head[name]
+        changes = [f"  column {c} {t} added" for c, t in new["columns"].items()
+                   if c not in old["columns"]]  # fmt: skip
+        changes += [
+            f"  column {c} {t} removed: readers that select it fail"
+            for c, t in old["columns"].items()
+            if c not in new["columns"]
+        ]
+        changes += [
+            f"  column {c}: {old['columns'][c]} -> {t} (published files keep the old type)"
+            for c, t in new["columns"].items()
+            if c in old["columns"] and old["columns"][c] != t
+        ]
+        if old["partitions"] != new["partitions"]:
+            changes.append(
+                f"  partitioned by: {', '.join(old['partitions']) or 'none'} -> "
+                f"{', '.join(new['partitions']) or 'none'} (published partitions keep the old)"
+            )
+        if old["location"] != new["location"]:
+            changes.append(f"  location: {old['location']} -> {new['location']}")
+        if changes:
+            lines += [f"changed {name}:", *changes]
     return lines
 
 
@@ -491,6 +553,7 @@ def review_environment(
         review.shape.append(f"environment {env} is removed")
     review.jobs = compare_jobs(base_manifest["jobs"], head_manifest["jobs"])
     base_templates, head_templates = base.templates(), head.templates()
+    review.tables = compare_tables(base_templates, head_templates)
     compare_cfn(review, cfn_diff(base_templates, head_templates), base_templates, head_templates)
     compare_shape(review, base, head)
     compare_acknowledgements(review, base, head)

@@ -496,6 +496,65 @@ CASES = [
         ("raw:ingest/in/parquet/", "start it again", "raw:ingest/in/"),
     ),
     Case(
+        "table-partitioned-by-an-undeclared-column",
+        job_with(outputs=[{**table_output("curated", "ingest/out/"), "partitioned_by": ["dt"]}]),
+        "configs/jobs/ingest.yaml",
+        "outputs[0]",
+        ("partitioned_by ['dt'] are not in columns", "accepted: id, day"),
+    ),
+    Case(
+        "column-type-athena-cannot-read",
+        job_with(
+            outputs=[
+                {
+                    **table_output("curated", "ingest/out/"),
+                    "columns": {"id": "varchar(10)", "day": "date"},
+                }
+            ]
+        ),
+        "configs/jobs/ingest.yaml",
+        "outputs[0].columns.id",
+        ("'varchar(10)' is not a valid column type", "decimal(p,s)"),
+    ),
+    Case(
+        "replace-by-source-object-without-files",
+        job_with(
+            trigger={"schedule": "0 6 * * *"},
+            outputs=[{**table_output("curated", "ingest/out/"), "replace": "source_object"}],
+        ),
+        "configs/jobs/ingest.yaml",
+        "outputs[0].replace",
+        ("'source_object'", "only a job started by files (trigger.s3)", "use 'partitions'"),
+    ),
+    Case(
+        "one-table-two-definitions",
+        two_jobs(
+            valid_job(
+                "second",
+                outputs=[
+                    {
+                        **table_output("curated", "shared/", "shared"),
+                        "columns": {"id": "bigint", "day": "date"},
+                    }
+                ],
+            ),
+            valid_job("ingest", outputs=[table_output("curated", "shared/", "shared")]),
+        ),
+        "configs/jobs/second.yaml",
+        "outputs[0].table",
+        ("'shared' is also written by ingest (outputs[0])", "a table has one definition"),
+    ),
+    Case(
+        "two-tables-one-location",
+        two_jobs(
+            valid_job("second", outputs=[table_output("curated", "shared/", "second")]),
+            valid_job("ingest", outputs=[table_output("curated", "shared/", "first")]),
+        ),
+        "configs/jobs/second.yaml",
+        "outputs[0].prefix",
+        ("curated:shared/ is the location of table 'first' (ingest)",),
+    ),
+    Case(
         "two-jobs-start-each-other",
         two_jobs(
             valid_job("second", outputs=[table_output("raw", "ingest/in/")]),

@@ -492,9 +492,8 @@ FILLED_CHECKS = """    return [
         ("bad_quantity", F.col("quantity").isNull() | (F.col("quantity") <= 0)),
     ]
 """
-FILLED_TRANSFORM = """    return frame.withColumn("total", F.col("price") * F.col("quantity")).withColumn(
-        "day", F.to_date(F.lit("2026-11-24"))
-    )
+FILLED_TRANSFORM = """    total = F.col("price") * F.col("quantity")
+    return frame.withColumn("total", total).withColumn("day", F.to_date(F.lit("2026-11-24")))
 """
 TEMPLATE_COLUMNS = 'columns: {id: string, amount: "decimal(12,2)", day: date}'
 FILLED_COLUMNS = "columns: {sku: string, quantity: int, price: double, total: double, day: date}"

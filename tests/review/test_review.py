@@ -85,8 +85,15 @@ def test_adding_a_job(tree: Path) -> None:
         .replace("glue_scripts/jobs/sales_ingest.py", "glue_scripts/jobs/returns.py")
         .replace("sales/incoming/", "returns/incoming/")
         .replace("prefix: sales/orders/", "prefix: returns/")
+        .replace("table: sales_orders", "table: returns")
     )  # fmt: skip
     out = passing_review(tree)
+    # Its tables, with their schema, as readers will see them.
+    assert "added glueflow_dev.returns (order_id string, store_id string, sold_at timestamp, " in (
+        out
+    )
+    assert "partitioned by sale_date date, source_id string)" in out
+    assert "added glueflow_dev.returns_quarantine (record string, reasons array<string>, " in out
     assert (
         "added returns: 4 x G.1X, started by s3://glueflow-dev-raw-111111111111/returns/incoming/*.csv"
         in out
@@ -109,6 +116,23 @@ def test_adding_a_job(tree: Path) -> None:
         "returns per run (4 x G.1X, standard): 0.29 at its typical 10 min; "
         "0.88 at its timeout 30 min; budget 2.00"
     ) in out
+
+
+def test_a_schema_change_shows_as_readers_see_it(tree: Path) -> None:
+    """A column added and a column retyped in a job's config: the catalog table's definition
+    changes (an update in place: "AWS::Glue::Table", TableInput, AWS CloudFormation User
+    Guide: "Update requires: No interruption"), and the review names each column."""
+    path = tree / "configs/jobs/sales_ingest.yaml"
+    _edit(path, "      quantity: int\n", "      quantity: bigint\n      channel: string\n")
+    out = passing_review(tree)
+    lines = out.splitlines()
+    changed = lines.index("changed glueflow_dev.sales_orders:")
+    assert lines[changed + 1 : changed + 3] == [
+        "  column channel string added",
+        "  column quantity: int -> bigint (published files keep the old type)",
+    ]
+    assert "Tables" in out
+    assert "Destruction" not in out  # the table is updated, not replaced
 
 
 def test_widening_an_input_prefix_broadens_access(tree: Path) -> None:
