@@ -134,8 +134,11 @@ class JobShardStack(Stack):
             separators=(",", ":"),
         )
         catalog = f"arn:{partition}:glue:{cfg.region}:{cfg.account}"
-        # Reading another job's published table: its definition and partitions
-        # ("Specifying AWS Glue resource ARNs": the catalog, the database and the table).
+        # Reading another job's published table, and its own tables' partitions (which input
+        # they were computed from: glueflow_glue.tables.read_changed): definitions and
+        # partitions ("Specifying AWS Glue resource ARNs": the catalog, the database and the
+        # table).
+        read_tables = {t for _, t in input_tables} | {out.table for out in job.outputs}
         catalog_reads = (
             [
                 iam.PolicyStatement(
@@ -143,7 +146,7 @@ class JobShardStack(Stack):
                     resources=[
                         f"{catalog}:catalog",
                         f"{catalog}:database/{self._database}",
-                        *sorted({f"{catalog}:table/{self._database}/{t}" for _, t in input_tables}),
+                        *sorted(f"{catalog}:table/{self._database}/{t}" for t in read_tables),
                     ],
                 )
             ]

@@ -12,7 +12,8 @@ What a run replaces, per table:
   repointed; partitions only an earlier version had are dropped. The same object version
   published again (a retry, a redelivery, a replay, a cleared task) changes nothing: every
   partition already names that version.
-- `partitions`: each partition the run wrote is created or repointed, wholly.
+- `partitions`: each partition the run wrote is created or repointed, wholly; a partition
+  the run found has no input left (`dropped`) is dropped.
 
 Each partition changes in one catalog write, so a reader sees a partition's rows from one run,
 never a mix. The partitions of one publish are written in batches (BatchCreatePartition and
@@ -130,6 +131,7 @@ def publish_table(glue: Any, database: str, written: TableWritten, run_id: str) 
                 "Location": f"{written.location}{part.path}",
             },
             "Parameters": {
+                **part.parameters,
                 RUN_PARAMETER: run_id,
                 ROWS_PARAMETER: str(part.rows),
                 **({VERSION_PARAMETER: version} if version else {}),
@@ -140,6 +142,8 @@ def publish_table(glue: Any, database: str, written: TableWritten, run_id: str) 
     create = [v for v in new if v not in existing]
     update = [v for v in new if v in existing]
     drop = [v for v in existing if v not in new]
+    # A partitions-replaced table: the partitions the run found have no input left.
+    drop += [tuple(v) for v in written.dropped if tuple(v) not in new and tuple(v) not in drop]
     for chunk in _chunks(create, CREATE_BATCH):
         answer = glue.batch_create_partition(
             DatabaseName=database,

@@ -19,6 +19,8 @@ READABLE_VERSIONS = (1, 2)  # a version-1 report (no tables) may still be in fli
 RUNS_FOLDER = "runs/"
 # The partition column of a table replaced by source object (configs/models.py).
 SOURCE_PARTITION = "source_id"
+# A partition parameter: a fingerprint of the input partitions its rows were computed from.
+INPUT_PARAMETER = "glueflow.input"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class PartitionWritten:
     values: list[str | None]
     path: str
     rows: int
+    # Set on the catalog partition when published: what its rows were computed from
+    # (INPUT_PARAMETER, glueflow_glue.tables.read_changed).
+    parameters: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,8 @@ class TableWritten:
     # The object the run read (uri, version_id, id): what a source_object table replaces.
     source: dict[str, Any] | None = None
     quarantine: bool = False
+    # Partitions (values) the run found have no input left: dropped when it is published.
+    dropped: list[list[str]] = field(default_factory=list)
 
     @property
     def rows(self) -> int:

@@ -1,7 +1,9 @@
 """sales_daily_aggregate: revenue, orders and units per store and day, from the orders table.
 
-It reads the published sales_orders table (the catalog's partitions, never unpublished runs)
-and each day it recomputes replaces that day of sales_daily when the run is published.
+It reads the published sales_orders table (the catalog's partitions, never unpublished runs),
+and only the days whose orders changed since sales_daily last published them: a new file, a
+new version of one, or a file that no longer has that day. Each day it recomputes replaces
+that day of sales_daily when the run is published; a day with no orders left is dropped.
 
 A plain function on DataFrames does the work; only main() touches Glue. It checks nothing, so
 it reports the order lines it read with none invalid (a job that has a validation report
@@ -31,11 +33,11 @@ def aggregate_daily(orders: DataFrame) -> DataFrame:
 
 def main() -> None:
     from glueflow_glue.job import GlueRun, run_glue_job
-    from glueflow_glue.tables import read_table, write_table
+    from glueflow_glue.tables import read_changed, write_table
 
     def body(spark: SparkSession, run: GlueRun) -> RecordCounts:
-        orders = read_table(spark, run, 0)
-        if orders is None:  # nothing published yet: nothing to aggregate
+        orders = read_changed(spark, run, 0, by="sale_date")
+        if orders is None:  # no day changed: nothing to recompute
             orders = spark.createDataFrame(
                 [],
                 "order_id string, store_id string, amount decimal(12,2), "

@@ -32,6 +32,7 @@ the job's Glue version: in a process whose pyspark is another line it is skipped
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import importlib.util
 import json
 import shutil
@@ -280,15 +281,18 @@ def published(
     import boto3
 
     glue = boto3.client("glue", region_name=deployed.manifest["environment"]["region"])
-    location = glue.get_table(DatabaseName=deployed.database, Name=table)["Table"][
-        "StorageDescriptor"
-    ]["Location"]
+    keys = glue.get_table(DatabaseName=deployed.database, Name=table)["Table"]["PartitionKeys"]
     pages = glue.get_paginator("get_partitions").paginate(
         DatabaseName=deployed.database, TableName=table
     )
-    folders = [str(s3.path(p["StorageDescriptor"]["Location"])) for page in pages
-               for p in page["Partitions"]]  # fmt: skip
-    if not folders:
-        return []
-    frame = spark.read.option("basePath", str(s3.path(location))).parquet(*folders)
-    return [row.asDict() for row in frame.collect()]
+    rows = []
+    for partition in (p for page in pages for p in page["Partitions"]):
+        folder = s3.path(partition["StorageDescriptor"]["Location"])
+        # Each partition's files, with its values as the catalog holds them.
+        for row in spark.read.parquet(str(folder)).collect():
+            values = {
+                k["Name"]: dt.date.fromisoformat(v) if k["Type"] == "date" else v
+                for k, v in zip(keys, partition["Values"], strict=True)
+            }
+            rows.append({**row.asDict(), **values})
+    return rows

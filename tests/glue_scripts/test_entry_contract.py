@@ -323,7 +323,8 @@ def test_sales_ingest_publishes_its_rows_and_quarantines_the_rest(
 def test_sales_daily_aggregate(
     sales_published: list[Any], dev_deployed: Deployed, s3: LocalS3, spark: SparkSession
 ) -> None:
-    """It reads the published orders table, and its days replace sales_daily's when published."""
+    """It reads the published orders table, only the days that changed since it last
+    published, and its days replace sales_daily's when published."""
     run = run_as_glue(
         dev_deployed,
         "sales_daily_aggregate",
@@ -340,7 +341,8 @@ def test_sales_daily_aggregate(
     assert s3.folders(f"{daily_uri}runs/jr_daily_1/") == [
         "sale_date=2026-11-23", "sale_date=2026-11-24"
     ]  # fmt: skip
-    done = publish_run(dev_deployed, run.arguments()["--validation-report-uri"], "jr_daily_1")
+    report_uri = run.arguments()["--validation-report-uri"]
+    done = publish_run(dev_deployed, report_uri, "jr_daily_1")
     assert [(p.table, p.rows, p.created) for p in done] == [("sales_daily", 3, 2)]
     rows = sorted(
         published(dev_deployed, s3, spark, "sales_daily"),
@@ -358,6 +360,35 @@ def test_sales_daily_aggregate(
     report = read_report(run.arguments()["--validation-report-uri"], "jr_daily_1")
     assert report == {"job": "sales_daily_aggregate", "run_id": "jr_daily_1", "read": 4,
                       "invalid": 0}  # fmt: skip
+
+    # Run again with no new orders: no day changed, nothing is read or written.
+    again = run_as_glue(dev_deployed, "sales_daily_aggregate", s3, spark, conf={},
+                        airflow_run_id="manual__again", job_run_id="jr_daily_2")  # fmt: skip
+    assert_succeeded(again)
+    assert publish_run(dev_deployed, report_uri, "jr_daily_2")[0].rows == 0
+    assert read_report(report_uri, "jr_daily_2")["read"] == 0
+
+    # A new file with an order on 2026-11-24 is published: only that day is recomputed.
+    raw = job_arguments(dev_deployed, "sales_ingest")["--glueflow-inputs"]
+    late = SALES_CSV.splitlines()[0] + "\no-11,s-3,2026-11-24 18:00:00,5.00,1,c-2\n"
+    key_uri = f"{raw}2026-11-24/late drop.csv"
+    s3.put(key_uri, late)
+    bucket = key_uri[len("s3://") :].split("/", 1)[0]
+    conf, airflow_run_id = s3_trigger(bucket, key_uri.split("/", 3)[3], late)
+    ingest = run_as_glue(dev_deployed, "sales_ingest", s3, spark, conf=conf,
+                         airflow_run_id=airflow_run_id, job_run_id="jr_sales_ingest_2")  # fmt: skip
+    assert_succeeded(ingest)
+    publish_run(dev_deployed, ingest.arguments()["--validation-report-uri"], "jr_sales_ingest_2")
+    third = run_as_glue(dev_deployed, "sales_daily_aggregate", s3, spark, conf={},
+                        airflow_run_id="manual__third", job_run_id="jr_daily_3")  # fmt: skip
+    assert_succeeded(third)
+    assert s3.folders(f"{daily_uri}runs/jr_daily_3/") == ["sale_date=2026-11-24"]
+    assert read_report(report_uri, "jr_daily_3")["read"] == 3  # the day's 2 orders, and the new
+    publish_run(dev_deployed, report_uri, "jr_daily_3")
+    rows = {(str(r["sale_date"]), r["store_id"]): r
+            for r in published(dev_deployed, s3, spark, "sales_daily")}  # fmt: skip
+    assert rows[("2026-11-24", "s-3")]["revenue"] == Decimal("25.00")  # 20.00 + 5.00
+    assert rows[("2026-11-23", "s-1")]["revenue"] == Decimal("19.75")  # untouched
 
 
 def test_marketing_events_ingest(

@@ -104,6 +104,8 @@ class GlueRun:
     database: str | None = None
     input_tables: dict[str, str] = field(default_factory=dict)
     ledger: Ledger = field(default_factory=Ledger)
+    # Per output index, what read_changed found (glueflow_glue.tables.Changed).
+    changed: dict[int, Any] = field(default_factory=dict)
 
     @property
     def source(self) -> dict[str, Any] | None:

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from glueflow_runtime.validation_report import (
+    INPUT_PARAMETER,
     RUNS_FOLDER,
     SOURCE_PARTITION,
     PartitionWritten,
@@ -117,7 +119,12 @@ def check_schema(df: Any, spec: TableSpec) -> None:
         )
 
 
-def _write(df: Any, folder: str, partition_columns: list[str]) -> list[PartitionWritten]:
+def _write(
+    df: Any,
+    folder: str,
+    partition_columns: list[str],
+    parameters: dict[tuple[str | None, ...], dict[str, str]] | None = None,
+) -> list[PartitionWritten]:
     from pyspark.sql import functions as F
 
     df = df.cache()
@@ -131,6 +138,7 @@ def _write(df: Any, folder: str, partition_columns: list[str]) -> list[Partition
             values=[row[c] if row[c] is not None else None for c in partition_columns],
             path=partition_path(partition_columns, [row[c] for c in partition_columns]),
             rows=int(row["count"]),
+            parameters=(parameters or {}).get(tuple(row[c] for c in partition_columns), {}),
         )
         for row in counts
     ]
@@ -151,13 +159,17 @@ def write_table(run: Any, df: Any, index: int = 0) -> TableWritten:
     if spec.replace == "source_object":
         ordered = ordered.withColumn(SOURCE_PARTITION, F.lit(run.source_id))
     folder = f"{spec.uri}{RUNS_FOLDER}{run.run_id}/"
+    changed = run.changed.get(index)
     written = TableWritten(
         table=spec.table,
         location=folder,
         partition_columns=spec.partition_columns,
         replace=spec.replace,
-        partitions=_write(ordered, folder, spec.partition_columns),
+        partitions=_write(
+            ordered, folder, spec.partition_columns, changed.parameters if changed else None
+        ),
         source={**(run.source or {}), "id": run.source_id},
+        dropped=[list(v) for v in changed.gone] if changed else [],
     )
     run.ledger.written.append(written)
     print(f"glueflow: wrote {written.rows} rows of {spec.table} to {folder}", flush=True)
@@ -197,13 +209,98 @@ def write_quarantine(run: Any, rejected: Any, index: int = 0) -> TableWritten | 
     return written
 
 
-def published_locations(glue: Any, database: str, table: str) -> list[str]:
-    """The folders of a table's published partitions (glue:GetPartitions, every page)."""
-    locations = []
+@dataclass
+class Changed:
+    """What `read_changed` found, for the output it feeds: the input fingerprint of each
+    partition it recomputes (set on the partition when published), and the partitions whose
+    input is gone (dropped when published)."""
+
+    parameters: dict[tuple[str | None, ...], dict[str, str]] = field(default_factory=dict)
+    gone: list[tuple[str, ...]] = field(default_factory=list)
+
+
+def _partitions(glue: Any, database: str, table: str) -> list[dict[str, Any]]:
     pages = glue.get_paginator("get_partitions").paginate(DatabaseName=database, TableName=table)
-    for page in pages:
-        locations += [p["StorageDescriptor"]["Location"] for p in page["Partitions"]]
-    return sorted(locations)
+    return [p for page in pages for p in page["Partitions"]]
+
+
+def read_changed(spark: Any, run: Any, index: int, by: str, output: int = 0) -> Any:
+    """The published rows of the `index`th input for only the values of its partition column
+    `by` whose input changed since the `output`th table last published them; None when none
+    did. The output must be partitioned by `by` alone and replaced by partition.
+
+    Changed is decided from the catalog, not from clocks: each output partition records, when
+    published, a fingerprint of the input partitions (their folders, which name the run that
+    wrote them) it was computed from. A value whose input partitions now differ (a new file,
+    a new version of one, a file that no longer has that value) is recomputed; a value with
+    no input left is dropped from the output when the run is published. A run the gate stops
+    publishes nothing, so its values are recomputed next time."""
+    import boto3
+
+    uri = run.inputs[index]
+    table = run.input_tables.get(uri)
+    spec = run.tables[output]
+    if table is None or spec.partitioned_by != [by] or spec.replace != "partitions":
+        raise ValueError(
+            f"read_changed: input {uri} must be a table of this environment, and output "
+            f"{spec.table} partitioned by [{by!r}] alone with replace: partitions"
+        )
+    glue = boto3.client("glue")
+    inputs = _partitions(glue, run.database, table)
+    keys = [k["Name"] for k in glue.get_table(DatabaseName=run.database, Name=table)["Table"][
+        "PartitionKeys"]]  # fmt: skip
+    if by not in keys:
+        raise ValueError(f"read_changed: {table} is not partitioned by {by!r} ({keys})")
+    position = keys.index(by)
+    folders: dict[str, list[str]] = {}
+    for partition in inputs:
+        value = partition["Values"][position]
+        folders.setdefault(value, []).append(partition["StorageDescriptor"]["Location"])
+    fingerprints = {
+        value: hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()[:32]
+        for value, found in folders.items()
+    }
+    published = {
+        p["Values"][0]: p.get("Parameters", {}).get(INPUT_PARAMETER)
+        for p in _partitions(glue, run.database, spec.table)
+    }
+    changed = sorted(v for v, fp in fingerprints.items() if published.get(v) != fp)
+    run.changed[output] = Changed(
+        parameters={(v,): {INPUT_PARAMETER: fingerprints[v]} for v in changed},
+        gone=[(v,) for v in sorted(published) if v not in fingerprints],
+    )
+    print(
+        f"glueflow: {table}: {len(changed)} of {len(fingerprints)} {by} values changed "
+        f"since {spec.table} was published; {len(run.changed[output].gone)} have no input left",
+        flush=True,
+    )
+    if not changed:
+        return None
+    keys = glue.get_table(DatabaseName=run.database, Name=table)["Table"]["PartitionKeys"]
+    return read_partitions(spark, sorted(loc for v in changed for loc in folders[v]), keys)
+
+
+def read_partitions(spark: Any, locations: list[str], keys: list[dict[str, str]]) -> Any:
+    """The rows of partition folders, with their partition columns (`keys`: the catalog's
+    PartitionKeys, Name and Type) taken from each file's path (`col=value/`).
+
+    Not Spark's partition discovery: folders of different runs (`runs/<id>/...`) have
+    different roots, which it refuses ("Conflicting directory structures"). Given the folders
+    themselves, Spark reads their files as they are, and `_metadata.file_path` (Spark's file
+    metadata column, 3.3 and later) gives each row's path."""
+    from pyspark.sql import functions as F
+
+    frame = spark.read.parquet(*locations)
+    path = F.col("_metadata.file_path")
+    for key in keys:
+        name = key["Name"]
+        value = F.regexp_extract(path, f"/{re.escape(name)}=([^/]*)/", 1)
+        # Undo escape_path_name: %XX back to its character (url_decode, Spark 3.4 and later,
+        # would also read '+' as a space, which Spark never escapes: so '+' is kept).
+        value = F.url_decode(F.regexp_replace(value, r"\+", "%2B"))
+        value = F.when(value == DEFAULT_PARTITION, F.lit(None)).otherwise(value)
+        frame = frame.withColumn(name, value.cast(key["Type"]))
+    return frame
 
 
 def read_table(spark: Any, run: Any, index: int) -> Any:
@@ -218,9 +315,11 @@ def read_table(spark: Any, run: Any, index: int) -> Any:
             f"input {uri} is not a table of this environment; read it with spark.read, or "
             "declare the job that writes it"
         )
-    locations = published_locations(boto3.client("glue"), run.database, table)
-    if not locations:
+    glue = boto3.client("glue")
+    partitions = _partitions(glue, run.database, table)
+    if not partitions:
         return None
-    # basePath: Spark takes each partition column from the folders between it and the files
-    # (`col=value/`), and stops at the run's folder (PartitioningUtils.parsePartition).
-    return spark.read.option("basePath", uri).parquet(*locations)
+    keys = glue.get_table(DatabaseName=run.database, Name=table)["Table"]["PartitionKeys"]
+    return read_partitions(
+        spark, sorted(p["StorageDescriptor"]["Location"] for p in partitions), keys
+    )
