@@ -7,6 +7,7 @@ python -m benchmarks dag        # DAG processor, worker: factory, hand-written, 
 python -m benchmarks trigger    # trigger Lambda routing and cold import only (seconds)
 python -m benchmarks latency    # file landed -> DAG run -> Glue task, on the local run (minutes)
 python -m benchmarks burst      # 1,000 files through the intake, with and without MWAA (min)
+python -m benchmarks publish    # a run's 1 to 1,000 partitions published in the catalog (s)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from benchmarks import (
     dag_parse_bench,
     intake_burst_bench,
     local_latency_bench,
+    publish_bench,
     synth_bench,
     trigger_bench,
 )
@@ -31,6 +33,7 @@ BENCHES = {
     "trigger": trigger_bench,
     "latency": local_latency_bench,
     "burst": intake_burst_bench,
+    "publish": publish_bench,
 }
 
 
