@@ -256,20 +256,23 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
             retries=0,
         ).as_teardown()
         glue_task >> record_cost
+        # What the gate and the publish task read: the run's report, and the catalog.
+        report = {
+            "report_prefix": job["report_prefix"],
+            "database": environment["catalog_database"],
+            "glue_task_id": GLUE_TASK,
+            "aws_conn_id": AWS_CONN_ID,
+            "region_name": region,
+        }
         if job["validation"]:
-            validation = job["validation"]
             # One task: it passes the run on, or fails it without retry with the verdict.
             chain.append(
                 PythonOperator(
                     task_id=GATE_TASK,
                     python_callable=gate.run_gate,
                     op_kwargs={
-                        "report_prefix": validation["report_prefix"],
-                        "max_invalid_ratio": validation["max_invalid_ratio"],
-                        "database": environment["catalog_database"],
-                        "glue_task_id": GLUE_TASK,
-                        "aws_conn_id": AWS_CONN_ID,
-                        "region_name": region,
+                        **report,
+                        "max_invalid_ratio": job["validation"]["max_invalid_ratio"],
                     },
                 )
             )
@@ -278,15 +281,7 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
             # before the steps and the asset event (decision 15).
             chain.append(
                 PythonOperator(
-                    task_id=PUBLISH_TASK,
-                    python_callable=publish.run_publish,
-                    op_kwargs={
-                        "report_prefix": job["report_prefix"],
-                        "database": environment["catalog_database"],
-                        "glue_task_id": GLUE_TASK,
-                        "aws_conn_id": AWS_CONN_ID,
-                        "region_name": region,
-                    },
+                    task_id=PUBLISH_TASK, python_callable=publish.run_publish, op_kwargs=report
                 )
             )
         chain += [_step(step, job, region) for step in job["downstream"]]
