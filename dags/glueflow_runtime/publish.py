@@ -114,7 +114,7 @@ def publish_table(glue: Any, database: str, written: TableWritten, run_id: str) 
         written.replace == "source_object"
         and version
         and set(existing) == set(new)
-        and (versions == {version})
+        and versions == {version}
     ):
         return Published(written.table, 0, 0, 0, 0, unchanged=True)
 
