@@ -168,7 +168,7 @@ class TableOutput(S3Location):
 
     A run writes under `<prefix>runs/<Glue run id>/`, where no reader looks; after the gate
     passes, publishing points the table's partitions there (docs/architecture.md, decision
-    19)."""
+    15)."""
 
     table: Annotated[
         str,

@@ -1,7 +1,7 @@
 """Publish: make a run's output visible, by pointing its tables' partitions at the run's folders.
 
 Write, audit, publish with Parquet and the Glue Data Catalog (docs/architecture.md, decision
-19). A Glue run writes each table under `<location>runs/<Glue run id>/`, where no reader looks,
+15). A Glue run writes each table under `<location>runs/<Glue run id>/`, where no reader looks,
 and lists in its report every partition it wrote. After the gate passes, this module points
 the table's catalog partitions there: readers (Athena, Redshift Spectrum, Glue jobs reading the
 table) see the run's rows from then on, and not before. Data is never copied or rewritten.
