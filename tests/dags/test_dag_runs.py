@@ -25,7 +25,13 @@ from airflow.models.dagrun import DagRun
 from moto.backends import get_backend
 from moto.server import ThreadedMotoServer
 
-from glueflow_runtime.validation_report import ValidationReport, report_location
+from glueflow_local.cloud import CATALOG_TYPES, create_catalog
+from glueflow_runtime.validation_report import (
+    PartitionWritten,
+    TableWritten,
+    ValidationReport,
+    report_location,
+)
 from tests.dags.conftest import dag_folder
 
 # Slow, not in `make test-fast`: runs DAGs with Airflow's dag.test() against a moto server.
@@ -93,18 +99,40 @@ class FakeGlueScripts:
                     for i, line in enumerate(outcome["error_log"])
                 ],
             )
-        elif job["validation"]:
-            bucket, key = report_location(job["validation"]["report_prefix"], run_id)
-            report = ValidationReport(job["dag_id"], run_id, outcome["read"], outcome["invalid"])
+        elif job["report_prefix"]:
+            # The report the Glue entry point writes: its counts, and one partition per
+            # output table written under the run's own folder (glueflow_glue.tables).
+            bucket, key = report_location(job["report_prefix"], run_id)
+            report = ValidationReport(
+                job["dag_id"], run_id, outcome["read"], outcome["invalid"],
+                tables=[self._written(out, run_id, outcome) for out in job["outputs"]],
+            )  # fmt: skip
             boto3.client("s3", region_name=REGION).put_object(
                 Bucket=bucket, Key=key, Body=report.to_json().encode()
             )
         return run_id
 
+    @staticmethod
+    def _written(out: dict[str, Any], run_id: str, outcome: dict[str, Any]) -> TableWritten:
+        columns = [*out["partitioned_by"]]
+        values = ["2026-11-24"] * len(columns)  # every example's partitions are days
+        if out["replace"] == "source_object":
+            columns, values = [*columns, "source_id"], [*values, "fake-source"]
+        path = "".join(f"{c}={v}/" for c, v in zip(columns, values, strict=True))
+        return TableWritten(
+            table=out["table"],
+            location=f"{out['uri']}runs/{run_id}/",
+            partition_columns=columns,
+            replace=out["replace"],
+            partitions=[PartitionWritten(values, path, outcome["read"] - outcome["invalid"])],
+            source={"uri": "s3://raw/x.csv", "version_id": f"v-{run_id}", "id": "fake-source"},
+        )
+
 
 @pytest.fixture
-def aws(moto_endpoint: str, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch):
-    """Buckets and Glue jobs as the platform stacks create them, and the fake scripts."""
+def aws(moto_endpoint: str, dev_manifest: dict, dev, monkeypatch: pytest.MonkeyPatch):
+    """Buckets, Glue jobs and the catalog's tables as the platform stacks create them, and the
+    fake scripts."""
     from moto.glue.models import GlueBackend
 
     s3 = boto3.client("s3", region_name=REGION)
@@ -112,6 +140,10 @@ def aws(moto_endpoint: str, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch)
     for bucket in [*env["buckets"].values(), env["artifacts_bucket"]]:
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     glue = boto3.client("glue", region_name=REGION)
+    create_catalog(
+        glue,
+        [(kind, props) for kind in CATALOG_TYPES for _, _, props in dev.assembly.resources(kind)],
+    )
     logs = boto3.client("logs", region_name=REGION)
     for job in dev_manifest["jobs"].values():
         glue.create_job(
@@ -177,6 +209,14 @@ def deploy(airflow_db, dev_dag_folder: Path, tmp_path: Path) -> Callable[[dict],
     return deploy_
 
 
+def visible(manifest: dict, table: str) -> list[list[str]]:
+    """The partitions a reader of the table sees (glue:GetPartitions)."""
+    glue = boto3.client("glue", region_name=REGION)
+    database = manifest["environment"]["catalog_database"]
+    found = glue.get_partitions(DatabaseName=database, TableName=table)["Partitions"]
+    return sorted(p["Values"] for p in found)
+
+
 def states(dag_run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
 
@@ -236,10 +276,13 @@ def test_valid_run_continues_to_the_downstream_steps(deploy, aws, dev_manifest) 
     assert states(dag_run) == {
         "run_glue_job": "success",
         "validation_gate": "success",
+        "publish": "success",
         "load_orders": "success",
         "start_aggregate": "success",
         "record_cost": "success",
     }
+    # Published before the steps: the run's partition is the table's.
+    assert visible(dev_manifest, "sales_orders") == [["2026-11-24", "fake-source"]]
     ((name, _, arguments),) = aws.started
     assert name == "glueflow-dev-sales_ingest"
     assert '"key": "sales/incoming/2026-11-24.csv"' in arguments["--glueflow-trigger"]
@@ -269,11 +312,13 @@ def test_too_many_invalid_records_stop_the_pipeline(
     assert states(dag_run) == {
         "run_glue_job": "success",
         "validation_gate": "failed",  # one try: AirflowFailException does not retry
+        "publish": "upstream_failed",
         "load_orders": "upstream_failed",
         "start_aggregate": "upstream_failed",
         "record_cost": "success",
     }
     assert aws.statements == []  # the warehouse was never touched
+    assert visible(dev_manifest, "sales_orders") == []  # nothing of the run was published
     message = "24 of 200 records invalid (ratio 0.1200, threshold 0.0500)"
     # The failed task's callback sent one alert to the topic, with the gate's message.
     (alert,) = alerts_received(aws)

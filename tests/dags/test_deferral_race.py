@@ -73,11 +73,11 @@ MISMATCH = re.compile(
 
 
 def racing_manifest(dev_manifest: dict) -> dict:
-    """sales_ingest alone, with no gate or step (the Glue task is what defers), no retries (a
-    spurious failure must show), and as many active runs as the test starts."""
+    """sales_ingest alone, with no gate, publish or step (the Glue task is what defers), no
+    retries (a spurious failure must show), and as many active runs as the test starts."""
     manifest = copy.deepcopy(dev_manifest)
     job = copy.deepcopy(manifest["jobs"][JOB])
-    job.update(downstream=[], validation=None)
+    job.update(downstream=[], validation=None, outputs=[])
     job["airflow"]["retries"] = 0
     job["glue"]["max_retries"] = 0
     job["glue"]["max_concurrent_runs"] = RUNS

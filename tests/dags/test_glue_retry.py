@@ -50,7 +50,7 @@ import boto3
 import pytest
 
 from glueflow_local.airflow import start_deployment
-from glueflow_runtime.ids import COST_TASK, GATE_TASK, GLUE_TASK
+from glueflow_runtime.ids import COST_TASK, GATE_TASK, GLUE_TASK, PUBLISH_TASK
 from glueflow_runtime.validation_report import report_location
 from tests.dags import test_dag_runs
 from tests.dags.conftest import dag_folder
@@ -172,9 +172,17 @@ def test_a_failed_glue_run_is_retried_once_and_its_output_written_once(
     assert tries == {
         GLUE_TASK: ("success", 2),  # one retry, and it succeeded
         GATE_TASK: ("success", 1),
+        PUBLISH_TASK: ("success", 1),
         COST_TASK: ("success", 1),
     }
     (first, first_run, first_args), (second, second_run, second_args) = aws.started
+    # Published once, from the second run's folder: the failed run's never was.
+    database = dev_manifest["environment"]["catalog_database"]
+    glue = boto3.client("glue", region_name=REGION)
+    (partition,) = glue.get_partitions(DatabaseName=database, TableName="sales_orders")[
+        "Partitions"
+    ]
+    assert f"/runs/{second_run}/" in partition["StorageDescriptor"]["Location"]
     assert first == second == job["glue_job_name"]
     assert first_run != second_run
     assert first_args == second_args  # the same input object, retried

@@ -47,7 +47,7 @@ def moto_glue() -> Iterator[Any]:
 
 
 @pytest.fixture
-def glue(moto_glue: tuple[str, Any], dev: Synthesized) -> Any:
+def glue(moto_glue: tuple[str, Any], dev: Synthesized) -> Iterator[Any]:
     """An empty catalog but for the dev templates' database and tables (moto's reset API
     first: one moto backend serves the whole process)."""
     url, client = moto_glue
@@ -57,7 +57,9 @@ def glue(moto_glue: tuple[str, Any], dev: Synthesized) -> Any:
         client,
         [(kind, props) for kind in CATALOG_TYPES for _, _, props in dev.assembly.resources(kind)],
     )
-    return client
+    yield client
+    # moto's backends are the process's: leave no catalog behind for another module's server.
+    urllib.request.urlopen(reset).close()  # noqa: S310
 
 
 def orders_run(run: str, version: str, days: list[str], key: str = "a.csv") -> TableWritten:

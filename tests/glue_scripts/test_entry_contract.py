@@ -199,9 +199,15 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> LocalS3:
 
 
 @pytest.fixture(scope="module")
-def catalog(dev_deployed: Deployed, aws) -> None:
-    """The environment's catalog database and tables, from the templates."""
+def catalog(dev_deployed: Deployed, aws) -> Iterator[None]:
+    """The environment's catalog database and tables, from the templates, in a catalog with
+    nothing else: moto's backends are the process's, shared with other modules' servers."""
+    from moto.backends import get_backend
+
+    get_backend("glue").reset()
     dev_deployed.install_catalog()
+    yield
+    get_backend("glue").reset()
 
 
 @pytest.fixture(scope="module")
