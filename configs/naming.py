@@ -116,6 +116,11 @@ def job_shard_part(shard: int) -> str:
     return f"jobs-{shard:03d}"
 
 
+def catalog_shard_part(shard: int) -> str:
+    """The stack-name part of the catalog tables of a job shard."""
+    return f"tables-{shard:03d}"
+
+
 def glue_security_configuration_name(prefix: str, env: str, shard: int) -> str:
     """The Glue security configuration of one job shard (one per stack, beside its jobs)."""
     return f"{prefix}-{env}-{job_shard_part(shard)}"

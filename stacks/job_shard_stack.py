@@ -18,10 +18,9 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from cdk_constructs.processing.glue_job import GlueEtlJob
-from cdk_constructs.storage.catalog import parquet_table
 from cdk_constructs.storage.s3_access import S3Prefix
 from configs import naming
-from configs.models import SOURCE_PARTITION, EnvironmentConfig, JobConfig
+from configs.models import EnvironmentConfig, JobConfig
 from stacks.glue_library import ZIP_NAME
 from stacks.nag import acknowledge_wildcards
 from stacks.storage_stack import GLUE_SCRIPTS_PREFIX
@@ -67,7 +66,6 @@ class JobShardStack(Stack):
         self._partition = self.partition
         self._tables = tables
         self._database = naming.catalog_database_name(prefix, env_name)
-        self.tables: dict[str, glue.CfnTable] = {}
         self.glue_jobs: dict[str, GlueEtlJob] = {}
         for name, job in sorted(jobs.items()):
             self.glue_jobs[name] = self._job(
@@ -153,7 +151,6 @@ class JobShardStack(Stack):
             if input_tables
             else []
         )
-        self._create_tables(name, job, writes)
         library = S3Prefix(artifacts, f"{GLUE_SCRIPTS_PREFIX}{ZIP_NAME}", partition)
         log_groups = naming.glue_log_group_names(prefix, env_name, name, shard)
         shared_logs = (
@@ -232,51 +229,6 @@ class JobShardStack(Stack):
             reasons[group_arn] = GLUE_LOG_STREAMS_REASON
         acknowledge_wildcards(made.policy, reasons)
         return made
-
-    def _create_tables(self, name: str, job: JobConfig, writes: list[S3Prefix]) -> None:
-        """The catalog tables this job is the first (by name) to write, and the quarantine
-        table of each when the job has a validation gate."""
-        for out, where in zip(job.outputs, writes, strict=True):
-            if self._tables[(out.bucket, out.prefix)][1] != name or out.table in self.tables:
-                continue
-            location = f"s3://{where.bucket_name}/{where.prefix}"
-            partition_keys = {c: out.columns[c] for c in out.partitioned_by}
-            if out.replace == "source_object":
-                partition_keys[SOURCE_PARTITION] = "string"
-            common = {"account": self.account, "database": self._database}
-            self.tables[out.table] = parquet_table(
-                self,
-                f"{_construct_id(out.table)}Table",
-                **common,
-                name=out.table,
-                location=location,
-                columns={c: t for c, t in out.columns.items() if c not in out.partitioned_by},
-                partition_keys=partition_keys,
-                description=f"Written by {name}: {job.description}",
-                parameters={"glueflow:job": name, "glueflow:replace": out.replace},
-            )
-            if job.validation:
-                quarantine = naming.quarantine_table_name(out.table)
-                self.tables[quarantine] = parquet_table(
-                    self,
-                    f"{_construct_id(quarantine)}Table",
-                    **common,
-                    name=quarantine,
-                    location=f"{location}{naming.QUARANTINE_FOLDER}",
-                    columns=QUARANTINE_COLUMNS,
-                    partition_keys={SOURCE_PARTITION: "string"},
-                    description=f"Rows {name} rejected from {out.table}, with their reasons",
-                    parameters={"glueflow:job": name, "glueflow:quarantine-of": out.table},
-                )
-
-
-# A quarantined row: the row as read (JSON text), why it was rejected, where it came from.
-QUARANTINE_COLUMNS = {
-    "record": "string",
-    "reasons": "array<string>",
-    "source_uri": "string",
-    "glue_run_id": "string",
-}
 
 
 S3A_FROM_GLUE = "5.1"  # the first Glue version whose s3:// is Hadoop S3A, not EMRFS

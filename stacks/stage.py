@@ -10,6 +10,7 @@ from constructs import Construct
 
 from configs import naming
 from configs.loader import REPO_ROOT, Platform
+from stacks.catalog_shard_stack import CatalogShardStack
 from stacks.job_shard_stack import JobShardStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.network_stack import NetworkStack
@@ -90,6 +91,7 @@ class GlueflowStage(Stage):
             for out in job.outputs:
                 tables.setdefault((out.bucket, out.prefix), (out.table, name))
         self.job_shards: dict[int, JobShardStack] = {}
+        self.catalog_shards: dict[int, CatalogShardStack] = {}
         for shard, jobs in sorted(shards.items()):
             part = naming.job_shard_part(shard)
             self.job_shards[shard] = JobShardStack(
@@ -105,9 +107,27 @@ class GlueflowStage(Stage):
                 **shared,
                 **stack_args(part, f"Glue jobs, shard {shard} of {cfg.job_shards}"),
             )
-            self.job_shards[shard].add_stack_dependency(
-                self.storage
-            )  # its tables need the database
+            owns_tables = any(
+                tables[(out.bucket, out.prefix)][1] == name
+                for name, job in jobs.items()
+                for out in job.outputs
+            )
+            if not owns_tables:  # CloudFormation refuses a template without resources
+                continue
+            self.catalog_shards[shard] = CatalogShardStack(
+                self,
+                f"Tables{shard:03d}",
+                env_name=env.name,
+                environment=cfg,
+                jobs=jobs,
+                tables=tables,
+                **stack_args(
+                    naming.catalog_shard_part(shard),
+                    f"Glue Data Catalog tables, shard {shard} of {cfg.job_shards}",
+                ),
+            )
+            # Its tables need the database.
+            self.catalog_shards[shard].add_stack_dependency(self.storage)
 
         self.orchestration = OrchestrationStack(
             self,
@@ -166,6 +186,7 @@ class GlueflowStage(Stage):
         # Last: its scheduler heartbeat alarm treats a missing MWAA as a stopped scheduler.
         self.monitoring.node.add_dependency(self.triggers)
         # MWAA's tasks start jobs by name; the jobs must exist before DAGs can run them.
-        for shard_stack in self.job_shards.values():
+        # DAG tasks start jobs by name, and publish to their tables by name.
+        for shard_stack in [*self.job_shards.values(), *self.catalog_shards.values()]:
             self.orchestration.node.add_dependency(shard_stack)
         self.orchestration.node.add_dependency(self.storage)
