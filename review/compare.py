@@ -355,7 +355,10 @@ def broadening(
             continue
         if principal not in principals:
             found.append((principal, "new principal", action, resource))
-        elif narrower := sorted({r for a, r in mine if r != resource and _covers(resource, r)}):
+        elif narrower := sorted(
+            {r for a, r in mine if r != resource and _covers(resource, r)},
+            key=lambda r: (not _wild(r), r),  # the prefix it replaces before an exact key
+        ):
             found.append((principal, "wider resource", action, f"{narrower[0]} -> {resource}"))
         elif not any(_covers_action(a, action) for a, _ in mine):
             found.append((principal, "new action", action, resource))

@@ -125,11 +125,11 @@ def test_a_schema_change_shows_as_readers_see_it(tree: Path) -> None:
     path = tree / "configs/jobs/sales_ingest.yaml"
     _edit(path, "      quantity: int\n", "      quantity: bigint\n      channel: string\n")
     out = passing_review(tree)
-    lines = out.splitlines()
+    lines = [line.strip() for line in out.splitlines()]
     changed = lines.index("changed glueflow_dev.sales_orders:")
     assert lines[changed + 1 : changed + 3] == [
-        "  column channel string added",
-        "  column quantity: int -> bigint (published files keep the old type)",
+        "column channel string added",
+        "column quantity: int -> bigint (published files keep the old type)",
     ]
     assert "Tables" in out
     assert "Destruction" not in out  # the table is updated, not replaced
