@@ -273,6 +273,18 @@ class OrchestrationStack(Stack):
             self.mwaa.policy,
             {reports.objects_arn: "the validation gate reads each run's report under validation/"},
         )
+        # The failure callback claims each alert once (glueflow_runtime/callbacks.py): an
+        # empty object per failed task try, created with a conditional PutObject.
+        alerts = S3Prefix(
+            naming.platform_bucket_name(cfg, env_name, "artifacts"), "alerts/", self.partition
+        )
+        self.mwaa.allow(
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[alerts.objects_arn])
+        )
+        acknowledge_wildcards(
+            self.mwaa.policy,
+            {alerts.objects_arn: "the failure callback records each alert it sends, by task try"},
+        )
         # The publish task, and the gate for rejected rows, point the partitions of this
         # environment's tables at a run's folders (dags/glueflow_runtime/publish.py). Partition
         # actions need the catalog, the database and the table ("Specifying AWS Glue resource

@@ -1,5 +1,8 @@
 """What happens when a task of a factory DAG fails: one alert, with the log lines that say why.
 
+One: Airflow may run a failure callback twice for one try; the first claims the alert with an
+S3 conditional write under `alerts/` in the artifacts bucket, and the second sends nothing.
+
 The callback builds one message (job, DAG, task, run, try, error, the last 20 log lines and
 console links) and publishes it to the environment's KMS-encrypted alert topic; the notifier
 Lambda outside the VPC takes it to Slack or Teams. It never raises, every AWS call has a
@@ -185,6 +188,38 @@ def on_task_failure(context: dict[str, Any]) -> None:
     publish_alert(context)
 
 
+# Where the callback records the alerts it sent, one empty object per failed task try.
+ALERTS_PREFIX = "alerts/"
+
+
+def first_alert(s3: Any, environment: dict[str, Any], context: dict[str, Any]) -> bool:
+    """Whether this callback is the first for its task try, claimed with an S3 conditional
+    write: PutObject with If-None-Match: * creates the key only if it does not exist, and
+    answers 412 Precondition Failed if it does (409 Conflict while another write of it is in
+    flight): "Add preconditions to S3 operations with conditional requests", Amazon S3 User
+    Guide. Airflow may run a task's failure callback twice, in the task's process and again
+    from the scheduler through the DAG processor when the executor's report of the finished
+    process arrives before the task's own state (airflow/jobs/scheduler_job_runner.py,
+    `process_executor_events`, "state mismatch"). Any other error says yes: an alert sent
+    twice is better than none."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    ti = context["ti"]
+    key = (f"{ALERTS_PREFIX}{ti.dag_id}/{ti.run_id}/{ti.task_id}/"
+           f"{getattr(ti, 'map_index', -1)}/{ti.try_number}")  # fmt: skip
+    try:
+        s3.put_object(Bucket=environment["artifacts_bucket"], Key=key, Body=b"", IfNoneMatch="*")
+    except ClientError as exc:
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if status in (409, 412):
+            log.info("alert for %s was sent already (%s)", key, status)
+            return False
+        log.warning("could not record the alert for %s (%s); sending it", key, exc)
+    except BotoCoreError as exc:
+        log.warning("could not record the alert for %s (%s); sending it", key, exc)
+    return True
+
+
 def publish_alert(context: dict[str, Any]) -> None:
     """Publish the failed task's alert (job, task, run, error, log tail); never raise."""
     started = time.monotonic()
@@ -218,6 +253,8 @@ def publish_alert(context: dict[str, Any]) -> None:
                              f"{TOTAL_BUDGET_S} s an alert waits for it"]  # fmt: skip
         message = build_message(context, job, environment, tail, notes, glue_run, glue_error)
         log.error(json.dumps({k: message[k] for k in ("job", "task_id", "run_id", "error")}))
+        if not first_alert(client("s3"), environment, context):
+            return  # this try's alert is out already: one alert per failure
         client("sns").publish(
             TopicArn=environment["alert_topic_arn"],
             Subject=f"Glueflow {environment['name']}: {job['dag_id']}.{message['task_id']} failed"[

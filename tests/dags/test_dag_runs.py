@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import os
 import sys
 import time
@@ -370,6 +371,29 @@ def test_a_failed_glue_run_fails_the_dag_run(
         f"no log stream {glue_run + '-driver'!r} in {output_group} (nor the others)"
     ]
     assert alert["links"]["glue_run"].endswith(f"/run/{glue_run}")
+
+
+def test_a_failure_callback_run_again_for_the_same_try_sends_no_second_alert(
+    deploy, aws, dev_manifest, failures_as_on_mwaa, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Airflow may run a task's failure callback a second time, from the scheduler through
+    the DAG processor, when the executor's report of the finished process arrives before the
+    task's own state ("state mismatch", airflow/jobs/scheduler_job_runner.py). The shipped
+    callback, run again for the same try, finds its alert claimed and sends nothing."""
+    aws.outcomes["sales_ingest"] = {"fail": True, "error_log": ["boom"]}
+    dags = deploy(dev_manifest).dags
+    dag_run = dags["sales_ingest"].test(run_conf=S3_EVENT_CONF)
+    assert str(dag_run.state) == "failed"
+    (ti,) = [t for t in dag_run.get_task_instances() if t.task_id == "run_glue_job"]
+    callbacks = sys.modules["glueflow_runtime.callbacks"]  # the shipped copy the DAG runs
+    with caplog.at_level(logging.INFO, logger="glueflow.failures"):
+        callbacks.on_task_failure(
+            {"ti": ti, "dag": dags["sales_ingest"], "dag_run": dag_run,
+             "exception": RuntimeError("the same failure, reported again")}
+        )  # fmt: skip
+    (alert,) = alerts_received(aws)
+    assert alert["task_id"] == "run_glue_job"
+    assert any("was sent already (412)" in r.getMessage() for r in caplog.records)
 
 
 def test_an_alert_whose_log_tail_is_late_is_sent_without_it(

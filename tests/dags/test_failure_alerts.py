@@ -187,3 +187,50 @@ def test_lines_logged_in_the_same_millisecond_keep_their_order(logs) -> None:
                               ENVIRONMENT)  # fmt: skip
 
     assert tail == traceback
+
+
+def test_a_task_try_alerts_once_however_often_its_callback_runs() -> None:
+    """The callback claims the alert with S3's conditional PutObject (If-None-Match: *), which
+    answers 412 Precondition Failed when the key exists ("Add preconditions to S3 operations
+    with conditional requests", Amazon S3 User Guide); a second callback for the same try sends
+    nothing, and another try alerts again. moto's server answers conditional writes as S3
+    documents them."""
+    import logging
+    from types import SimpleNamespace
+
+    from moto.server import ThreadedMotoServer
+
+    from glueflow_runtime.callbacks import first_alert
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        s3 = boto3.client(
+            "s3", region_name="eu-west-1", endpoint_url=f"http://{host}:{port}",
+            aws_access_key_id="testing", aws_secret_access_key="testing",  # noqa: S106 - moto's
+        )  # fmt: skip
+        bucket = "glueflow-dev-artifacts-111111111111"
+        s3.create_bucket(
+            Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+        )
+        environment = {"artifacts_bucket": bucket}
+
+        def context(try_number: int) -> dict:
+            ti = SimpleNamespace(dag_id="sales_ingest", run_id="s3__abc", task_id="run_glue_job",
+                                 map_index=-1, try_number=try_number)  # fmt: skip
+            return {"ti": ti}
+
+        assert first_alert(s3, environment, context(1)) is True
+        assert first_alert(s3, environment, context(1)) is False  # the same try, again
+        assert first_alert(s3, environment, context(2)) is True  # the retry's own failure
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+        assert keys == [
+            "alerts/sales_ingest/s3__abc/run_glue_job/-1/1",
+            "alerts/sales_ingest/s3__abc/run_glue_job/-1/2",
+        ]
+        # An S3 that cannot be reached does not stop the alert.
+        assert first_alert(s3, {"artifacts_bucket": "no-such-bucket-here"}, context(1)) is True
+    finally:
+        server.stop()
