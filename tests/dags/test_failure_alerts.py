@@ -211,7 +211,7 @@ def test_a_task_try_alerts_once_however_often_its_callback_runs() -> None:
             "s3", region_name="eu-west-1", endpoint_url=f"http://{host}:{port}",
             aws_access_key_id="testing", aws_secret_access_key="testing",  # noqa: S106 - moto's
         )  # fmt: skip
-        bucket = "glueflow-dev-artifacts-111111111111"
+        bucket = "alerts-test-artifacts"
         s3.create_bucket(
             Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
         )
@@ -234,3 +234,7 @@ def test_a_task_try_alerts_once_however_often_its_callback_runs() -> None:
         assert first_alert(s3, {"artifacts_bucket": "no-such-bucket-here"}, context(1)) is True
     finally:
         server.stop()
+        # moto's backends are the process's: leave no bucket behind for another module.
+        from moto.backends import get_backend
+
+        get_backend("s3").reset()
