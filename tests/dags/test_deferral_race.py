@@ -37,7 +37,7 @@ import boto3
 import pytest
 from packaging.version import Version
 
-from glueflow_local.airflow import start_deployment
+from glueflow_local.airflow import migrate, start_deployment
 from glueflow_runtime.ids import COST_TASK, GLUE_TASK
 from tests.dags import test_dag_runs
 from tests.dags.conftest import dag_folder
@@ -92,8 +92,11 @@ def race_home(
     home = tmp_path_factory.mktemp("airflow-race")
     dag_folder(home / "dags", racing_manifest(dev_manifest), dev_dag_folder)
     env = _airflow_env(home, extra={"GLUEFLOW_POLL_SECONDS": POLL_S})
-    for command in (["db", "migrate"], ["dags", "reserialize"]):
-        subprocess.run([*AIRFLOW, *command], env=env, check=True, capture_output=True, timeout=300)
+    # migrate(): MWAA's migrate-db step, then SQLite's write-ahead log, as the local run
+    # has it: without it a long reader stalls the API server's writes for up to 60 s.
+    migrate(home, env)
+    subprocess.run([*AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True,
+                   timeout=300)  # fmt: skip
     return home
 
 

@@ -49,7 +49,7 @@ from typing import Any
 import boto3
 import pytest
 
-from glueflow_local.airflow import start_deployment
+from glueflow_local.airflow import migrate, start_deployment
 from glueflow_runtime.ids import COST_TASK, GATE_TASK, GLUE_TASK, PUBLISH_TASK
 from glueflow_runtime.validation_report import report_location
 from tests.dags import test_dag_runs
@@ -104,8 +104,11 @@ def retry_home(
     home = tmp_path_factory.mktemp("airflow-retry")
     dag_folder(home / "dags", one_job_manifest(dev_manifest), dev_dag_folder)
     env = _airflow_env(home)
-    for command in (["db", "migrate"], ["dags", "reserialize"]):
-        subprocess.run([*AIRFLOW, *command], env=env, check=True, capture_output=True, timeout=300)
+    # migrate(): MWAA's migrate-db step, then SQLite's write-ahead log, as the local run
+    # has it: without it a long reader stalls the API server's writes for up to 60 s.
+    migrate(home, env)
+    subprocess.run([*AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True,
+                   timeout=300)  # fmt: skip
     return home
 
 

@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from glueflow_local.airflow import AIRFLOW, Airflow
+from glueflow_local.airflow import AIRFLOW, Airflow, migrate
 from glueflow_local.airflow import airflow_env as _airflow_env
 from glueflow_local.airflow import all_healthy as _all_healthy
 from glueflow_local.airflow import bound_port as _bound_port
@@ -68,8 +68,11 @@ def migrated_home(tmp_path_factory: pytest.TempPathFactory, dev_dag_folder: Path
     home = tmp_path_factory.mktemp("airflow-template")
     shutil.copytree(dev_dag_folder, home / "dags")
     env = _airflow_env(home)
-    for command in (["db", "migrate"], ["dags", "reserialize"]):
-        subprocess.run([*AIRFLOW, *command], env=env, check=True, capture_output=True, timeout=300)
+    # migrate(): MWAA's migrate-db step, then SQLite's write-ahead log, as the local run
+    # has it: without it a long reader stalls the API server's writes for up to 60 s.
+    migrate(home, env)
+    subprocess.run([*AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True,
+                   timeout=300)  # fmt: skip
     return home
 
 
