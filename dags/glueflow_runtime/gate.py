@@ -10,6 +10,8 @@ from glueflow_runtime.ids import VERDICT_KEY
 from glueflow_runtime.validation_report import ValidationReport, report_location
 
 log = logging.getLogger(__name__)
+# Rejected rows a failed verdict (and so its alert) quotes from the report's sample.
+SAMPLE_IN_VERDICT = 3
 
 
 @dataclass(frozen=True)
@@ -23,9 +25,11 @@ class GateDecision:
 def decide(report: ValidationReport, max_invalid_ratio: float) -> GateDecision:
     """Pass when the invalid ratio is at most the threshold."""
     ratio = report.invalid_ratio
+    reasons = report.reasons_text()
     numbers = (
         f"{report.records_invalid} of {report.records_read} records invalid "
         f"(ratio {ratio:.4f}, threshold {max_invalid_ratio:.4f})"
+        + (f"; by reason: {reasons}" if reasons else "")
     )
     if ratio > max_invalid_ratio:
         return GateDecision(
@@ -37,11 +41,13 @@ def decide(report: ValidationReport, max_invalid_ratio: float) -> GateDecision:
 def _kept_aside(report: ValidationReport, database: str) -> str:
     """Where a rejected run's output stays, unpublished, and where its rejected rows are."""
     held = [f"{t.table} at {t.location}" for t in report.tables if not t.quarantine]
-    rejects = [f"{database}.{t.table} ({t.location})" for t in report.tables if t.quarantine]
+    rejects = [f"{database}.{t.table} ({t.location})" for t in report.quarantine]
+    sample = [str(row) for row in report.rejected_sample[:SAMPLE_IN_VERDICT]]
     return "".join(
         [
             f"; nothing was published, the run's output stays in {', '.join(held)}" if held else "",
             f"; rejected rows: {', '.join(rejects)}" if rejects else "",
+            f"; first rejected: {'; '.join(sample)}" if sample else "",
         ]
     )
 

@@ -21,6 +21,21 @@ RUNS_FOLDER = "runs/"
 SOURCE_PARTITION = "source_id"
 # A partition parameter: a fingerprint of the input partitions its rows were computed from.
 INPUT_PARAMETER = "glueflow.input"
+# The rejected rows a report carries as a sample (all of them are in the quarantine table),
+# each cut to this many characters: a report stays small whatever the rows are.
+SAMPLE_ROWS = 5
+SAMPLE_RECORD_CHARS = 500
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """One rejected row as it was read (JSON text, cut to SAMPLE_RECORD_CHARS) and why."""
+
+    record: str
+    reasons: list[str]
+
+    def __str__(self) -> str:
+        return f"{self.record} ({', '.join(self.reasons)})"
 
 
 @dataclass(frozen=True)
@@ -71,6 +86,10 @@ class ValidationReport:
     records_invalid: int
     version: int = REPORT_VERSION
     tables: list[TableWritten] = field(default_factory=list)
+    # Rows rejected per reason (a row may have several reasons), and the first few rejected
+    # rows; absent from reports written before they were added.
+    invalid_by_reason: dict[str, int] = field(default_factory=dict)
+    rejected_sample: list[RejectedRow] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.records_read < 0 or not 0 <= self.records_invalid <= max(self.records_read, 0):
@@ -78,6 +97,16 @@ class ValidationReport:
                 f"records_invalid ({self.records_invalid}) must be between 0 and records_read "
                 f"({self.records_read})"
             )
+
+    @property
+    def quarantine(self) -> list[TableWritten]:
+        """Where the run's rejected rows were written, one per output table."""
+        return [t for t in self.tables if t.quarantine]
+
+    def reasons_text(self) -> str:
+        """`bad_amount 12, missing_id 3`: the counts per reason, most first; "" for none."""
+        ranked = sorted(self.invalid_by_reason.items(), key=lambda item: (-item[1], item[0]))
+        return ", ".join(f"{reason} {count}" for reason, count in ranked)
 
     @property
     def invalid_ratio(self) -> float:
@@ -109,7 +138,23 @@ class ValidationReport:
             tables = [TableWritten.from_dict(t) for t in data.get("tables", [])]
         except (TypeError, KeyError) as exc:
             raise ValueError(f"validation report field 'tables' is malformed: {exc}") from exc
-        return cls(**{name: data[name] for name in fields}, tables=tables)
+        by_reason = data.get("invalid_by_reason") or {}
+        if not isinstance(by_reason, dict) or not all(
+            isinstance(k, str) and isinstance(v, int) for k, v in by_reason.items()
+        ):
+            raise ValueError("validation report field 'invalid_by_reason' must map str to int")
+        try:
+            sample = [RejectedRow(**row) for row in data.get("rejected_sample") or []]
+        except TypeError as exc:
+            raise ValueError(
+                f"validation report field 'rejected_sample' is malformed: {exc}"
+            ) from exc
+        return cls(
+            **{name: data[name] for name in fields},
+            tables=tables,
+            invalid_by_reason=by_reason,
+            rejected_sample=sample,
+        )
 
 
 def report_location(report_prefix: str, run_id: str) -> tuple[str, str]:

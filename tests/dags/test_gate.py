@@ -50,6 +50,23 @@ def test_gate_decision(read: int, invalid: int, threshold: float, passed: bool) 
     assert "jr_9" in decision.message
 
 
+def test_the_verdict_names_each_reason_and_a_failure_quotes_rejected_rows() -> None:
+    from glueflow_runtime.gate import _kept_aside
+    from glueflow_runtime.validation_report import RejectedRow
+
+    report = ValidationReport(
+        "j", "jr_9", 10, 4,
+        invalid_by_reason={"missing_id": 1, "bad_n": 3},
+        rejected_sample=[RejectedRow('{"id":"","n":"abc"}', ["missing_id", "bad_n"])],
+    )  # fmt: skip
+
+    decision = decide(report, 0.1)
+
+    assert not decision.passed
+    assert decision.message.endswith("; by reason: bad_n 3, missing_id 1")
+    assert '; first rejected: {"id":"","n":"abc"} (missing_id, bad_n)' in _kept_aside(report, "d")
+
+
 def test_report_location() -> None:
     assert report_location("s3://bkt/validation/sales_ingest/", "jr_7") == (
         "bkt",

@@ -17,7 +17,15 @@ from glueflow_glue.job import (
     requested_arguments,
     stage_version,
 )
-from glueflow_glue.validation import Validated, write_report
+from glueflow_glue.validation import (
+    INVALID_FLAG,
+    RECORD,
+    Validated,
+    reasons,
+    split_invalid,
+    with_record,
+    write_report,
+)
 from glueflow_runtime.validation_report import ValidationReport
 
 
@@ -114,6 +122,40 @@ def test_report_is_written_where_the_gate_reads_it(spark) -> None:
     body = s3.get_object(Bucket="artifacts", Key="validation/sales_ingest/jr_5.json")["Body"].read()
     report = ValidationReport.from_json(body.decode())
     assert (report.records_read, report.records_invalid, report.run_id) == (50, 3, "jr_5")
+
+
+def test_the_report_counts_each_reason_and_carries_a_sample_of_rejected_rows(spark) -> None:
+    """A row with two reasons counts under both; the sample keeps the row as it was read
+    (with_record), not the null its typing made of a bad value."""
+    from pyspark.sql import functions as F
+
+    raw = spark.createDataFrame(
+        [("1", "10"), ("", "abc"), ("3", "abc"), ("4", "-1"), ("5", "7")], "id string, n string"
+    )
+    typed = with_record(raw).select(RECORD, "id", F.expr("try_cast(n as int)").alias("n"))
+    flagged = typed.withColumn(
+        INVALID_FLAG,
+        reasons(
+            ("missing_id", F.col("id") == ""), ("bad_n", F.col("n").isNull() | (F.col("n") < 0))
+        ),
+    )
+
+    validated = split_invalid(flagged)
+
+    assert (validated.records_read, validated.records_invalid) == (5, 3)
+    assert validated.invalid_by_reason == {"bad_n": 3, "missing_id": 1}
+    assert len(validated.rejected_sample) == 3
+    assert {row.record for row in validated.rejected_sample} >= {'{"id":"","n":"abc"}'}
+    assert str(validated) == "3 of 5 records invalid (bad_n 3, missing_id 1)"
+    report = ValidationReport.from_json(
+        ValidationReport(
+            "j", "jr_1", 5, 3,
+            invalid_by_reason=validated.invalid_by_reason,
+            rejected_sample=validated.rejected_sample,
+        ).to_json()
+    )  # fmt: skip
+    assert report.reasons_text() == "bad_n 3, missing_id 1"
+    assert report.rejected_sample == validated.rejected_sample
 
 
 def test_entry_point_never_asks_for_what_glue_registers() -> None:
