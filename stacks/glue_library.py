@@ -10,9 +10,9 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from configs.glue_arguments import LIBRARY_ZIP as ZIP_NAME
 from configs.loader import REPO_ROOT
 
-ZIP_NAME = "glueflow_glue.zip"
 _FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # zip entries carry no build time
 
 

@@ -6,7 +6,6 @@ never depends on which other jobs exist (docs/architecture.md, decision 7).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +19,7 @@ from constructs import Construct
 from cdk_constructs.processing.glue_job import GlueEtlJob
 from cdk_constructs.storage.s3_access import S3Prefix
 from configs import naming
+from configs.glue_arguments import glue_default_arguments
 from configs.models import EnvironmentConfig, JobConfig
 from stacks.glue_library import ZIP_NAME
 from stacks.nag import acknowledge_wildcards
@@ -107,36 +107,16 @@ class JobShardStack(Stack):
             else None
         )
         input_tables = [
-            (f"s3://{r.bucket_name}/{r.prefix}", self._tables[(loc.bucket, loc.prefix)][0])
-            for loc, r in zip(job.inputs, reads, strict=True)
+            self._tables[(loc.bucket, loc.prefix)][0]
+            for loc in job.inputs
             if (loc.bucket, loc.prefix) in self._tables
         ]
-        tables_argument = json.dumps(
-            {
-                "database": self._database,
-                "outputs": [
-                    {
-                        "uri": f"s3://{w.bucket_name}/{w.prefix}",
-                        "table": out.table,
-                        "columns": out.columns,
-                        "partitioned_by": out.partitioned_by,
-                        "replace": out.replace,
-                        "quarantine_table": (
-                            naming.quarantine_table_name(out.table) if job.validation else None
-                        ),
-                    }
-                    for out, w in zip(job.outputs, writes, strict=True)
-                ],
-                "inputs": [{"uri": uri, "table": table} for uri, table in input_tables],
-            },
-            separators=(",", ":"),
-        )
         catalog = f"arn:{partition}:glue:{cfg.region}:{cfg.account}"
         # Reading another job's published table, and its own tables' partitions (which input
         # they were computed from: glueflow_glue.tables.read_changed): definitions and
         # partitions ("Specifying AWS Glue resource ARNs": the catalog, the database and the
         # table).
-        read_tables = {t for _, t in input_tables} | {out.table for out in job.outputs}
+        read_tables = set(input_tables) | {out.table for out in job.outputs}
         catalog_reads = (
             [
                 iam.PolicyStatement(
@@ -175,33 +155,7 @@ class JobShardStack(Stack):
             max_retries=0,
             execution_class=glue_cfg.execution_class,
             max_concurrent_runs=glue_cfg.max_concurrent_runs,
-            default_arguments={
-                **glue_cfg.arguments,
-                "--glueflow-job": name,
-                "--glueflow-env": env_name,
-                **(
-                    {"--validation-report-uri": f"s3://{reports.bucket_name}/{reports.prefix}"}
-                    if reports
-                    else {}
-                ),
-                "--glueflow-inputs": ",".join(f"s3://{r.bucket_name}/{r.prefix}" for r in reads),
-                # A job started by files refuses a run that names no object (glueflow_glue).
-                **(
-                    {"--glueflow-s3-trigger": f"s3://{trigger.bucket_name}/{trigger.prefix}"}
-                    if (trigger := _s3_trigger(job, location))
-                    else {}
-                ),
-                "--glueflow-outputs": ",".join(f"s3://{w.bucket_name}/{w.prefix}" for w in writes),
-                **({"--glueflow-tables": tables_argument} if job.outputs or input_tables else {}),
-                "--extra-py-files": f"s3://{library.bucket_name}/{library.prefix}",
-                # Glue 5.1's S3A uses us-east-2 unless told the region, which can time out
-                # uploads from a VPC ("set the spark.hadoop.fs.s3a.endpoint.region Spark
-                # configuration", "Migrating AWS Glue for Spark jobs to AWS Glue version 5.1").
-                **_s3a_region(glue_cfg.version, glue_cfg.arguments.get("--conf"), cfg.region),
-                "--job-bookmark-option": (
-                    "job-bookmark-enable" if glue_cfg.job_bookmarks else "job-bookmark-disable"
-                ),
-            },
+            default_arguments=glue_default_arguments(name, job, cfg, env_name, self._tables),
             tags={**job.tags, "glueflow:job": name, "glueflow:owner": job.owner},
             security_configuration=self.security_configuration,
             log_group_names=list(log_groups.values()),
@@ -229,25 +183,6 @@ class JobShardStack(Stack):
             reasons[group_arn] = GLUE_LOG_STREAMS_REASON
         acknowledge_wildcards(made.policy, reasons)
         return made
-
-
-S3A_FROM_GLUE = "5.1"  # the first Glue version whose s3:// is Hadoop S3A, not EMRFS
-
-
-def _s3a_region(version: str, conf: str | None, region: str) -> dict[str, str]:
-    """`--conf` with S3A's region for a Glue 5.1+ job, after the job's own `--conf` (Glue
-    takes several as `k=v --conf k2=v2` in the one argument); the job's own otherwise."""
-    if float(version) < float(S3A_FROM_GLUE):
-        return {"--conf": conf} if conf else {}
-    ours = f"spark.hadoop.fs.s3a.endpoint.region={region}"
-    if conf and "fs.s3a.endpoint.region" in conf:
-        return {"--conf": conf}  # the job chose its own
-    return {"--conf": f"{conf} --conf {ours}" if conf else ours}
-
-
-def _s3_trigger(job: Any, location: Any) -> S3Prefix | None:
-    s3 = job.trigger.s3
-    return location(s3.bucket, s3.prefix or "") if s3 is not None else None
 
 
 def _construct_id(job_name: str) -> str:

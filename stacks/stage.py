@@ -9,6 +9,7 @@ from aws_cdk import Environment, Stage, Tags
 from constructs import Construct
 
 from configs import naming
+from configs.glue_arguments import table_index
 from configs.loader import REPO_ROOT, Platform
 from stacks.catalog_shard_stack import CatalogShardStack
 from stacks.job_shard_stack import JobShardStack
@@ -86,10 +87,7 @@ class GlueflowStage(Stage):
             shards.setdefault(naming.job_shard_for(name, cfg.job_shards), {})[name] = job
         # Each table, by location, and the first job (by name) that writes it, whose shard
         # creates it; a job reading that location reads the table.
-        tables: dict[tuple[str, str], tuple[str, str]] = {}
-        for name, job in sorted(platform.jobs.items()):
-            for out in job.outputs:
-                tables.setdefault((out.bucket, out.prefix), (out.table, name))
+        tables = table_index(platform.jobs)
         self.job_shards: dict[int, JobShardStack] = {}
         self.catalog_shards: dict[int, CatalogShardStack] = {}
         for shard, jobs in sorted(shards.items()):

@@ -22,10 +22,10 @@ from cdk_constructs.storage.asset_deployment import AssetDeployments
 from cdk_constructs.storage.catalog import catalog_database
 from cdk_constructs.storage.secure_bucket import SecureBucket
 from configs import naming
+from configs.glue_arguments import GLUE_SCRIPTS_PREFIX
 from configs.models import EnvironmentConfig
 from stacks.nag import acknowledge
 
-GLUE_SCRIPTS_PREFIX = "glue_scripts/"
 ASSET_EXCLUDES = ("__pycache__", "*.pyc", "README.md", ".pytest_cache")
 
 

@@ -105,7 +105,7 @@ def test_glue_5_1_and_later_jobs_tell_s3a_their_region(dev: Synthesized) -> None
 
 
 def test_a_jobs_own_conf_is_kept_beside_the_s3a_region() -> None:
-    from stacks.job_shard_stack import _s3a_region
+    from configs.glue_arguments import s3a_region as _s3a_region
 
     assert _s3a_region("4.0", None, "eu-west-1") == {}
     assert _s3a_region("5.0", "spark.x=1", "eu-west-1") == {"--conf": "spark.x=1"}
