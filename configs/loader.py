@@ -20,7 +20,13 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from configs.models import EnvironmentConfig, JobConfig, check_environment_name
+from configs.models import (
+    COMPRESSED_ENDINGS,
+    INPUT_FORMATS,
+    EnvironmentConfig,
+    JobConfig,
+    check_environment_name,
+)
 from configs.problems import (
     ConfigError,
     ConfigProblem,
@@ -252,7 +258,12 @@ def check_jobs(
                 name,
                 ("script",),
                 f"{job.script!r} does not exist (paths are relative to {display_path(root)}/); "
-                f"create it or run 'python -m configs new-job {name}'",
+                + (
+                    f"'make new-job NAME={name}' writes a stub there (and its test), and "
+                    "leaves this config as it is"
+                    if job.script == f"glue_scripts/jobs/{name}.py"
+                    else "create it, or point script: at the job's script"
+                ),
             )
         for i, upstream in enumerate(job.depends_on):
             if upstream == name:
@@ -354,6 +365,7 @@ def _run_time_problems(name: str, job: JobConfig, add: Callable[..., None]) -> l
             f"its role may read only its inputs ({covering}); add an input of bucket "
             f"{s3.bucket!r} whose prefix the trigger's starts with",
         )
+    _format_problems(name, job, add)
     if job.depends_on:
         add(
             name,
@@ -372,6 +384,32 @@ def _run_time_problems(name: str, job: JobConfig, add: Callable[..., None]) -> l
                 "elsewhere or narrow the trigger's prefix",
             )
     return []
+
+
+def format_of_suffix(suffix: str) -> str | None:
+    """The input format a file name ending names (`.csv.gz` is csv), or None."""
+    name = suffix.lower()
+    for ending in COMPRESSED_ENDINGS:
+        name = name.removesuffix(ending)
+    return next((f for f, endings in INPUT_FORMATS.items() if name.endswith(endings)), None)
+
+
+def _format_problems(name: str, job: JobConfig, add: Callable[..., None]) -> None:
+    """An input whose declared format contradicts the file ending its S3 trigger starts on."""
+    s3 = job.trigger.s3
+    named = format_of_suffix(s3.suffix) if s3 and s3.suffix else None
+    if s3 is None or named is None:
+        return
+    for i, loc in enumerate(job.inputs):
+        fed = loc.bucket == s3.bucket and (s3.prefix or "").startswith(loc.prefix)
+        if fed and loc.format is not None and loc.format.type != named:
+            add(
+                name,
+                ("inputs", i, "format", "type"),
+                f"{loc.format.type!r}, but the S3 trigger starts the job on files ending "
+                f"{s3.suffix!r}, which are {named}; declare format {named!r}, or change "
+                "trigger.s3.suffix",
+            )
 
 
 def _table_problems(jobs: Mapping[str, JobConfig], add: Callable[..., None]) -> None:

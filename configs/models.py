@@ -134,6 +134,83 @@ class S3Location(_Model):
     prefix: S3Prefix = Field(description="Key prefix within the bucket, e.g. 'sales/incoming/'.")
 
 
+# The formats an input can declare, and the file name endings each is known by (an S3
+# trigger's suffix must not name another format's). Compressed files keep their format.
+INPUT_FORMATS: dict[str, tuple[str, ...]] = {
+    "csv": (".csv", ".tsv", ".txt"),
+    "json": (".json", ".jsonl", ".ndjson"),
+    "parquet": (".parquet",),
+}
+COMPRESSED_ENDINGS = (".gz", ".bz2", ".zst", ".snappy", ".deflate", ".lz4")
+CSV_ONLY_OPTIONS = ("header", "delimiter", "quote")
+
+
+class InputFormat(_Model):
+    """How to read an input's files. The shared entry point reads with these options
+    (glueflow_glue.job.read_input), so a script gets a DataFrame and does not repeat them."""
+
+    type: Literal["csv", "json", "parquet"] = Field(
+        description="csv (with the options below), json (JSON lines) or parquet."
+    )
+    header: bool | None = Field(
+        default=None, description="csv: the first line names the columns (default true)."
+    )
+    delimiter: str | None = Field(
+        default=None, min_length=1, max_length=1, description="csv: the field separator (',')."
+    )
+    quote: str | None = Field(
+        default=None, min_length=1, max_length=1, description="csv: the quote character ('\"')."
+    )
+    encoding: str | None = Field(
+        default=None, min_length=1, description="csv and json: the charset (default UTF-8)."
+    )
+    null_values: list[str] = Field(
+        default_factory=list,
+        description="Strings that mean a missing value, e.g. ['NA', 'NULL']: read as null in "
+        "every text column. An empty CSV field is null already.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        # `format: csv` is `format: {type: csv}`.
+        return {"type": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> InputFormat:
+        misplaced = [o for o in CSV_ONLY_OPTIONS if getattr(self, o) is not None]
+        if self.type != "csv" and misplaced:
+            raise ValueError(f"{', '.join(misplaced)}: only for type csv, not {self.type}")
+        if self.type == "parquet" and (self.encoding is not None or self.null_values):
+            raise ValueError(
+                "parquet files carry their own encoding and nulls: remove encoding and null_values"
+            )
+        return self
+
+    def reader_options(self) -> dict[str, Any]:
+        """What the entry point passes to Spark's reader: the declared options, defaulted."""
+        if self.type == "parquet":
+            return {}
+        options: dict[str, Any] = {"encoding": self.encoding or "UTF-8"}
+        if self.type == "csv":
+            options.update(
+                header=True if self.header is None else self.header,
+                sep=self.delimiter or ",",
+                quote=self.quote or '"',
+            )
+        return options
+
+
+class InputLocation(S3Location):
+    """An input: an S3 location the job reads, and (optionally) how its files are read."""
+
+    format: InputFormat | None = Field(
+        default=None,
+        description="How its files are read: csv, json or parquet, with reader options. "
+        "Without it the script reads the files itself.",
+    )
+
+
 # A column type the Glue Data Catalog, Athena and Spark all read from a Parquet table (Hive
 # DDL types: "Data types in Amazon Athena", Athena User Guide).
 COLUMN_TYPE_RE = re.compile(
@@ -455,7 +532,7 @@ class JobConfig(_Model):
         min_length=1, description="PySpark script, relative to the repository root."
     )
     glue: GlueSettings = Field(default_factory=GlueSettings, description="How Glue runs it.")
-    inputs: list[S3Location] = Field(
+    inputs: list[InputLocation] = Field(
         default_factory=list, description="What it reads; its role may read only these."
     )
     outputs: list[TableOutput] = Field(

@@ -31,11 +31,6 @@ CSV_COLUMNS = ("order_id", "store_id", "sold_at", "amount", "quantity", "custome
 RAW_SCHEMA = StructType([StructField(name, StringType()) for name in CSV_COLUMNS])
 
 
-def read_orders(spark: SparkSession, uris: list[str]) -> DataFrame:
-    """The CSV files as text columns; a row with too few or too many fields keeps nulls."""
-    return spark.read.csv(uris, header=True, schema=RAW_SCHEMA, mode="PERMISSIVE")
-
-
 def validate_orders(raw: DataFrame) -> Validated:
     """Type the columns and reject rows that do not fit the schema."""
     # try_* give null instead of failing the job on a bad value (Spark 3.5 and 4.x alike).
@@ -67,11 +62,15 @@ def to_partitioned(valid: DataFrame) -> DataFrame:
 
 
 def main() -> None:
+    from glueflow_glue.inputs import read_input
     from glueflow_glue.job import GlueRun, run_glue_job
     from glueflow_glue.tables import write_table
 
     def body(spark: SparkSession, run: GlueRun) -> Validated:
-        validated = validate_orders(read_orders(spark, run.source_uris))
+        # Read as the config's input declares (CSV, header, NA and NULL as missing), with
+        # the columns by position, all text: a row with too few or too many fields keeps
+        # nulls, and is rejected here, not dropped.
+        validated = validate_orders(read_input(spark, run, schema=RAW_SCHEMA))
         write_table(run, to_partitioned(validated.valid))  # published after the gate
         return validated  # the run's report; its rejected rows go to quarantine
 

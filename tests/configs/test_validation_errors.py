@@ -211,7 +211,7 @@ CASES = [
         job_with(script="glue_scripts/jobs/missing.py"),
         "configs/jobs/ingest.yaml",
         "script",
-        ("'glue_scripts/jobs/missing.py' does not exist", "new-job ingest"),
+        ("'glue_scripts/jobs/missing.py' does not exist", "create it, or point script: at"),
     ),
     Case(
         "script-outside-repo",
@@ -525,6 +525,29 @@ CASES = [
         "configs/jobs/ingest.yaml",
         "outputs[0].replace",
         ("'source_object'", "only a job started by files (trigger.s3)", "use 'partitions'"),
+    ),
+    Case(
+        "input-format-contradicts-the-trigger-suffix",
+        job_with(inputs=[{"bucket": "raw", "prefix": "ingest/in/", "format": "parquet"}]),
+        "configs/jobs/ingest.yaml",
+        "inputs[0].format.type",
+        ("'parquet'", "files ending '.csv', which are csv", "declare format 'csv'"),
+    ),
+    Case(
+        "csv-option-on-a-json-input",
+        job_with(
+            inputs=[
+                {
+                    "bucket": "raw",
+                    "prefix": "ingest/in/",
+                    "format": {"type": "json", "header": True},
+                }
+            ],
+            trigger={"s3": {"bucket": "raw", "prefix": "ingest/in/", "suffix": ".jsonl.gz"}},
+        ),
+        "configs/jobs/ingest.yaml",
+        "inputs[0].format",
+        ("header: only for type csv, not json",),
     ),
     Case(
         "one-table-two-definitions",

@@ -97,6 +97,21 @@ def spark() -> Iterator[SparkSession]:
     session.stop()
 
 
+def read_declared(spark: SparkSession, job: str, paths: list[str], schema: Any = None,
+                  index: int = 0) -> Any:  # fmt: skip
+    """Files read as the job config's input `index` declares (`format:`), with the reader the
+    shared entry point uses (glueflow_glue.inputs.read_files)."""
+    from configs.loader import load_jobs
+    from glueflow_glue.inputs import InputSpec, read_files
+
+    jobs, _, problems = load_jobs()
+    assert not problems, problems
+    declared = jobs[job].config.inputs[index].format
+    assert declared is not None, f"{job}'s input {index} declares no format"
+    spec = InputSpec("", declared.type, declared.reader_options(), declared.null_values)
+    return read_files(spark, spec, paths, schema)
+
+
 def load_script(name: str) -> ModuleType:
     """A job script as a module (glue_scripts/jobs is a folder of scripts, not a package)."""
     path = REPO_ROOT / "glue_scripts" / "jobs" / f"{name}.py"

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 
 from glueflow_local.spark import local_spark
 from tests.conftest import REPO_ROOT
-from tests.glue_scripts.conftest import job_spark_major, load_script
+from tests.glue_scripts.conftest import job_spark_major, load_script, read_declared
 
 CSV = """order_id,store_id,sold_at,amount,quantity,customer_id
 o-1,s-1,2026-11-23 09:15:00,12.50,1, c-1
@@ -35,6 +35,11 @@ def ingest():
     return load_script("sales_ingest")
 
 
+def _orders(spark: SparkSession, ingest, source: Path):
+    """The drop read as sales_ingest's config declares it, with the script's own columns."""
+    return read_declared(spark, "sales_ingest", [str(source)], ingest.RAW_SCHEMA)
+
+
 @pytest.mark.glue_job("sales_ingest")
 def test_ingest_counts_and_drops_malformed_rows(
     spark: SparkSession, ingest, tmp_path: Path
@@ -42,7 +47,7 @@ def test_ingest_counts_and_drops_malformed_rows(
     source = tmp_path / "drop.csv"
     source.write_text(CSV)
 
-    validated = ingest.validate_orders(ingest.read_orders(spark, [str(source)]))
+    validated = ingest.validate_orders(_orders(spark, ingest, source))
 
     assert validated.records_read == 9
     assert validated.records_invalid == 6  # bad time, bad amount, no id, <0, 0 units, short row
@@ -59,7 +64,7 @@ def test_ingest_counts_and_drops_malformed_rows(
 def test_ingest_partitions_by_sale_date(spark: SparkSession, ingest, tmp_path: Path) -> None:
     source = tmp_path / "drop.csv"
     source.write_text(CSV)
-    validated = ingest.validate_orders(ingest.read_orders(spark, [str(source)]))
+    validated = ingest.validate_orders(_orders(spark, ingest, source))
 
     out = tmp_path / "orders"
     ingest.to_partitioned(validated.valid).write.partitionBy("sale_date").parquet(str(out))
@@ -76,7 +81,7 @@ def test_an_empty_drop_reads_nothing_and_rejects_nothing(
 ) -> None:
     source = tmp_path / "empty.csv"
     source.write_text("order_id,store_id,sold_at,amount,quantity\n")
-    validated = ingest.validate_orders(ingest.read_orders(spark, [str(source)]))
+    validated = ingest.validate_orders(_orders(spark, ingest, source))
     assert (validated.records_read, validated.records_invalid) == (0, 0)
 
 
@@ -99,7 +104,7 @@ def test_ingest_counts_bad_values_as_invalid_under_ansi_mode(
         "o-5,s-1,2026-11-23 09:15:00,5.00,99999999999,c-5\n"  # beyond int
     )
 
-    validated = ingest.validate_orders(ingest.read_orders(spark, [str(source)]))
+    validated = ingest.validate_orders(_orders(spark, ingest, source))
 
     assert (validated.records_read, validated.records_invalid) == (5, 4)
     assert [r.order_id for r in validated.valid.collect()] == ["o-1"]

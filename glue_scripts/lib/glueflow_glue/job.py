@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from glueflow_glue.inputs import InputSpec, parse_formats
 from glueflow_glue.tables import Ledger, TableSpec, parse_tables, source_id, write_quarantine
 from glueflow_glue.validation import RecordCounts, Validated, write_report
 
@@ -50,6 +51,7 @@ OPTIONAL_ARGUMENTS = (
     "glueflow-s3-trigger",
     "glueflow-airflow-run-id",
     "glueflow-tables",
+    "glueflow-formats",
 )
 # What awsglue's getResolvedOptions registers itself; requesting one again fails the run.
 GLUE_RESERVED_ARGUMENTS = frozenset(
@@ -106,6 +108,8 @@ class GlueRun:
     ledger: Ledger = field(default_factory=Ledger)
     # Per output index, what read_changed found (glueflow_glue.tables.Changed).
     changed: dict[int, Any] = field(default_factory=dict)
+    # How the inputs that declare a format are read (glueflow_glue.inputs.read_input).
+    formats: tuple[InputSpec, ...] = ()
 
     @property
     def source(self) -> dict[str, Any] | None:
@@ -191,6 +195,7 @@ def parse_run(resolved: dict[str, Any]) -> GlueRun:
         tables=tuple(tables),
         database=database,
         input_tables=input_tables,
+        formats=parse_formats(resolved.get("glueflow_formats")),
     )
 
 
