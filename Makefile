@@ -43,7 +43,7 @@ LOCAL_DIR ?= build/local/$(ENV)
 LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(ENV) \
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
-.PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job bench stacks diff deploy clean \
+.PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job try try-args bench stacks diff deploy clean \
 	demo run-local run-local-args review redrive replay scenario scenario-args query query-args
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
@@ -131,6 +131,12 @@ run-local-args:
 
 run-local: $(STAMP) run-local-args $(if $(ASSEMBLY),,synth) ## Run one job on your file locally: make run-local JOB=name FILE=path
 	$(LOCAL) run --job "$(JOB)" --file "$(FILE)"
+
+try-args:
+	@test -n "$(JOB)" -a -n "$(FILE)" || { echo "usage: make try JOB=name FILE=path [ENV=dev]" >&2; exit 2; }
+
+try: $(STAMP) try-args ## The job's script on your file, in seconds (no synth, Airflow or AWS): make try JOB=name FILE=path
+	$(LOCAL) try --job "$(JOB)" --file "$(FILE)"
 
 scenario-args:
 	@test -n "$(FILE)" || { echo "usage: make scenario FILE=scenarios/burst.yaml (or a folder) [ENV=dev]" >&2; exit 2; }

@@ -8,6 +8,7 @@ python -m benchmarks trigger    # trigger Lambda routing and cold import only (s
 python -m benchmarks latency    # file landed -> DAG run -> Glue task, on the local run (minutes)
 python -m benchmarks burst      # 1,000 files through the intake, with and without MWAA (min)
 python -m benchmarks publish    # a run's 1 to 1,000 partitions published in the catalog (s)
+python -m benchmarks try        # make try against a bare spark-submit and make run-local (min)
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from benchmarks import (
     publish_bench,
     synth_bench,
     trigger_bench,
+    try_bench,
 )
 
 BENCHES = {
@@ -34,6 +36,7 @@ BENCHES = {
     "latency": local_latency_bench,
     "burst": intake_burst_bench,
     "publish": publish_bench,
+    "try": try_bench,
 }
 
 

@@ -57,6 +57,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
         "scenario", help="run scenarios: a file, or every one in a folder"
     )
     scenario.add_argument("--file", required=True, type=Path)
+    attempt = commands.add_parser(
+        "try", help="run one job's script on a file: no synth, Airflow or AWS"
+    )
+    attempt.add_argument("--job", required=True)
+    attempt.add_argument("--file", required=True, type=Path)
     query = commands.add_parser(
         "query", help="SQL over the tables the last local run of --env published"
     )
@@ -170,6 +175,14 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path("build/local") / args.env
     if args.command == "query":
         return run_query(workdir, args.sql)
+    if args.command == "try":
+        from glueflow_local.try_job import run_try
+
+        try:
+            return run_try(args.job, args.file, args.env, workdir)
+        except LocalRunError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     started = time.monotonic()
     try:
         _port_free(args.port)

@@ -20,6 +20,9 @@ import runpy
 import sys
 
 MIRROR_LIST = ".mirrored.jsonl"
+# `make try` (glueflow_local/try_job.py): S3 served from the staged folders, and what to show
+# once the script is done, as JSON.
+TRY_VARIABLE = "GLUEFLOW_TRY"
 WRITES = ("PutObject", "CopyObject", "CompleteMultipartUpload")
 
 
@@ -55,6 +58,55 @@ def mirror_s3_writes(root: str) -> None:
         events.register(f"after-call.s3.{operation}", mirrored)
 
 
+def serve_s3_from_folders(root: str) -> None:
+    """`make try`: the script's boto3 S3 writes and reads (the validation report) go to the
+    staged bucket folders, with no S3 and no network; any other AWS call fails, naming it.
+
+    botocore's `before-call` event: a handler's (http response, parsed response) stands in for
+    the request (botocore/client.py, `_make_api_call`)."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    boto3.setup_default_session()
+    events = boto3.DEFAULT_SESSION.events
+
+    def remember(params, context, **_):
+        context["glueflow_params"] = dict(params)
+
+    def path_of(params):
+        return os.path.join(root, params["Bucket"], *params["Key"].split("/"))
+
+    def answer(model, context, **_):
+        params = context.get("glueflow_params") or {}
+        ok = AWSResponse("file://" + root, 200, {}, None)
+        if model.name == "PutObject":
+            body = params.get("Body", b"")
+            data = body.read() if hasattr(body, "read") else body
+            path = path_of(params)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as out:
+                out.write(data.encode() if isinstance(data, str) else data)
+            return ok, {"ETag": '"local"'}
+        if model.name == "DeleteObject":
+            if os.path.isfile(path_of(params)):
+                os.remove(path_of(params))
+            return ok, {}
+        raise RuntimeError(
+            f"s3:{model.name} is not served by `make try` (it serves PutObject and "
+            "DeleteObject from local folders); run the job with make run-local"
+        )
+
+    def refuse(model, **_):
+        raise RuntimeError(
+            f"{model.service_model.service_name}:{model.name}: `make try` runs the script "
+            "without AWS; a script that calls other AWS APIs runs with make run-local"
+        )
+
+    events.register("before-parameter-build.s3", remember)
+    events.register("before-call.s3", answer)
+    events.register("before-call", refuse)
+
+
 def main() -> None:
     standin, extra, script, *args = sys.argv[1:]
     sys.path[0] = os.path.dirname(os.path.abspath(script))  # not this file's folder
@@ -73,11 +125,18 @@ def main() -> None:
     )
     spark.sparkContext.setLogLevel("WARN")
     root = os.environ.get("AWSGLUE_STANDIN_S3_ROOT")
-    if root:
+    trying = os.environ.get(TRY_VARIABLE)
+    if root and trying:
+        serve_s3_from_folders(root)
+    elif root:
         mirror_s3_writes(root)
     sys.argv = [script, *args]
     try:
         runpy.run_path(script, run_name="__main__")
+        if trying:
+            from try_show import show  # beside this file, on sys.path with the stand-in
+
+            show(spark, json.loads(trying))
     finally:
         spark.stop()
 
