@@ -96,10 +96,15 @@ def _run(args: argparse.Namespace) -> int:
         for path in write_schemas():
             print(f"wrote {path}")
         return 0
-    job_file, script_file = new_job(
+    created = new_job(
         args.name, owner=args.owner, description=args.description, jobs_dir=args.jobs_dir
     )
-    print(f"created {job_file}\ncreated {script_file}\nnext: fill them in, then 'make validate'")
+    print("\n".join(f"created {path}" for path in created))
+    print(
+        f"next: fill them in (the script's checks, the input's format), then\n"
+        f"  make try JOB={args.name} FILE=<a sample file>   the script on a file, in seconds\n"
+        f"  make test-fast                                  its test, with the others"
+    )
     return 0
 
 

@@ -10,6 +10,10 @@ from configs.loader import JOBS_DIR, REPO_ROOT, display_path
 from configs.models import JOB_NAME_RE
 from configs.problems import ConfigError, ConfigProblem
 
+# Where new-job writes a job's test: beside the example jobs' (tests/glue_scripts), whose
+# conftest gives it the `spark` fixture.
+TESTS_DIR = Path("tests") / "glue_scripts" / "jobs"
+
 JOB_TEMPLATE = """\
 # yaml-language-server: $schema=../job.schema.json
 # Field reference: configs/job.schema.json (generated from configs/models.py).
@@ -25,9 +29,20 @@ glue:
   timeout_minutes: 60
   # typical_minutes: 15  # how long a run usually takes; `make review` prices it
 # Buckets are the keys an environment declares under `buckets:` (see configs/environments/).
-# inputs:
-#   - bucket: raw
-#     prefix: {name}/incoming/
+inputs:
+  - bucket: raw
+    prefix: {name}/incoming/
+    # How its files are read; the entry point reads with this (read_input in the script), and
+    # it must agree with the trigger's suffix. type: csv, json (JSON lines) or parquet.
+    format:
+      type: csv
+      header: true
+      # delimiter: ","
+      # quote: '"'
+      # encoding: UTF-8
+      # Strings that mean a missing value. Exports often write NA or NULL, which Spark would
+      # read as text and your checks would pass; an empty field is null already.
+      null_values: ["NA", "NULL"]
 # Each output is a table in the environment's Glue Data Catalog database. A run writes it
 # where no reader looks; it is published (made visible) only after the gate passes.
 # outputs:
@@ -39,14 +54,14 @@ glue:
 #     # partitions: each partition a run wrote replaces the published one. For a job
 #     # started by files, source_object: a new version of a file replaces its rows.
 #     replace: partitions
-# Start on a file landing, on a schedule, or (no trigger) manually. Choose one of:
-# trigger:
-#   s3: {{bucket: raw, prefix: {name}/incoming/, suffix: .csv}}
+# Start on a file landing (below), on a schedule, or (no trigger) manually.
+trigger:
+  s3: {{bucket: raw, prefix: {name}/incoming/, suffix: .csv}}
 # trigger:
 #   schedule: "0 6 * * *"
 # The gate reads the run's validation report: the counts main() returns (glue_scripts/README.md).
-# validation:
-#   max_invalid_ratio: 0.05
+validation:
+  max_invalid_ratio: 0.05
 # cost_budget_usd: 5.0
 """
 
@@ -55,12 +70,13 @@ SCRIPT_TEMPLATE = '''\
 
 {wrapped_description}
 
-checks(), validate() and transform() are plain functions on DataFrames, so tests run them on a
-local SparkSession. Only main() touches Glue, through glueflow_glue (shipped with
---extra-py-files): it reads the inputs, writes the first output table with write_table (where
-no reader looks until the DAG publishes it), and returns the Validated counts, which
-glueflow_glue writes as the run's report (read by the DAG's gate when the job config has
-`validation:`; the rejected rows go to the output's quarantine table). See
+checks(), validate() and transform() are plain functions on DataFrames, so a test runs them on
+a local SparkSession (tests/glue_scripts/jobs/test_{name}.py) and `make try JOB={name}
+FILE=path` runs the whole script on a file in seconds. Only main() touches Glue, through
+glueflow_glue (shipped with --extra-py-files): it reads the run's file as the config's input
+declares, writes the output table with write_table (where no reader looks until the DAG
+publishes it), and returns the Validated counts, which glueflow_glue writes as the run's report
+(read by the DAG's gate; the rejected rows go to the output's quarantine table). See
 glue_scripts/README.md.
 """
 
@@ -72,7 +88,8 @@ from glueflow_glue.validation import INVALID_FLAG, Validated, reasons, split_inv
 
 
 def checks() -> list[tuple[str, Column]]:
-    """(reason, condition) pairs: a row for which a condition is true is invalid, and counted.
+    """(reason, condition) pairs: a row for which a condition is true is invalid, counted under
+    that reason, and kept with it in the quarantine table.
 
     For example ("missing_id", F.col("id").isNull()), with pyspark.sql.functions as F.
     """
@@ -90,15 +107,17 @@ def transform(frame: DataFrame) -> DataFrame:
 
 
 def main() -> None:
+    from glueflow_glue.inputs import read_input
     from glueflow_glue.job import GlueRun, run_glue_job
     from glueflow_glue.tables import write_table
 
     def body(spark: SparkSession, run: GlueRun) -> Validated:
-        # run.source_uris: the object that started an S3-triggered run, else the inputs.
+        # The file that started the run, read as the job config's input declares (format:).
         # Another job's output is read as its published table: read_table(spark, run, i).
-        validated = validate(spark.read.parquet(*run.source_uris))
-        # The declared columns, with their types; published after the gate passes.
-        write_table(run, transform(validated.valid))
+        validated = validate(read_input(spark, run))
+        if run.tables:  # once the config declares an output table (outputs:)
+            # The declared columns, with their types; published after the gate passes.
+            write_table(run, transform(validated.valid))
         return validated  # glueflow_glue writes it as the run's report
 
     run_glue_job(body)
@@ -106,6 +125,46 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+'''
+
+TEST_TEMPLATE = '''\
+"""{name}'s checks and transform on a small sample, on a local SparkSession.
+
+Written by `make new-job`; `make test-fast` runs it. Make SAMPLE look like your files (a good
+row, and one row of each kind you reject), read as the job config declares its input, and
+assert what the job does with them. To run the whole script on a real file, as Glue starts
+it: make try JOB={name} FILE=path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from tests.glue_scripts.conftest import load_script, read_declared
+
+SAMPLE = """\\
+id,amount
+1,10.50
+2,NA
+"""
+
+
+def test_{name}_on_a_sample(spark: SparkSession, tmp_path: Path) -> None:
+    job = load_script("{name}")
+    source = tmp_path / "sample.csv"
+    source.write_text(SAMPLE)
+    frame = read_declared(spark, "{name}", [str(source)])
+
+    validated = job.validate(frame)
+    published = job.transform(validated.valid)
+
+    # NA is read as missing (the config's null_values). With no checks yet every row is
+    # valid: add one (say, amount missing), then expect its rejections here.
+    assert frame.filter("amount is null").count() == 1
+    assert (validated.records_read, validated.records_invalid) == (2, 0)
+    assert published.count() == 2
 '''
 
 
@@ -122,11 +181,13 @@ def new_job(
     description: str | None = None,
     jobs_dir: Path = JOBS_DIR,
     root: Path = REPO_ROOT,
-) -> tuple[Path, Path]:
-    """Write `<jobs_dir>/<name>.yaml` and `glue_scripts/jobs/<name>.py`; never overwrite."""
+) -> tuple[Path, ...]:
+    """Write `<jobs_dir>/<name>.yaml`, `glue_scripts/jobs/<name>.py` and its test,
+    `tests/glue_scripts/jobs/test_<name>.py`; never overwrite."""
     job_file = jobs_dir / f"{name}.yaml"
     script_rel = f"glue_scripts/jobs/{name}.py"
     script_file = root / script_rel
+    test_file = root / TESTS_DIR / f"test_{name}.py"
     problems = []
     if not JOB_NAME_RE.fullmatch(name):
         problems.append(
@@ -137,7 +198,9 @@ def new_job(
                 "digits and '_', starting with a letter",
             )
         )
-    for path in (job_file, script_file):
+    # A config whose script is missing gets the script and its test; the config is kept.
+    keep_config = job_file.exists() and not script_file.exists()
+    for path in (script_file, test_file) if keep_config else (job_file, script_file, test_file):
         if path.exists():
             problems.append(
                 ConfigProblem(display_path(path), "(file)", "exists already; not overwritten")
@@ -155,6 +218,11 @@ def new_job(
     }
     jobs_dir.mkdir(parents=True, exist_ok=True)
     script_file.parent.mkdir(parents=True, exist_ok=True)
-    job_file.write_text(JOB_TEMPLATE.format(**text), encoding="utf-8")
+    if not keep_config:
+        job_file.write_text(JOB_TEMPLATE.format(**text), encoding="utf-8")
     script_file.write_text(SCRIPT_TEMPLATE.format(**text), encoding="utf-8")
-    return job_file, script_file
+    test_file.parent.mkdir(parents=True, exist_ok=True)
+    # A package, as every folder of tests is (their modules import each other by name).
+    (test_file.parent / "__init__.py").touch()
+    test_file.write_text(TEST_TEMPLATE.format(**text), encoding="utf-8")
+    return (script_file, test_file) if keep_config else (job_file, script_file, test_file)

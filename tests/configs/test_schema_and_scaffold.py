@@ -44,13 +44,17 @@ def test_editor_schema_rejects_unknown_keys() -> None:
 
 
 def test_new_job_scaffolds_a_job_that_validates(valid_project: Project) -> None:
-    job_file, script = new_job(
+    job_file, script, test = new_job(
         "orders_export", jobs_dir=valid_project.jobs_dir, root=valid_project.root
     )
 
     assert job_file == valid_project.jobs_dir / "orders_export.yaml"
     assert script == valid_project.root / "glue_scripts" / "jobs" / "orders_export.py"
     compile(script.read_text(), str(script), "exec")  # the stub is valid Python
+    assert test == valid_project.root / "tests" / "glue_scripts" / "jobs" / "test_orders_export.py"
+    compile(test.read_text(), str(test), "exec")
+    # It reads the file that started the run as its input declares, CSV like its trigger.
+    assert "validate(read_input(spark, run))" in script.read_text()
     # It runs through the shared entry point and returns its counts, which the entry point
     # writes as the validation report (run under Glue's contract: tests/glue_scripts).
     assert "run_glue_job(body)" in script.read_text()
@@ -58,6 +62,31 @@ def test_new_job_scaffolds_a_job_that_validates(valid_project: Project) -> None:
     assert validate_all(root=valid_project.root, **valid_project.paths()) == []
     platform = load_platform("dev", root=valid_project.root, **valid_project.paths())
     assert platform.jobs["orders_export"].script == "glue_scripts/jobs/orders_export.py"
+
+
+def test_new_job_writes_only_the_missing_script_of_an_existing_config(
+    valid_project: Project,
+) -> None:
+    """What the missing-script problem of `validate` tells the user to run."""
+    job_file, script, _ = new_job(
+        "orders_export", jobs_dir=valid_project.jobs_dir, root=valid_project.root
+    )
+    job_file.write_text(job_file.read_text() + "# edited\n")
+    script.unlink()
+    problems = validate_all(root=valid_project.root, **valid_project.paths())
+    assert [p.message for p in problems if p.field == "script"] == [
+        "'glue_scripts/jobs/orders_export.py' does not exist (paths are relative to "
+        f"{valid_project.root}/); 'make new-job NAME=orders_export' writes a stub there (and "
+        "its test), and leaves this config as it is"
+    ]
+    (valid_project.root / "tests/glue_scripts/jobs/test_orders_export.py").unlink()
+
+    assert new_job("orders_export", jobs_dir=valid_project.jobs_dir, root=valid_project.root) == (
+        script,
+        valid_project.root / "tests/glue_scripts/jobs/test_orders_export.py",
+    )
+    assert job_file.read_text().endswith("# edited\n")
+    assert validate_all(root=valid_project.root, **valid_project.paths()) == []
 
 
 def test_new_job_never_overwrites_and_checks_the_name(valid_project: Project) -> None:
