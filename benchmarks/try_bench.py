@@ -31,11 +31,13 @@ SAMPLE = ROOT / "glueflow_local" / "samples" / "sales_bad.csv"
 REPEATS = 3
 
 
-def _timed(command: list[str], env: dict[str, str] | None = None) -> float:
+def _timed(
+    command: list[str], env: dict[str, str] | None = None, ok: tuple[int, ...] = (0,)
+) -> float:
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     took = time.monotonic() - started
-    if done.returncode != 0:
+    if done.returncode not in ok:
         raise RuntimeError(f"{' '.join(command[:6])}... failed:\n{done.stdout[-3000:]}\n"
                            f"{done.stderr[-3000:]}")  # fmt: skip
     return took
@@ -101,8 +103,10 @@ def run() -> dict[str, Any]:
             floors.append(_floor(workdir, endpoint))
     finally:
         server.stop()
+    # The sample fails the gate (as try shows), so run-local ends with status 1: timed all
+    # the same, up to the DAG run's end.
     run_local = _timed(["make", "-s", "run-local", f"JOB={JOB}", f"FILE={SAMPLE}",
-                        f"LOCAL_DIR={workdir}/run-local"])  # fmt: skip
+                        f"LOCAL_DIR={workdir}/run-local"], ok=(0, 1))  # fmt: skip
     return {
         "try_s": statistics.median(tries),
         "floor_s": statistics.median(floors),

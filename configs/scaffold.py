@@ -151,11 +151,11 @@ id,amount
 """
 
 
-def test_{name}_on_a_sample(spark: SparkSession, tmp_path: Path) -> None:
+def test_{name}_on_a_sample(job_spark: SparkSession, tmp_path: Path) -> None:
     job = load_script("{name}")
     source = tmp_path / "sample.csv"
     source.write_text(SAMPLE)
-    frame = read_declared(spark, "{name}", [str(source)])
+    frame = read_declared(job_spark, "{name}", [str(source)])
 
     validated = job.validate(frame)
     published = job.transform(validated.valid)

@@ -97,6 +97,16 @@ def spark() -> Iterator[SparkSession]:
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def job_spark() -> Iterator[SparkSession]:
+    """The same local SparkSession as `spark`, for the tests `make new-job` writes
+    (tests/glue_scripts/jobs): they are not marked slow, so `make test-fast` runs them and a
+    job's author sees its checks fail there. The JVM starts once, for all of them."""
+    session = spark_session()
+    yield session
+    session.stop()
+
+
 def read_declared(spark: SparkSession, job: str, paths: list[str], schema: Any = None,
                   index: int = 0) -> Any:  # fmt: skip
     """Files read as the job config's input `index` declares (`format:`), with the reader the
