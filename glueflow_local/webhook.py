@@ -18,14 +18,36 @@ from glueflow_local.serving import reply, serve
 from glueflow_local.timeline import Timeline
 
 
+def _as_slack_shows(mrkdwn: str) -> str:
+    """mrkdwn text as Slack's client shows it: its three escapes undone (Slack's "Formatting
+    text for app surfaces": & < > are sent as &amp; &lt; &gt;)."""
+    return mrkdwn.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _rich_text(elements: list[Any]) -> list[str]:
+    """A rich text block's text, as sent: its elements hold plain strings."""
+    lines: list[str] = []
+    for element in elements:
+        if not isinstance(element, dict):
+            continue
+        if element.get("type") == "text":
+            lines += str(element.get("text", "")).splitlines()
+        else:
+            lines += _rich_text(element.get("elements", []))
+    return lines
+
+
 def slack_text(payload: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for block in payload.get("blocks", []):
+        if block.get("type") == "rich_text":
+            lines += _rich_text(block.get("elements", []))
+            continue
         if isinstance(block.get("text"), dict):
-            lines += block["text"].get("text", "").splitlines()
+            lines += _as_slack_shows(block["text"].get("text", "")).splitlines()
         for item in [*block.get("fields", []), *block.get("elements", [])]:
             if isinstance(item, dict) and item.get("type") == "mrkdwn":
-                lines += item.get("text", "").splitlines()
+                lines += _as_slack_shows(item.get("text", "")).splitlines()
     return lines or [payload.get("text", "")]
 
 

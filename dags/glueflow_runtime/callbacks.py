@@ -25,6 +25,11 @@ from glueflow_runtime.ids import AWS_CONN_ID, GATE_TASK, GLUE_TASK, VERDICT_KEY,
 log = logging.getLogger("glueflow.failures")
 
 LOG_TAIL_LINES = 20
+# Lines read back from each log stream to find the script's Python traceback, which Spark's
+# JVM stack (dozens of Scala frames) follows in a failed Glue run's error log.
+LOG_SCAN_LINES = 200
+SCRIPT_FRAMES_MAX = 12
+_FRAME = re.compile(r'^\s*File "(?P<file>[^"]+)", line \d+, in ')
 # Bounds on the alert path: it must finish well inside Airflow's callback time.
 CALL_TIMEOUT_S = 5
 TOTAL_BUDGET_S = 20
@@ -47,6 +52,38 @@ def mask(text: str) -> str:
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
     return text
+
+
+def script_frames(lines: list[str], script: str) -> list[str]:
+    """The last Python traceback in `lines`, cut to what the job's author needs first: the
+    frames in their script (`script`'s file name, wherever Glue put it), each with its source
+    line, and the exception. [] when no frame of the script is in a traceback.
+
+    Python prints a traceback as "Traceback (most recent call last):", then per frame
+    `  File "<path>", line N, in <name>` and the source line, and ends with the exception's
+    line (the traceback module's format); PySpark ends it with the JVM's error message."""
+    text = [part for line in lines for part in line.split("\n")]
+    starts = [i for i, line in enumerate(text) if line.startswith("Traceback (most recent call")]
+    if not starts:
+        return []
+    block = text[starts[-1] :]
+    name = script.rsplit("/", 1)[-1]
+    kept: list[str] = []
+    end = len(block)
+    for i, line in enumerate(block[1:], start=1):
+        found = _FRAME.match(line)
+        if found:
+            if found["file"].rsplit("/", 1)[-1] == name:
+                kept.append(line.strip())
+                if i + 1 < len(block) and not _FRAME.match(block[i + 1]):
+                    kept.append("    " + block[i + 1].strip())
+        elif not line.startswith(" ") and line.strip():
+            end = i  # the exception's line: the first that is not a frame's
+            break
+    if not kept:
+        return []
+    exception = block[end : end + 1]
+    return [*kept[-SCRIPT_FRAMES_MAX:], *exception]
 
 
 def log_tail(logs: Any, group: str, stream: str, lines: int = LOG_TAIL_LINES) -> tuple[list, str]:
@@ -116,7 +153,9 @@ def collect_tail(logs: Any, ti: Any, job: dict[str, Any], environment: dict[str,
     for group, streams in sources:
         tried: list[str] = []
         for stream in streams:  # the first stream that exists
-            lines, note = log_tail(logs, group, stream)
+            lines, note = log_tail(
+                logs, group, stream, LOG_SCAN_LINES if run_id else LOG_TAIL_LINES
+            )
             if not note:
                 found += lines
                 break
@@ -124,8 +163,9 @@ def collect_tail(logs: Any, ti: Any, job: dict[str, Any], environment: dict[str,
         else:
             notes.extend(tried[:1] if len(tried) == 1 else [f"{tried[0]} (nor the others)"])
     # By time only: lines logged in the same millisecond (a traceback) keep their order.
-    tail = [message for _, message in sorted(found, key=lambda line: line[0])][-LOG_TAIL_LINES:]
-    return tail, notes, run_id
+    read = [message for _, message in sorted(found, key=lambda line: line[0])]
+    frames = script_frames(read, job.get("script") or "") if run_id else []
+    return read[-LOG_TAIL_LINES:], notes, run_id, frames
 
 
 def build_message(
@@ -136,6 +176,7 @@ def build_message(
     notes: list[str],
     glue_run: str | None,
     glue_error: str | None = None,
+    frames: list[str] | None = None,
 ) -> dict[str, Any]:
     """The alert, as the notifier renders it for Slack and Teams."""
     ti = context["ti"]
@@ -165,6 +206,8 @@ def build_message(
         "glue_run_id": glue_run,
         "error": mask(str(error))[:2000],
         "log_tail": [mask(line)[:500] for line in tail],
+        # The Python traceback's frames in the job's script, shown before the tail.
+        "script_frames": [mask(line)[:500] for line in frames or []],
         "notes": notes,
         "links": links,
     }
@@ -240,7 +283,9 @@ def publish_alert(context: dict[str, Any]) -> None:
                 config=config,
             ).conn  # fmt: skip
 
-        tail, notes, glue_run = collect_tail(client("logs"), context["ti"], job, environment)
+        tail, notes, glue_run, frames = collect_tail(
+            client("logs"), context["ti"], job, environment
+        )
         failed_glue_task = context["ti"].task_id == GLUE_TASK and glue_run
         glue_error = failed_glue_task and glue_run_error(
             client("glue"), job["glue_job_name"], glue_run
@@ -248,10 +293,12 @@ def publish_alert(context: dict[str, Any]) -> None:
         took = time.monotonic() - started
         if took > TOTAL_BUDGET_S:
             # Late is better than lost: the alert goes out, without the tail, and says so.
-            tail = []
+            tail, frames = [], []
             notes = [*notes, f"log tail left out: reading it took {took:.0f} s, more than the "
                              f"{TOTAL_BUDGET_S} s an alert waits for it"]  # fmt: skip
-        message = build_message(context, job, environment, tail, notes, glue_run, glue_error)
+        message = build_message(
+            context, job, environment, tail, notes, glue_run, glue_error, frames
+        )
         log.error(json.dumps({k: message[k] for k in ("job", "task_id", "run_id", "error")}))
         if not first_alert(client("s3"), environment, context):
             return  # this try's alert is out already: one alert per failure

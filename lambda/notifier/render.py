@@ -38,6 +38,8 @@ class Alert:
     log_tail: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     links: list[tuple[str, str]] = field(default_factory=list)
+    # A failed script's Python traceback, its own frames first: shown before the log tail.
+    script_frames: list[str] = field(default_factory=list)
 
 
 def _console(region: str) -> str:
@@ -67,6 +69,7 @@ def _task_failed(message: dict[str, Any]) -> Alert:
         summary=str(message.get("error") or "The task failed."),
         facts=[(name, str(value)) for name, value in facts if value not in (None, "")],
         log_tail=[str(line) for line in message.get("log_tail") or []],
+        script_frames=[str(line) for line in message.get("script_frames") or []],
         notes=[str(note) for note in message.get("notes") or []],
         links=[(labels.get(k, k), str(url)) for k, url in sorted(links.items()) if url],
     )
@@ -180,6 +183,19 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _slack_preformatted(label: str, lines: list[str]) -> dict[str, Any]:
+    """A rich text block: a bold label, then the newest lines that fit, preformatted."""
+    return {
+        "type": "rich_text",
+        "elements": [
+            {"type": "rich_text_section",
+             "elements": [{"type": "text", "text": label, "style": {"bold": True}}]},
+            {"type": "rich_text_preformatted",
+             "elements": [{"type": "text", "text": _last_lines(lines, SLACK_TEXT_MAX)}]},
+        ],
+    }  # fmt: skip
+
+
 def slack_payload(alert: Alert) -> dict[str, Any]:
     """A Slack incoming-webhook message: a fallback `text` and Block Kit blocks."""
     icon = _SLACK_ICON.get(alert.severity, "")
@@ -205,14 +221,13 @@ def slack_payload(alert: Alert) -> dict[str, Any]:
                 for name, value in alert.facts[:SLACK_FIELDS_MAX]
             ],
         })  # fmt: skip
+    # Log lines go in rich text's preformatted elements: their text is shown as sent, so a
+    # `<module>` or `&` needs no escape and no fence can close the block (Slack's "Rich text
+    # block" reference: rich_text_preformatted, text elements).
+    if alert.script_frames:
+        blocks.append(_slack_preformatted("Your script's frames", alert.script_frames))
     if alert.log_tail:
-        fence = "```"
-        # Escaped first, so the block stays within its limit; a zero-width space keeps a fence
-        # inside the log from closing the block.
-        lines = [_slack_escape(line).replace(fence, "`\u200b``") for line in alert.log_tail]
-        tail = _last_lines(lines, SLACK_TEXT_MAX - 2 * len(fence) - 2)
-        text = f"{fence}\n{tail}\n{fence}"
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        blocks.append(_slack_preformatted("Last log lines", alert.log_tail))
     if alert.notes:
         blocks.append({
             "type": "context",
@@ -253,16 +268,19 @@ def teams_payload(alert: Alert) -> dict[str, Any]:
             "facts": [{"title": name, "value": _clip(value, LINE_MAX)}
                       for name, value in alert.facts],
         })  # fmt: skip
-    if alert.log_tail:
+    for label, lines in (("Your script's frames", alert.script_frames),
+                         ("Last log lines", alert.log_tail)):  # fmt: skip
+        if not lines:
+            continue
         body.append({
             "type": "Container",
             "style": "emphasis",
             "items": [
-                {"type": "TextBlock", "text": "Last log lines", "weight": "Bolder"},
+                {"type": "TextBlock", "text": label, "weight": "Bolder"},
                 # One block per line: Adaptive Card markdown would join single line breaks.
                 *({"type": "TextBlock", "text": _clip(line, LINE_MAX) or " ", "wrap": True,
                    "fontType": "Monospace", "size": "Small", "spacing": "None"}
-                  for line in alert.log_tail),
+                  for line in lines),
             ],
         })  # fmt: skip
     for note in alert.notes:

@@ -124,7 +124,7 @@ def test_the_glue_tail_comes_from_the_driver_stream_glue_5_writes(logs) -> None:
             logEvents=[{"timestamp": now + i, "message": m} for i, m in enumerate(lines)],
         )
 
-    tail, notes, run_id = collect_tail(
+    tail, notes, run_id, _ = collect_tail(
         logs, TaskInstance("run_glue_job", "manual__x", "jr_9"), JOB, ENVIRONMENT
     )
 
@@ -157,7 +157,7 @@ def test_the_airflow_task_tail_comes_from_the_stream_mwaa_names() -> None:
             logStreamName=stream,
             logEvents=[{"timestamp": int(time.time() * 1000), "message": "gate said no"}],
         )
-        tail, notes, _ = collect_tail(client, ti, JOB, ENVIRONMENT)
+        tail, notes, _, _ = collect_tail(client, ti, JOB, ENVIRONMENT)
     assert tail == ["gate said no"]
     assert notes == []
 
@@ -183,10 +183,77 @@ def test_lines_logged_in_the_same_millisecond_keep_their_order(logs) -> None:
         logEvents=[{"timestamp": now, "message": line} for line in traceback],
     )
 
-    tail, _, _ = collect_tail(logs, TaskInstance("run_glue_job", "manual__x", "jr_7"), JOB,
-                              ENVIRONMENT)  # fmt: skip
+    tail, _, _, _ = collect_tail(logs, TaskInstance("run_glue_job", "manual__x", "jr_7"), JOB,
+                                 ENVIRONMENT)  # fmt: skip
 
     assert tail == traceback
+
+
+# A PySpark script's failure on Glue, as its driver's error stream ends: Python's traceback
+# (the traceback module's format: "Traceback (most recent call last):", then per frame
+# `  File "<path>", line N, in <name>` and its source line, then the exception), whose last
+# line is the JVM's message, then the JVM's own stack, far more than 20 lines of it.
+PYSPARK_FAILURE = [
+    "Traceback (most recent call last):",
+    '  File "/tmp/store_returns.py", line 61, in <module>',
+    "    main()",
+    '  File "/tmp/store_returns.py", line 57, in main',
+    "    run_glue_job(body)",
+    '  File "/tmp/glueflow_glue.zip/glueflow_glue/job.py", line 283, in run_glue_job',
+    "    outcome = body(glue_context.spark_session, run)",
+    '  File "/tmp/store_returns.py", line 52, in body',
+    "    validated = validate(transform(read_input(spark, run)))",
+    '  File "/tmp/store_returns.py", line 38, in transform',
+    '    return frame.withColumn("usd", F.col("amount_usd") * 1)',
+    '  File "/opt/amazon/spark/python/lib/pyspark.zip/pyspark/sql/dataframe.py", line 5170, '
+    "in withColumn",
+    "    return DataFrame(self._jdf.withColumn(colName, col._jc), self.sparkSession)",
+    "pyspark.errors.exceptions.captured.AnalysisException: [UNRESOLVED_COLUMN.WITH_SUGGESTION] "
+    "A column with name `amount_usd` cannot be resolved.",
+    "JVM stacktrace:",
+    *[f"\tat org.apache.spark.sql.catalyst.analysis.Frame{n}.<init>(Frame{n}.scala:{n})"
+      for n in range(40)],
+]  # fmt: skip
+
+
+def test_a_failed_scripts_own_frames_come_first_and_the_jvm_tail_after(logs) -> None:
+    """The tail alone is the JVM's stack (the issue's "all Scala frames"); the frames of the
+    job's script (its file name, wherever Glue copied it), each with its source line, and the
+    exception come first, in `script_frames`."""
+    from glueflow_runtime.callbacks import build_message, collect_tail
+
+    now = int(time.time() * 1000)
+    logs.create_log_stream(logGroupName=GROUP, logStreamName="jr_8-driver")
+    logs.put_log_events(
+        logGroupName=GROUP,
+        logStreamName="jr_8-driver",
+        logEvents=[{"timestamp": now + i, "message": m} for i, m in enumerate(PYSPARK_FAILURE)],
+    )
+    job = {**JOB, "script": "glue_scripts/jobs/store_returns.py"}
+
+    tail, _, _, frames = collect_tail(
+        logs, TaskInstance("run_glue_job", "manual__x", "jr_8"), job, ENVIRONMENT
+    )
+
+    assert all(line.startswith("\tat ") for line in tail)
+    assert frames == [
+        'File "/tmp/store_returns.py", line 61, in <module>',
+        "    main()",
+        'File "/tmp/store_returns.py", line 57, in main',
+        "    run_glue_job(body)",
+        'File "/tmp/store_returns.py", line 52, in body',
+        "    validated = validate(transform(read_input(spark, run)))",
+        'File "/tmp/store_returns.py", line 38, in transform',
+        '    return frame.withColumn("usd", F.col("amount_usd") * 1)',
+        PYSPARK_FAILURE[13],  # the exception, with the JVM's message
+    ]
+    context = {"ti": TaskInstance("run_glue_job", "manual__x", "jr_8")}
+    environment = {"name": "dev", "region": "eu-west-1", **ENVIRONMENT}
+    message = build_message(
+        context, {**job, "dag_id": "store_returns", "glue_job_name": "g"}, environment, tail,
+        [], "jr_8", None, frames,
+    )  # fmt: skip
+    assert message["script_frames"] == frames
 
 
 def test_a_task_try_alerts_once_however_often_its_callback_runs() -> None:

@@ -47,6 +47,12 @@ TASK_FAILED = {
         "pyspark.errors.exceptions.captured.AnalysisException: [PATH_NOT_FOUND] Path does "
         "not exist: s3://glueflow-dev-raw/sales/2026-11-24/orders.csv",
     ],
+    "script_frames": [
+        'File "/tmp/sales_ingest.py", line 41, in <module>',
+        "    main()",
+        "pyspark.errors.exceptions.captured.AnalysisException: [PATH_NOT_FOUND] Path does "
+        "not exist: s3://glueflow-dev-raw/sales/2026-11-24/orders.csv",
+    ],
     "notes": [],
     "links": {
         "airflow_task": "https://example.invalid/dags/sales_ingest/runs/s3__5f0c2a",
@@ -131,7 +137,7 @@ def test_a_failed_task_posts_a_slack_message_and_a_teams_card(
     (slack,) = webhooks.received[SLACK_PATH]
     assert set(slack) == {"text", "blocks"}
     assert slack["text"] == ":red_circle: sales_ingest: run_glue_job failed"
-    header, summary, facts, tail, actions = slack["blocks"]
+    header, summary, facts, frames, tail, actions = slack["blocks"]
     assert header == {
         "type": "header",
         "text": {"type": "plain_text", "text": "sales_ingest: run_glue_job failed"},
@@ -140,12 +146,21 @@ def test_a_failed_task_posts_a_slack_message_and_a_teams_card(
     assert [f["text"].split("\n")[0] for f in facts["fields"]] == [
         "*Job*", "*Environment*", "*Task*", "*DAG run*", "*Try*", "*Glue run*",
     ]  # fmt: skip
-    code = tail["text"]["text"]
-    assert code.startswith("```\n")
-    assert code.endswith("\n```")
-    assert len(code.strip("`\n").split("\n")) == 20
-    assert "12 rows with amount &lt; 0 &amp; no currency" in code  # Slack's escapes
-    assert 'File "/tmp/sales_ingest.py", line 41, in &lt;module&gt;' in code
+    # Log lines are rich text, preformatted: Slack shows a text element's string as sent, with
+    # no mrkdwn parsing and so no escapes ("Rich text block", Slack's Block Kit reference:
+    # rich_text_section, rich_text_preformatted, and their text elements). The script's
+    # frames come first.
+    assert [(b["type"], b["elements"][0]["elements"][0]["text"]) for b in (frames, tail)] == [
+        ("rich_text", "Your script's frames"),
+        ("rich_text", "Last log lines"),
+    ]
+    shown = frames["elements"][1]
+    assert shown["type"] == "rich_text_preformatted"
+    assert shown["elements"][0]["text"].split("\n") == TASK_FAILED["script_frames"]
+    code = tail["elements"][1]["elements"][0]["text"]
+    assert code.split("\n") == TASK_FAILED["log_tail"]
+    assert "12 rows with amount < 0 & no currency" in code
+    assert 'File "/tmp/sales_ingest.py", line 41, in <module>' in code
     assert [(b["text"]["text"], b["url"]) for b in actions["elements"]] == [
         ("Airflow task log", TASK_FAILED["links"]["airflow_task"]),
         ("Glue run", TASK_FAILED["links"]["glue_run"]),
@@ -157,7 +172,11 @@ def test_a_failed_task_posts_a_slack_message_and_a_teams_card(
     assert attachment["contentType"] == "application/vnd.microsoft.card.adaptive"
     card = attachment["content"]
     assert (card["type"], card["version"]) == ("AdaptiveCard", "1.4")
-    title, error, fact_set, lines = card["body"]
+    title, error, fact_set, frame_lines, lines = card["body"]
+    assert [b["text"] for b in frame_lines["items"]] == [
+        "Your script's frames",
+        *TASK_FAILED["script_frames"],
+    ]
     assert (title["text"], title["color"]) == ("sales_ingest: run_glue_job failed", "Attention")
     assert error["text"] == TASK_FAILED["error"]
     assert {f["title"]: f["value"] for f in fact_set["facts"]}["Glue run"] == "jr_0123456789abcdef"
