@@ -43,7 +43,7 @@ LOCAL_DIR ?= build/local/$(ENV)
 LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(ENV) \
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
-.PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job try try-args bench stacks diff deploy clean \
+.PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job try try-args synth-if-changed bench stacks diff deploy clean \
 	demo run-local run-local-args review redrive replay scenario scenario-args query query-args
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
@@ -86,6 +86,12 @@ synth: $(STAMP) ## Validate configs, synthesize ENV (default dev) into OUT (cdk.
 	@echo "cdk synth $(CDK_CONTEXT) --quiet$(if $(filter-out cdk.out,$(OUT)), --output $(OUT))"
 	@set -o pipefail; $(CDK) synth $(CDK_CONTEXT) --quiet --output $(OUT) 2>&1 | sed '/^Supply a stack id (/d'
 	@$(BIN)/python -m stacks.summary --assembly $(OUT) --env $(ENV)
+	@$(BIN)/python -m glueflow_local.synth_cache --assembly $(OUT) --env $(ENV) $(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR)) record
+
+# The synth, only when something it reads changed since the last one of ENV into OUT
+# (glueflow_local/synth_cache.py): what run-local, scenario and demo start from.
+synth-if-changed: $(STAMP)
+	@$(BIN)/python -m glueflow_local.synth_cache --assembly $(OUT) --env $(ENV) $(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR)) check || $(MAKE) --no-print-directory synth
 
 test: $(STAMP) lint ## Lint, validate the example configs, run every test
 	$(BIN)/python -m configs validate
@@ -123,13 +129,15 @@ new-job: $(STAMP) ## Scaffold a job: make new-job NAME=my_job
 	@test -n "$(NAME)" || { echo "usage: make new-job NAME=my_job" >&2; exit 2; }
 	$(BIN)/python -m configs new-job $(NAME)
 
-demo: $(STAMP) $(if $(ASSEMBLY),,synth) ## Run the example pipeline on this machine, end to end (no AWS, no Docker)
+demo: $(STAMP) $(if $(ASSEMBLY),,synth-if-changed) ## Run the example pipeline on this machine, end to end (no AWS, no Docker)
 	$(LOCAL) demo
 
 run-local-args:
 	@test -n "$(JOB)" -a -n "$(FILE)" || { echo "usage: make run-local JOB=name FILE=path [ENV=dev]" >&2; exit 2; }
+	@# JOB and FILE against the configs, before the synth and anything else starts.
+	@$(LOCAL) check --job "$(JOB)" --file "$(FILE)"
 
-run-local: $(STAMP) run-local-args $(if $(ASSEMBLY),,synth) ## Run one job on your file locally: make run-local JOB=name FILE=path
+run-local: $(STAMP) run-local-args $(if $(ASSEMBLY),,synth-if-changed) ## Run one job on your file locally: make run-local JOB=name FILE=path
 	$(LOCAL) run --job "$(JOB)" --file "$(FILE)"
 
 try-args:
@@ -141,7 +149,7 @@ try: $(STAMP) try-args ## The job's script on your file, in seconds (no synth, A
 scenario-args:
 	@test -n "$(FILE)" || { echo "usage: make scenario FILE=scenarios/burst.yaml (or a folder) [ENV=dev]" >&2; exit 2; }
 
-scenario: $(STAMP) scenario-args $(if $(ASSEMBLY),,synth) ## Run a fault scenario locally, check its counts: make scenario FILE=path
+scenario: $(STAMP) scenario-args $(if $(ASSEMBLY),,synth-if-changed) ## Run a fault scenario locally, check its counts: make scenario FILE=path
 	$(LOCAL) scenario --file "$(FILE)"
 
 query-args:

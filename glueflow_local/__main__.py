@@ -62,11 +62,34 @@ def parse(argv: list[str]) -> argparse.Namespace:
     )
     attempt.add_argument("--job", required=True)
     attempt.add_argument("--file", required=True, type=Path)
+    check = commands.add_parser("check", help="check JOB and FILE for run-local, before its synth")
+    check.add_argument("--job", required=True)
+    check.add_argument("--file", required=True, type=Path)
     query = commands.add_parser(
         "query", help="SQL over the tables the last local run of --env published"
     )
     query.add_argument("--sql", required=True)
     return parser.parse_args(argv)
+
+
+LATEST = "latest"  # <workdir>/latest: the last run's folder, under <workdir>/runs/
+
+
+def run_folder(base: Path) -> Path:
+    """A new folder for this run, `<base>/runs/<time>/`, and `<base>/latest` pointing at it:
+    each run keeps its outputs, logs and alerts beside the earlier runs'."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    folder = base / "runs" / stamp
+    count = 1
+    while folder.exists():
+        folder = base / "runs" / f"{stamp}-{count}"
+        count += 1
+    folder.mkdir(parents=True)
+    latest = base / LATEST
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    latest.symlink_to(Path("runs") / folder.name)
+    return folder
 
 
 def run_query(workdir: Path, sql: str) -> int:
@@ -172,9 +195,20 @@ def _check_job(manifest_path: Path, job: str, file: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, _interrupt)
-    workdir = args.workdir or Path("build/local") / args.env
+    base = args.workdir or Path("build/local") / args.env
     if args.command == "query":
-        return run_query(workdir, args.sql)
+        latest = base / LATEST
+        return run_query(latest if latest.is_dir() else base, args.sql)
+    workdir = base
+    if args.command == "check":
+        from glueflow_local.try_job import check_arguments
+
+        try:
+            check_arguments(args.job, args.file, args.env)
+        except LocalRunError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if args.command == "try":
         from glueflow_local.try_job import run_try
 
@@ -184,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return 2
     started = time.monotonic()
+    workdir = run_folder(base)
     try:
         _port_free(args.port)
         from glueflow_local import scenario
@@ -201,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             manifest = args.assembly / "glueflow" / args.env / "manifest" / "manifest.json"
             if manifest.is_file():
                 _check_job(manifest, args.job, args.file)
-        with LocalRun(args.assembly, args.env, workdir, airflow_port=args.port) as run:
+        only = args.job if args.command == "run" else None
+        with LocalRun(args.assembly, args.env, workdir, airflow_port=args.port, only=only) as run:
             if args.command == "run":
                 _check_job(run.workdir / "airflow" / "dags" / "manifest.json", args.job,
                            args.file)  # fmt: skip
@@ -224,7 +260,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         took = time.monotonic() - started
         print("\n".join(["", *lines]))
-        print(f"alerts received: {workdir / 'alerts.jsonl'}")
+        alerts = workdir / "alerts.jsonl"
+        received = alerts.read_text().count("\n") if alerts.is_file() else 0
+        print(f"alerts received: {received}" + (f", in {alerts}" if received else ""))
         print(f"timeline and runs: {workdir / 'summary.json'}; logs under {workdir}")
         print(f"{'done' if ok else 'FAILED'} in {took:.0f} s (every process it started has ended)")
         return 0 if ok else 1

@@ -20,6 +20,7 @@ import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +45,8 @@ POLL_SECONDS = "2"
 TERMINAL = {"success", "failed"}
 QUIET_S = 6
 TASK_TERMINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
+# The run ids the trigger Lambda gives the runs it starts (lambda/trigger/handler.py, run_id).
+S3_RUN_PREFIX = "s3__"
 # On a compressed clock (LocalRun's time_scale), Airflow's task retry delays shrink with it:
 # a cluster policy (Airflow's `task_policy`, read from $AIRFLOW_HOME/config/
 # airflow_local_settings.py, "Cluster Policies", Airflow documentation) applied when the DAG
@@ -147,8 +150,12 @@ class Watcher:
                                or {}, run.get("queued_at"))  # fmt: skip
             self.runs[key] = record
             source = f" for {record.conf['key']}" if record.conf.get("key") else ""
+            # The trigger starts runs through the REST API, which Airflow records as manual.
+            kind = "by the S3 trigger" if record.run_id.startswith(S3_RUN_PREFIX) else (
+                f"({record.run_type})"
+            )  # fmt: skip
             self.timeline.say("dag", f"{dag_id}: run {_short(record.run_id)} created "
-                                     f"({record.run_type}){source}")  # fmt: skip
+                                     f"{kind}{source}")  # fmt: skip
         if record.state in TERMINAL and record.end_date:
             return
         record.start_date, record.end_date = run.get("start_date"), run.get("end_date")
@@ -165,22 +172,29 @@ class Watcher:
             seen = record.tasks.get(task)
             if seen and seen["state"] == state:
                 continue
+            same_try = seen is not None and seen.get("try") == ti.get("try_number")
+            first_start = (seen or {}).get("first_start") if same_try else None
+            deferred = bool(same_try and (seen or {}).get("deferred"))
             record.tasks[task] = {
                 "state": state,
                 "start": ti.get("start_date"),
                 "end": ti.get("end_date"),
                 "try": ti.get("try_number"),
+                # When this try first ran, and whether it deferred: a deferred task runs again
+                # in the same try when its trigger fires, with a start date of its own.
+                "first_start": first_start or ti.get("start_date"),
+                "deferred": deferred or state == "deferred",
             }
             name = f"{record.dag_id}.{task}"
-            if state == "running":
+            if state == "running" and deferred:
+                self.timeline.say("task", f"{name} resumed (try {ti.get('try_number')}): its "
+                                          "trigger fired")  # fmt: skip
+            elif state == "running":
                 self.timeline.say("task", f"{name} started (try {ti.get('try_number')})")
             elif state == "deferred":
                 self.timeline.say("task", f"{name} deferred (the triggerer follows it)")
             elif state in TASK_TERMINAL:
-                took = ""
-                if ti.get("duration") is not None and float(ti["duration"]) >= 0:
-                    took = f" in {float(ti['duration']):.1f} s"
-                self.timeline.say("task", f"{name} {state}{took}")
+                self.timeline.say("task", f"{name} {state}{_took(record.tasks[task], ti)}")
                 self._verdicts(record, task, state)
 
     def _xcom(self, record: RunRecord, task: str, key: str = "return_value") -> Any:
@@ -221,6 +235,35 @@ class Watcher:
         return record if done else None
 
 
+def _took(seen: dict[str, Any], ti: dict[str, Any]) -> str:
+    """How long the try took, from its first start to its end: a deferred try's own duration
+    counts only its last stretch (a Glue task's, the seconds after the Glue run ended)."""
+    start, end = seen.get("first_start"), ti.get("end_date")
+    if start and end:
+        took = (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
+        if took >= 0:
+            return f" in {took:.1f} s" + (" (deferred in between)" if seen.get("deferred") else "")
+    if ti.get("duration") is not None and float(ti["duration"]) >= 0:
+        return f" in {float(ti['duration']):.1f} s"
+    return ""
+
+
+def started_by(manifest: dict[str, Any], job: str) -> set[str]:
+    """`job` and every job its runs start, however indirectly: the jobs that depend on it
+    (their asset schedule) and those its trigger_job steps start."""
+    jobs = manifest["jobs"]
+    found, todo = {job}, [job]
+    while todo:
+        current = todo.pop()
+        started = {name for name, entry in jobs.items() if current in entry.get("depends_on", [])}
+        started |= {step["job"] for step in jobs[current].get("downstream", [])
+                    if step.get("type") == "trigger_job"}  # fmt: skip
+        for name in sorted(started - found):
+            found.add(name)
+            todo.append(name)
+    return found
+
+
 def _short(run_id: str) -> str:
     return run_id if len(run_id) <= 28 else run_id[:24] + "…"
 
@@ -236,8 +279,11 @@ class LocalRun:
         timeline: Timeline | None = None,
         airflow_port: int = 0,
         time_scale: float = 1.0,
+        only: str | None = None,
     ) -> None:
         self.timeline = timeline or Timeline()
+        # run-local: this job and the jobs its runs start; every other DAG is paused.
+        self.only = only
         # Seconds of scenario time per real second: the trigger's backoff and retry window,
         # a failed batch's return and Airflow's retry delays all run this much faster.
         self.time_scale = time_scale
@@ -331,8 +377,17 @@ class LocalRun:
             lambda: _all_parsed(self.airflow, dag_ids),
             STARTUP_S,
         )
-        say("setup", f"{len(dag_ids)} DAGs parsed from the shipped folder, none paused: "
-                     f"{', '.join(dag_ids)}")  # fmt: skip
+        if self.only:
+            running = started_by(self.manifest, self.only)
+            for dag_id in sorted(set(dag_ids) - running):
+                local_airflow.patch(f"{self.airflow.base}/dags/{dag_id}", {"is_paused": True})
+            say("setup", f"{len(dag_ids)} DAGs parsed from the shipped folder; running "
+                         f"{', '.join(sorted(running))} (what {self.only} starts), the "
+                         f"{len(set(dag_ids) - running)} others paused")  # fmt: skip
+            dag_ids = sorted(running)
+        else:
+            say("setup", f"{len(dag_ids)} DAGs parsed from the shipped folder, none paused: "
+                         f"{', '.join(dag_ids)}")  # fmt: skip
         # The trigger reaches this Airflow's REST API through a pass-through a scenario can
         # make unavailable or throttled (glueflow_local/faults.py); on AWS it goes through
         # MWAA's InvokeRestApi, which forwards the same request.

@@ -152,8 +152,15 @@ def describe_outputs(run: LocalRun, job_name: str, record: RunRecord) -> list[st
         lines.append(f"quarantined: {quarantined} rows")
     report = run.read_report(job_name, glue_run)
     if report is not None:
-        counts = {k: report[k] for k in ("job", "run_id", "records_read", "records_invalid")}
-        lines.append(f"report: {json.dumps(counts)}")
+        by_reason = sorted((report.get("invalid_by_reason") or {}).items(),
+                           key=lambda item: (-item[1], item[0]))  # fmt: skip
+        reasons = ", ".join(f"{reason} {count}" for reason, count in by_reason)
+        lines.append(
+            f"report: {report['records_invalid']} of {report['records_read']} records invalid"
+            + (f" ({reasons})" if reasons else "")
+        )
+        lines += [f"  rejected: {row['record']} ({', '.join(row['reasons'])})"
+                  for row in report.get("rejected_sample") or []]  # fmt: skip
     elif job.get("report_prefix"):
         lines.append("report: none written")
     lines.append(f"DAG run {record.run_id}: {record.state}")

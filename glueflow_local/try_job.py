@@ -25,7 +25,7 @@ from pathlib import Path
 
 from configs import naming
 from configs.glue_arguments import glue_default_arguments, table_index
-from configs.loader import REPO_ROOT, load_platform
+from configs.loader import REPO_ROOT, Platform, load_platform
 from configs.models import JobConfig
 from configs.problems import ConfigError
 from glueflow_local.errors import LocalRunError
@@ -77,8 +77,10 @@ def _landing_key(job: JobConfig, file: Path) -> tuple[str, str]:
     return files[0].bucket, f"{files[0].prefix}{file.name}"
 
 
-def prepare(job_name: str, file: Path, env_name: str, workdir: Path) -> Try:
-    """Everything checked and staged; nothing started."""
+def check_arguments(job_name: str, file: Path, env_name: str) -> tuple[Platform, JobConfig]:
+    """JOB and FILE, checked against the configs before anything starts (make try, and make
+    run-local before its synth): the job exists in the environment, the file exists and is
+    named as the job's S3 trigger starts on."""
     if not file.is_file():
         raise LocalRunError(f"FILE {file}: no such file")
     try:
@@ -90,6 +92,13 @@ def prepare(job_name: str, file: Path, env_name: str, workdir: Path) -> Try:
         raise LocalRunError(
             f"JOB {job_name}: no such job in {env_name}; jobs: {', '.join(sorted(platform.jobs))}"
         )
+    _landing_key(job, file)
+    return platform, job
+
+
+def prepare(job_name: str, file: Path, env_name: str, workdir: Path) -> Try:
+    """Everything checked and staged; nothing started."""
+    platform, job = check_arguments(job_name, file, env_name)
     tables = table_index(platform.jobs)
     read_tables = [tables[(i.bucket, i.prefix)][0] for i in job.inputs
                    if (i.bucket, i.prefix) in tables]  # fmt: skip

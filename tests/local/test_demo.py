@@ -51,7 +51,7 @@ def demo(dev, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def _db(demo: dict[str, Any]) -> sqlite3.Connection:
-    return sqlite3.connect(demo["dir"] / "airflow" / "airflow.db")
+    return sqlite3.connect(demo["dir"] / "latest" / "airflow" / "airflow.db")
 
 
 def _good_rows() -> list[dict[str, str]]:
@@ -161,7 +161,9 @@ def test_each_dag_run_ended_as_the_scenario_says(demo) -> None:
 def test_each_run_has_its_validation_report_and_its_cost(demo) -> None:
     reports = [
         json.loads(p.read_text())
-        for p in (demo["dir"] / "s3" / ARTIFACTS / "validation" / "sales_ingest").glob("*.json")
+        for p in (demo["dir"] / "latest" / "s3" / ARTIFACTS / "validation" / "sales_ingest").glob(
+            "*.json"
+        )
     ]
     assert sorted((r["records_read"], r["records_invalid"]) for r in reports) == [(20, 8), (40, 0)]
     with _db(demo) as db:
@@ -185,7 +187,8 @@ def test_the_gate_alert_reaches_the_webhook_with_the_log_tail(demo) -> None:
     """The notifier's Slack message, as the local webhook received it: who failed, why (the
     gate's counts) and the last lines of the Glue run's log, which say what it reported."""
     received = [
-        json.loads(line) for line in (demo["dir"] / "alerts.jsonl").read_text().splitlines()
+        json.loads(line)
+        for line in (demo["dir"] / "latest" / "alerts.jsonl").read_text().splitlines()
     ]
     gate = [a for a in received if "validation_gate" in a["payload"]["text"]]
     assert len(gate) == 1

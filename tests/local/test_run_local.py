@@ -131,8 +131,8 @@ def test_a_script_that_raises_fails_the_run_and_the_alert_shows_its_traceback(
     assert done.returncode != 0
     assert "FAILED in" in done.stdout
     assert re.search(rf"glueflow-dev-{JOB}: run jr_\S+ FAILED after", done.stdout)
-    alerts = [json.loads(line) for line in
-              (clone / "build" / "raises" / "alerts.jsonl").read_text().splitlines()]  # fmt: skip
+    received = clone / "build" / "raises" / "latest" / "alerts.jsonl"
+    alerts = [json.loads(line) for line in received.read_text().splitlines()]
     task_alert = next(a for a in alerts if "run_glue_job failed" in a["payload"]["text"])
     tail = "\n".join(task_alert["lines"])
     # The script's own frame and the exception, in the order Python printed them.
