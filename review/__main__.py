@@ -105,7 +105,15 @@ def text(reviews: list[Review], base: str) -> str:
             if found:
                 lines.append(f"  {title}")
                 lines += [f"    {line}" for line in found]
+            if section == "access" and review.access_raw:
+                lines.append(f"    ({_raw_count(review)}: make review FORMAT=markdown lists them, "
+                             f"collapsed; or {WORK / 'review.md'})")  # fmt: skip
     return "\n".join(lines)
+
+
+def _raw_count(review: Review) -> str:
+    added = sum(": added: " in row for row in review.access_raw)
+    return f"IAM statements: {added} added, {len(review.access_raw) - added} removed"
 
 
 def markdown(reviews: list[Review], base: str) -> str:
@@ -129,6 +137,11 @@ def markdown(reviews: list[Review], base: str) -> str:
                 indent = "  " if line.startswith("  ") else ""
                 lines.append(f"{indent}- {_escape(line.strip())}")
             lines.append("")
+            if section == "access" and review.access_raw:
+                # GitHub renders <details> collapsed, Markdown inside it after a blank line.
+                lines += [f"<details><summary>{_raw_count(review)}</summary>", ""]
+                lines += [f"- {_escape(row)}" for row in review.access_raw]
+                lines += ["", "</details>", ""]
     return "\n".join(lines)
 
 

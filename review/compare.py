@@ -26,6 +26,7 @@ from typing import Any
 
 from configs.manifest import manifest_path
 from glueflow_local.assembly import CloudAssembly
+from review import access
 from stacks.summary import MAX_RESOURCES, MAX_TEMPLATE_BYTES, stacks_in, started_by
 
 CFN_DIFF = Path(__file__).with_name("cfn_diff.js")
@@ -61,6 +62,9 @@ NETWORK_TYPES = (
 CODE_PREFIXES = ("dags/", "glue_scripts/")
 # aws_cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
+# Broadening findings (`broadening`) that the per-principal lines (review/access.py) do not
+# carry.
+UNSAID_BY_LINES = {"Deny removed", "NotAction or NotResource added", "condition changed"}
 
 
 @dataclass
@@ -126,6 +130,9 @@ class Review:
     cost: list[str] = field(default_factory=list)
     code: list[str] = field(default_factory=list)
     broadened: bool = False
+    # The IAM statements added and removed, one row each, as cloudformation-diff lists them:
+    # the Markdown form's collapsed block under Access.
+    access_raw: list[str] = field(default_factory=list)
 
     SECTIONS = ("jobs", "tables", "access", "destruction", "shape", "network", "cost", "code")
 
@@ -134,10 +141,17 @@ class Review:
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    """Every leaf by its path: `outputs[0].prefix`, `glue.workers`; a list of plain values
+    (tags, columns' names) stays one value."""
     if isinstance(value, dict):
         flat: dict[str, Any] = {}
         for key, item in value.items():
             flat.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return flat
+    if isinstance(value, list) and any(isinstance(item, dict | list) for item in value):
+        flat = {}
+        for index, item in enumerate(value):
+            flat.update(_flatten(item, f"{prefix}[{index}]"))
         return flat
     return {prefix: value}
 
@@ -145,6 +159,12 @@ def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
 def _show(value: Any) -> str:
     text = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
     return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _derived(key: str, changed: list[str]) -> bool:
+    """A location's `uri` changed with its own bucket or prefix."""
+    base = key.removesuffix(".uri")
+    return key.endswith(".uri") and (f"{base}.prefix" in changed or f"{base}.bucket" in changed)
 
 
 def compare_jobs(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
@@ -161,6 +181,8 @@ def compare_jobs(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
     for name in sorted(set(base) & set(head)):
         old, new = _flatten(base[name]), _flatten(head[name])
         changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        # A location's `uri` is its bucket and prefix, resolved: said once, by the prefix.
+        changed = [k for k in changed if not _derived(k, changed)]
         if not changed:
             continue
         lines.append(f"changed {name}:")
@@ -192,11 +214,39 @@ def _tables(templates: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return found
 
 
+def moved_outputs(base: dict[str, Any], head: dict[str, Any]) -> dict[str, str]:
+    """Each output location a job's config moved (old uri -> new uri): the Jobs section says
+    it, and a table's location or an acknowledgement that moves with it is not said again."""
+    moved = {}
+    for name in set(base) & set(head):
+        for old, new in zip(base[name]["outputs"], head[name]["outputs"], strict=False):
+            if old.get("uri") and new.get("uri") and old["uri"] != new["uri"]:
+                moved[old["uri"]] = new["uri"]
+    return moved
+
+
+def _moved(before: str, after: str, moved: dict[str, str]) -> bool:
+    """Whether `before` became `after` only by an output's move (anything under it moves)."""
+    for old, new in moved.items():
+        for a, b in ((old, new), (_arn(old), _arn(new))):
+            if a in before and before.replace(a, b) == after:
+                return True
+    return False
+
+
+def _arn(uri: str) -> str:
+    """`s3://b/p/` as IAM writes it: `arn:aws:s3:::b/p/`."""
+    return "arn:aws:s3:::" + uri.removeprefix("s3://")
+
+
 def compare_tables(
-    base_templates: dict[str, dict[str, Any]], head_templates: dict[str, dict[str, Any]]
+    base_templates: dict[str, dict[str, Any]],
+    head_templates: dict[str, dict[str, Any]],
+    moved: dict[str, str] | None = None,
 ) -> list[str]:
     """The catalog tables' schemas, as readers see them: tables added or removed, columns
-    added, removed or retyped, partitioning or location changed."""
+    added, removed or retyped, partitioning or location changed (unless the location moved
+    with its job's output, which the Jobs section says)."""
     base, head = _tables(base_templates), _tables(head_templates)
     lines = []
     for name in sorted(set(head) - set(base)):
@@ -224,7 +274,9 @@ def compare_tables(
                 f"  partitioned by: {', '.join(old['partitions']) or 'none'} -> "
                 f"{', '.join(new['partitions']) or 'none'} (published partitions keep the old)"
             )
-        if old["location"] != new["location"]:
+        if old["location"] != new["location"] and not _moved(
+            old["location"] or "", new["location"] or "", moved or {}
+        ):
             changes.append(f"  location: {old['location']} -> {new['location']}")
         if changes:
             lines += [f"changed {name}:", *changes]
@@ -281,7 +333,7 @@ def compare_cfn(
         for row in diff["iamStatements"]:
             sign = row.get("col0", "").strip() or "~"
             fields = _fields(row)
-            review.access.append(f"{stack}: {'added' if sign == '+' else 'removed'}: {fields}")
+            review.access_raw.append(f"{stack}: {'added' if sign == '+' else 'removed'}: {fields}")
         for row in diff["iamManagedPolicies"]:
             fields = _fields(row)
             review.access.append(f"{stack}: managed policy {row.get('col0', '').strip()} {fields}")
@@ -292,17 +344,24 @@ def compare_cfn(
         if diff["permissionsBroadened"]:
             review.broadened = True
         template = head_templates.get(stack) or base_templates.get(stack) or {}
+        review.access += access.describe(
+            diff["statementsAdded"], diff["statementsRemoved"], diff["statementsBefore"],
+            lambda principal, template=template: _principal(principal, template),
+        )  # fmt: skip
+        # What a line per principal does not say: a Deny removed, a NotAction or NotResource
+        # added, a condition changed other than an s3:prefix (which the reads above follow).
         broadened_by += describe_broadening(
-            broadening(
-                diff["statementsAdded"], diff["statementsRemoved"], diff["statementsBefore"]
-            ),
+            [
+                finding
+                for finding in broadening(
+                    diff["statementsAdded"], diff["statementsRemoved"], diff["statementsBefore"]
+                )
+                if finding[1] in UNSAID_BY_LINES and finding[2].lower() != "s3:listbucket"
+            ],
             template,
         )
     head = ["BROADENED: the change grants permissions it did not grant before"]
-    review.access[:0] = [
-        *(head if review.broadened else []),
-        *(f"  {line}" for line in broadened_by),
-    ]
+    review.access[:0] = [*(head if review.broadened else []), *broadened_by]
 
 
 def _covers(wide: str, narrow: str) -> bool:
@@ -474,9 +533,20 @@ def _job_stacks(templates: dict[str, dict[str, Any]]) -> dict[str, str]:
     }
 
 
-def compare_acknowledgements(review: Review, base: Side, head: Side) -> None:
-    """cdk-nag acknowledgements added and removed, a line per construct and direction."""
+def compare_acknowledgements(
+    review: Review, base: Side, head: Side, moved: dict[str, str] | None = None
+) -> None:
+    """cdk-nag acknowledgements added and removed, a line per construct and direction; one
+    that only follows an output's move (its resource under the moved prefix) is not said."""
     old, new = base.acknowledgements(), head.acknowledgements()
+    followed = {
+        (a, b)
+        for a in old - new
+        for b in new - old
+        if a[1] == b[1] and _moved(a[0], b[0], moved or {})
+    }
+    old -= {a for a, _ in followed}
+    new -= {b for _, b in followed}
     for verb, changed in (("added", new - old), ("removed", old - new)):
         by_path: dict[str, list[str]] = {}
         for rule, path in sorted(changed):
@@ -556,10 +626,11 @@ def review_environment(
         review.shape.append(f"environment {env} is removed")
     review.jobs = compare_jobs(base_manifest["jobs"], head_manifest["jobs"])
     base_templates, head_templates = base.templates(), head.templates()
-    review.tables = compare_tables(base_templates, head_templates)
+    moved = moved_outputs(base_manifest["jobs"], head_manifest["jobs"])
+    review.tables = compare_tables(base_templates, head_templates, moved)
     compare_cfn(review, cfn_diff(base_templates, head_templates), base_templates, head_templates)
     compare_shape(review, base, head)
-    compare_acknowledgements(review, base, head)
+    compare_acknowledgements(review, base, head, moved)
     if head.exists():
         compare_cost(review, base_manifest, head_manifest, fixed_cost)
     compare_code(review, base, head)

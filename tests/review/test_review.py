@@ -99,10 +99,22 @@ def test_adding_a_job(tree: Path) -> None:
         in out
     )
     assert "glue_scripts/jobs/returns.py added" in out
-    # Its new role may do what it could not: permissions broaden, through a new principal.
+    # Its new role may do what it could not: permissions broaden, through a new principal,
+    # whose grants are one line: what it reads and writes, the standard ones summed up.
     assert "BROADENED" in out
-    assert any("/Returns/" in line and "new principal, granted on " in line
-               for line in out.splitlines())  # fmt: skip
+    role = [line.strip() for line in out.splitlines() if "/Returns/Access/Role (new): " in line]
+    assert len(role) == 1, out[-4000:]
+    assert role[0].endswith(
+        "reads s3://glueflow-dev-raw-111111111111/returns/incoming/; "
+        "writes s3://glueflow-dev-curated-111111111111/returns/; and a Glue job's standard "
+        "grants (2 artifacts reads, 4 artifacts writes, 2 log groups, 2 keys, metrics in "
+        "namespace Glue); assumed by glue.amazonaws.com"
+    )
+    # The raw statements are counted in the text, listed (collapsed) in the Markdown.
+    assert "IAM statements: " in out
+    markdown = (tree / "build/review/review.md").read_text()
+    assert "<details><summary>IAM statements: " in markdown
+    assert "sts:AssumeRole" in markdown
     # cdk-nag's IAM5 finding on its role's prefix wildcard is acknowledged, and the review says so.
     policy = "/dev/Jobs019/Returns/Access/Policy"
     acknowledged = [line for line in out.splitlines()
@@ -140,18 +152,20 @@ def test_widening_an_input_prefix_broadens_access(tree: Path) -> None:
     _edit(tree / "configs/jobs/sales_ingest.yaml", f"{inputs}incoming/", inputs)
     out = gating_review(tree, "FAIL_ON=access")
     assert "changed sales_ingest:" in out
-    assert '"prefix": "sales/incoming/"' in out  # the field, before
-    assert '"prefix": "sales/"' in out  # and after
+    # Field by field: the input's prefix, not the inputs list as JSON.
+    assert "inputs[0].prefix: sales/incoming/ -> sales/" in out
     assert "BROADENED" in out
-    added = [line for line in out.splitlines() if ": added: " in line]
-    assert any("arn:aws:s3:::glueflow-dev-raw-111111111111/sales/*" in line for line in added)
-    # Named as a widening of the role's old prefix, on the role's construct path.
-    raw = "arn:aws:s3:::glueflow-dev-raw-111111111111"
-    wider = [line for line in out.splitlines() if "wider resource: " in line]
-    assert any(
-        "/SalesIngest/" in line and f"{raw}/sales/incoming/* -> {raw}/sales/*" in line
-        for line in wider
-    ), out[-3000:]
+    # Named as a widening of the role's old prefix, once, on the role's construct path.
+    raw = "s3://glueflow-dev-raw-111111111111"
+    wider = [line for line in out.splitlines() if "(wider: was " in line]
+    assert len(wider) == 1, out[-3000:]
+    assert "/SalesIngest/Access/Role: reads " in wider[0]
+    assert (
+        f"{raw}/sales/ (wider: was {raw}/sales/incoming/) instead of {raw}/sales/incoming/"
+        in (wider[0])
+    )
+    raw_rows = (tree / "build/review/review.md").read_text()
+    assert "arn:aws:s3:::glueflow-dev-raw-111111111111/sales/\\*" in raw_rows  # escaped *
 
 
 def test_renaming_a_job_replaces_it_and_loses_its_history(tree: Path) -> None:
@@ -169,6 +183,25 @@ def test_renaming_a_job_replaces_it_and_loses_its_history(tree: Path) -> None:
     assert "added sales_daily_totals" in out
     assert "loses the job's run history and bookmarks" in out
     assert "loses the log group's history" in out
+
+
+def test_a_renamed_output_prefix_is_said_once(tree: Path) -> None:
+    """The prefix is one field in Jobs; the table's location, the role's grants and cdk-nag's
+    acknowledgements follow it, and only the grants are said again, as one change."""
+    _edit(tree / "configs/jobs/marketing_events_ingest.yaml",
+          "outputs:\n  - bucket: curated\n    prefix: marketing/events/",
+          "outputs:\n  - bucket: curated\n    prefix: marketing/clickstream/")  # fmt: skip
+    out = passing_review(tree)
+    lines = [line.strip() for line in out.splitlines()]
+    assert "outputs[0].prefix: marketing/events/ -> marketing/clickstream/" in lines
+    assert not any(line.startswith("outputs[0].uri") for line in lines)
+    assert not any(line.startswith("location: ") for line in lines)
+    assert not any("acknowledgements" in line and "MarketingEventsIngest" in line for line in lines)
+    curated = "s3://glueflow-dev-curated-111111111111"
+    assert (
+        f"dev/Jobs019/MarketingEventsIngest/Access/Role: writes {curated}/marketing/clickstream/ "
+        f"instead of {curated}/marketing/events/"
+    ) in lines
 
 
 def test_changing_the_mwaa_environment_class(tree: Path) -> None:
@@ -189,7 +222,7 @@ def test_adding_an_alert_channel(tree: Path) -> None:
     # ("Resource: Secrets Manager secret ARN", AWS Secrets Manager User Guide).
     arn = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:glueflow/dev/teams-webhook-??????"
     role = "dev/Monitoring/Notifier/Access/Role"
-    assert f"{role}: new resource: secretsmanager:GetSecretValue on {arn}" in out, out[-3000:]
+    assert f"{role}: now secretsmanager:GetSecretValue on {arn}" in out, out[-3000:]
 
 
 def test_changing_only_a_glue_script_is_a_code_change(tree: Path) -> None:
