@@ -43,7 +43,7 @@ LOCAL_DIR ?= build/local/$(ENV)
 LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(ENV) \
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
-.PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job try try-args synth-if-changed bench stacks diff deploy clean \
+.PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job try try-args synth-if-changed stop-local bench stacks diff deploy clean \
 	demo run-local run-local-args review redrive replay scenario scenario-args query query-args
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
@@ -137,8 +137,11 @@ run-local-args:
 	@# JOB and FILE against the configs, before the synth and anything else starts.
 	@$(LOCAL) check --job "$(JOB)" --file "$(FILE)"
 
-run-local: $(STAMP) run-local-args $(if $(ASSEMBLY),,synth-if-changed) ## Run one job on your file locally: make run-local JOB=name FILE=path
-	$(LOCAL) run --job "$(JOB)" --file "$(FILE)"
+run-local: $(STAMP) run-local-args $(if $(ASSEMBLY),,synth-if-changed) ## Run one job on your file locally: make run-local JOB=name FILE=path [KEEP=1]
+	$(LOCAL) run --job "$(JOB)" --file "$(FILE)" $(if $(KEEP),--keep)
+
+stop-local: $(STAMP) ## Stop the local platform that make run-local KEEP=1 left up
+	$(LOCAL) stop
 
 try-args:
 	@test -n "$(JOB)" -a -n "$(FILE)" || { echo "usage: make try JOB=name FILE=path [ENV=dev]" >&2; exit 2; }

@@ -53,6 +53,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     one = commands.add_parser("run", help="run one job on a file")
     one.add_argument("--job", required=True)
     one.add_argument("--file", required=True, type=Path)
+    one.add_argument("--keep", action="store_true", help="on the kept platform (KEEP=1)")
+    serve = commands.add_parser("serve", help="the kept platform's own process (run --keep)")
+    serve.add_argument("--infrastructure", required=True)
+    commands.add_parser("stop", help="stop the kept platform")
     scenario = commands.add_parser(
         "scenario", help="run scenarios: a file, or every one in a folder"
     )
@@ -200,6 +204,19 @@ def main(argv: list[str] | None = None) -> int:
         latest = base / LATEST
         return run_query(latest if latest.is_dir() else base, args.sql)
     workdir = base
+    if args.command in ("serve", "stop") or getattr(args, "keep", False):
+        from glueflow_local import kept
+
+        if args.command == "serve":
+            return kept.serve(args.assembly, args.env, base, args.infrastructure)
+        if args.command == "stop":
+            print("kept platform stopped" if kept.stop(base) else "no kept platform is up")
+            return 0
+        try:
+            return kept.main_run(args.assembly, args.env, base, args.job, args.file)
+        except LocalRunError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "check":
         from glueflow_local.try_job import check_arguments
 

@@ -18,6 +18,7 @@ import shutil
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +30,7 @@ from typing import Any
 from glueflow_local import airflow as local_airflow
 from glueflow_local import warehouse
 from glueflow_local.assembly import CloudAssembly
-from glueflow_local.cloud import LocalCloud
+from glueflow_local.cloud import BUCKET_DEPLOYMENT, LocalCloud
 from glueflow_local.errors import LocalRunError
 from glueflow_local.events import object_created
 from glueflow_local.faults import ApiGate
@@ -248,6 +249,31 @@ def _took(seen: dict[str, Any], ti: dict[str, Any]) -> str:
     return ""
 
 
+def _dags(base: str) -> dict[str, bool] | None:
+    """Each DAG's is_paused (GET /dags); None while the API server does not answer."""
+    try:
+        found = local_airflow.get(f"{base}/dags?limit=1000")["dags"]
+    except urllib.error.HTTPError as exc:
+        if exc.code < 500:
+            raise
+        return None  # SQLite's one writer: the API server answers 500 while it waits
+    except OSError:
+        return None  # busy: the request timed out
+    return {dag["dag_id"]: dag["is_paused"] for dag in found}
+
+
+def _patched(base: str, dag_id: str, paused: bool) -> bool | None:
+    try:
+        local_airflow.patch(f"{base}/dags/{dag_id}", {"is_paused": paused})
+    except urllib.error.HTTPError as exc:
+        if exc.code < 500:
+            raise
+        return None  # SQLite's one writer: the API server answers 500 while it waits
+    except OSError:
+        return None  # busy: the request timed out
+    return True
+
+
 def started_by(manifest: dict[str, Any], job: str) -> set[str]:
     """`job` and every job its runs start, however indirectly: the jobs that depend on it
     (their asset schedule) and those its trigger_job steps start."""
@@ -379,8 +405,7 @@ class LocalRun:
         )
         if self.only:
             running = started_by(self.manifest, self.only)
-            for dag_id in sorted(set(dag_ids) - running):
-                local_airflow.patch(f"{self.airflow.base}/dags/{dag_id}", {"is_paused": True})
+            self.pause_all_but(running)
             say("setup", f"{len(dag_ids)} DAGs parsed from the shipped folder; running "
                          f"{', '.join(sorted(running))} (what {self.only} starts), the "
                          f"{len(set(dag_ids) - running)} others paused")  # fmt: skip
@@ -409,6 +434,46 @@ class LocalRun:
                     self.timeline.say("stop", f"{type(part).__name__}: {exc}")
         self.watcher = self.airflow = self.glue = self.cloud = self.webhook = None
         self.api_gate = None
+
+    # --- Kept between tries (glueflow_local/kept.py) --------------------------------------
+
+    def redeploy_code(self) -> None:
+        """The assembly's code deployed again, as `cdk deploy` would: every BucketDeployment
+        (the Glue scripts and library, the DAG folder), then the DAG folder synced to Airflow
+        as MWAA syncs it. A script changed since the platform started runs as changed."""
+        self._check_started()
+        cloud = self.cloud
+        cloud.assembly = self.assembly = CloudAssembly(self.assembly.outdir, self.env)
+        for stack, logical_id, props in self.assembly.resources(BUCKET_DEPLOYMENT):
+            cloud._deploy(stack, logical_id, props)
+        # Only the files that changed: each one rewritten is parsed again by the DAG processor.
+        fresh = self._dag_folder(self._mwaa_environment(), self.workdir / "dags-deployed")
+        dags = self.workdir / "airflow" / "dags"
+        changed = 0
+        for path in sorted(p for p in fresh.rglob("*") if p.is_file()):
+            target = dags / path.relative_to(fresh)
+            if not target.is_file() or target.read_bytes() != path.read_bytes():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+                changed += 1
+        if changed:
+            self.timeline.say("setup", f"DAG folder: {changed} files changed, synced to Airflow")
+
+    def pause_all_but(self, running: set[str]) -> None:
+        """Airflow's DAGs paused (PATCH /dags/{dag_id}), but `running`'s; only those whose
+        state changes, each asked again while the API server is busy."""
+        self._check_started()
+        airflow = self.airflow
+        listed = airflow.wait_for("the DAG list", lambda: _dags(airflow.base), STARTUP_S)
+        for dag_id in sorted(self.manifest["jobs"]):
+            paused = dag_id not in running
+            if listed.get(dag_id) is paused:
+                continue
+            airflow.wait_for(
+                f"{'pausing' if paused else 'unpausing'} {dag_id}",
+                lambda dag_id=dag_id, paused=paused: _patched(airflow.base, dag_id, paused),
+                STARTUP_S,
+            )
 
     def _check_started(self) -> None:
         if self.cloud is None:

@@ -38,11 +38,14 @@ def _files(path: Path) -> list[Path]:
     )  # fmt: skip
 
 
-def fingerprint(env: str, jobs_dir: str | None, root: Path | None = None) -> str:
-    """SHA-256 of every file the synth of `env` reads, with their paths, and its settings."""
+def fingerprint(
+    env: str, jobs_dir: str | None, root: Path | None = None, names: tuple[str, ...] = ()
+) -> str:
+    """SHA-256 of every file the synth of `env` reads (or of `names` among them), with their
+    paths, and its settings."""
     root = root or ROOT
     digest = hashlib.sha256(f"env={env}\njobs_dir={jobs_dir or ''}\n".encode())
-    roots = [root / name for name in READ_BY_SYNTH]
+    roots = [root / name for name in names or READ_BY_SYNTH]
     if jobs_dir:
         roots.append(Path(jobs_dir).resolve())
     for top in roots:
