@@ -176,6 +176,8 @@ class Watcher:
             same_try = seen is not None and seen.get("try") == ti.get("try_number")
             first_start = (seen or {}).get("first_start") if same_try else None
             deferred = bool(same_try and (seen or {}).get("deferred"))
+            # Running again in the same try: it deferred, whether or not a poll saw it so.
+            resumed = bool(same_try and state == "running" and (seen or {}).get("ran"))
             record.tasks[task] = {
                 "state": state,
                 "start": ti.get("start_date"),
@@ -184,10 +186,11 @@ class Watcher:
                 # When this try first ran, and whether it deferred: a deferred task runs again
                 # in the same try when its trigger fires, with a start date of its own.
                 "first_start": first_start or ti.get("start_date"),
-                "deferred": deferred or state == "deferred",
+                "deferred": deferred or resumed or state == "deferred",
+                "ran": bool(same_try and (seen or {}).get("ran")) or state == "running",
             }
             name = f"{record.dag_id}.{task}"
-            if state == "running" and deferred:
+            if state == "running" and (deferred or resumed):
                 self.timeline.say("task", f"{name} resumed (try {ti.get('try_number')}): its "
                                           "trigger fired")  # fmt: skip
             elif state == "running":

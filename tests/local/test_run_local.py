@@ -42,6 +42,7 @@ glue:
 inputs:
   - bucket: raw
     prefix: store_returns/incoming/
+    format: {type: csv, null_values: ["NA"]}
 outputs:
   - bucket: curated
     prefix: store_returns/
@@ -72,8 +73,8 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
          '    return [("bad_amount", F.col("amount").isNull() | (F.col("amount") <= 0))]\n'),
         ("    return frame\n",
          '    return frame.withColumn("high_value", F.col("amount") >= 100)\n'),
-        ("        validated = validate(spark.read.parquet(*run.source_uris))\n",
-         "        raw = spark.read.csv(run.source_uris, header=True)\n"
+        ("        validated = validate(read_input(spark, run))\n",
+         "        raw = read_input(spark, run)\n"
          '        typed = raw.withColumn("amount", F.expr("try_cast(amount as decimal(10,2))"))\n'
          "        validated = validate(typed)\n"),
     ):  # fmt: skip
