@@ -89,9 +89,14 @@ synth: $(STAMP) ## Validate configs, synthesize ENV (default dev) into OUT (cdk.
 	@$(BIN)/python -m glueflow_local.synth_cache --assembly $(OUT) --env $(ENV) $(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR)) record
 
 # The synth, only when something it reads changed since the last one of ENV into OUT
-# (glueflow_local/synth_cache.py): what run-local, scenario and demo start from.
-synth-if-changed: $(STAMP)
-	@$(BIN)/python -m glueflow_local.synth_cache --assembly $(OUT) --env $(ENV) $(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR)) check || $(MAKE) --no-print-directory synth
+# (glueflow_local/synth_cache.py): what run-local, scenario and demo start from. Decided when
+# make reads this file, and only for those goals, so that no second make runs (a sub-make
+# would not get the caller's -o flags).
+ifneq ($(filter run-local scenario demo synth-if-changed,$(MAKECMDGOALS)),)
+SYNTH_CURRENT := $(shell $(BIN)/python -m glueflow_local.synth_cache --assembly $(OUT) --env $(ENV) $(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR)) check 2>/dev/null)
+endif
+synth-if-changed: $(if $(SYNTH_CURRENT),,synth)
+	@$(if $(SYNTH_CURRENT),echo "$(SYNTH_CURRENT)",:)
 
 test: $(STAMP) lint ## Lint, validate the example configs, run every test
 	$(BIN)/python -m configs validate
