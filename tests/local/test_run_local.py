@@ -104,7 +104,10 @@ def test_a_scaffolded_job_runs_on_its_authors_file(clone: Path) -> None:
     # report, its run.
     assert "published glueflow_dev.store_returns: 2 rows, 2 from this run" in out
     assert "quarantined: 1 rows" in out
-    assert '"records_read": 3, "records_invalid": 1' in out
+    assert "report: 1 of 3 records invalid (bad_amount 1)" in out
+    assert '  rejected: {"return_id":"R3","store_id":"store-077","amount":null} (bad_amount)' in (
+        out
+    )
     assert re.search(r"DAG run s3__\w+: success", out)
     assert "  validation_gate: success" in out
     assert "  publish: success" in out
