@@ -20,12 +20,13 @@ import threading
 import time
 import urllib.error
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from glueflow_local import airflow as local_airflow
 from glueflow_local import warehouse
@@ -46,6 +47,7 @@ POLL_SECONDS = "2"
 TERMINAL = {"success", "failed"}
 QUIET_S = 6
 TASK_TERMINAL = {"success", "failed", "skipped", "upstream_failed", "removed"}
+T = TypeVar("T")
 # The run ids the trigger Lambda gives the runs it starts (lambda/trigger/handler.py, run_id).
 S3_RUN_PREFIX = "s3__"
 # On a compressed clock (LocalRun's time_scale), Airflow's task retry delays shrink with it:
@@ -252,29 +254,28 @@ def _took(seen: dict[str, Any], ti: dict[str, Any]) -> str:
     return ""
 
 
-def _dags(base: str) -> dict[str, bool] | None:
-    """Each DAG's is_paused (GET /dags); None while the API server does not answer."""
+def _answered(call: Callable[[], T]) -> T | None:
+    """`call()`'s answer, or None while the API server is busy: a 500 (SQLite takes one
+    writer at a time, and the API server answers 500 while it waits) or a timeout."""
     try:
-        found = local_airflow.get(f"{base}/dags?limit=1000")["dags"]
+        return call()
     except urllib.error.HTTPError as exc:
         if exc.code < 500:
             raise
-        return None  # SQLite's one writer: the API server answers 500 while it waits
+        return None
     except OSError:
-        return None  # busy: the request timed out
-    return {dag["dag_id"]: dag["is_paused"] for dag in found}
+        return None
+
+
+def _dags(base: str) -> dict[str, bool] | None:
+    """Each DAG's is_paused (GET /dags); None while the API server does not answer."""
+    found = _answered(lambda: local_airflow.get(f"{base}/dags?limit=1000")["dags"])
+    return None if found is None else {dag["dag_id"]: dag["is_paused"] for dag in found}
 
 
 def _patched(base: str, dag_id: str, paused: bool) -> bool | None:
-    try:
-        local_airflow.patch(f"{base}/dags/{dag_id}", {"is_paused": paused})
-    except urllib.error.HTTPError as exc:
-        if exc.code < 500:
-            raise
-        return None  # SQLite's one writer: the API server answers 500 while it waits
-    except OSError:
-        return None  # busy: the request timed out
-    return True
+    done = _answered(lambda: local_airflow.patch(f"{base}/dags/{dag_id}", {"is_paused": paused}))
+    return None if done is None else True
 
 
 def started_by(manifest: dict[str, Any], job: str) -> set[str]:
