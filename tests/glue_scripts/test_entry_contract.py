@@ -524,14 +524,23 @@ def test_a_run_of_a_job_started_by_files_without_its_object_is_refused(
 
 # --- A scaffolded job -----------------------------------------------------------------------
 
-FILLED_CHECKS = """    return [
+# The scaffold reads its CSV as text columns (its input's format); the author types them.
+FILLED_CHECKS = """    quantity = F.expr("try_cast(quantity as int)")
+    return [
         ("missing_sku", F.col("sku").isNull()),
-        ("bad_quantity", F.col("quantity").isNull() | (F.col("quantity") <= 0)),
+        ("bad_quantity", quantity.isNull() | (quantity <= 0)),
     ]
 """
-FILLED_TRANSFORM = """    total = F.col("price") * F.col("quantity")
-    return frame.withColumn("total", total).withColumn("day", F.to_date(F.lit("2026-11-24")))
+FILLED_TRANSFORM = """    typed = frame.select(
+        "sku",
+        F.expr("try_cast(quantity as int)").alias("quantity"),
+        F.expr("try_cast(price as double)").alias("price"),
+    )
+    total = F.col("price") * F.col("quantity")
+    return typed.withColumn("total", total).withColumn("day", F.to_date(F.lit("2026-11-24")))
 """
+# A drop as the scaffold's trigger takes it (.csv), a missing SKU written NA (its null_values).
+ORDERS_CSV = "sku,quantity,price\nsku-1,2,1.5\nsku-2,0,3.0\nNA,1,9.0\nsku-3,4,0.25\n"
 TEMPLATE_COLUMNS = 'columns: {id: string, amount: "decimal(12,2)", day: date}'
 FILLED_COLUMNS = "columns: {sku: string, quantity: int, price: double, total: double, day: date}"
 
@@ -612,18 +621,16 @@ def test_scaffolded_job(
 ) -> None:
     script, env = scaffolded
     s3 = LocalS3(tmp_path / "s3")
-    inputs = job_arguments(env, "orders_enriched")["--glueflow-inputs"]
-    spark.createDataFrame(
-        [("sku-1", 2, 1.5), ("sku-2", 0, 3.0), (None, 1, 9.0), ("sku-3", 4, 0.25)],
-        "sku string, quantity int, price double",
-    ).write.parquet(str(s3.path(inputs)))
+    trigger = job_arguments(env, "orders_enriched")["--glueflow-s3-trigger"]
+    s3.put(f"{trigger}orders.csv", ORDERS_CSV)
+    bucket, _, prefix = trigger.removeprefix("s3://").partition("/")
 
     run = run_as_glue(
         env,
         "orders_enriched",
         s3,
         spark,
-        conf={},
+        conf={"bucket": bucket, "key": f"{prefix}orders.csv"},
         airflow_run_id="manual__2",
         job_run_id="jr_scaffold_1",
         script=script,
