@@ -28,8 +28,9 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,9 +42,30 @@ T = TypeVar("T")
 _ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|PUT) /|DAG bundles loaded')
 
 
+# Bounds on one answer of the local API server. Its writes wait on SQLite's one writer (up to
+# the 60 s busy timeout below) while the scheduler, DAG processor and triggerer write, and on
+# 2 busy cores a read can wait behind them: a late answer is a slow machine, not an error.
+READ_S = 30
+WRITE_S = 60
+READS = 3  # a GET is tried this often (reads are idempotent; a POST or PATCH is not retried)
+
+
 def get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=10) as answer:  # noqa: S310 - loopback http
-        return json.loads(answer.read())
+    """GET `url` as JSON: again when the answer is late or a 5xx (the API server's read
+    failed while SQLite was busy), at most READS times."""
+    for attempt in range(1, READS + 1):
+        try:
+            with urllib.request.urlopen(url, timeout=READ_S) as answer:  # noqa: S310 - loopback
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500 or attempt == READS:
+                raise
+        except (TimeoutError, urllib.error.URLError) as exc:
+            late = isinstance(exc, TimeoutError) or isinstance(exc.reason, TimeoutError)
+            if not late or attempt == READS:
+                raise
+        time.sleep(attempt)
+    raise AssertionError("unreachable")  # the loop returns or raises
 
 
 def post(url: str, body: dict, method: str = "POST") -> dict:
@@ -53,7 +75,7 @@ def post(url: str, body: dict, method: str = "POST") -> dict:
         headers={"Content-Type": "application/json"},
         method=method,
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=WRITE_S) as answer:  # noqa: S310
         return json.loads(answer.read())
 
 
@@ -85,6 +107,21 @@ def airflow_env(
         # on 2 busy cores, a heartbeat can wait more than 5 s for the write lock, and the
         # component exits on "database is locked".
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}?timeout=60",
+        # A task process's calls to the execution API wait for that same lock: Airflow's 5 s
+        # per call ([workers] execution_api_timeout, airflow/config_templates/config.yml:
+        # "Increase this value if you experience timeout errors under high load"), with its 5
+        # retries, gave up after about 60 s of a stalled SQLite and failed the task
+        # ("API_SERVER_ERROR ... ReadTimeout"). A local-run setting, as the busy timeout is.
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+        # No connection pool: a connection per session (SQLAlchemy's NullPool; airflow/settings.py,
+        # `prepare_engine_args`). With Airflow's default pool (5 + 10 overflow, 30 s checkout
+        # timeout), 20 concurrent task processes' heartbeats and rendered fields filled the
+        # API server's pool with sessions waiting on SQLite's one write lock: requests took 30
+        # to 60 s, the GET of a DAG run failed with "QueuePool limit ... timed out", and the
+        # scheduler, DAG processor and triggerer stalled as long (tests/dags/
+        # test_deferral_race.py: 33 requests over 20 s with the pool, none over 8 s without).
+        # A SQLite connection is a file open; MWAA's PostgreSQL keeps Airflow's pool.
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_ENABLED": "False",
         # The task logs in this home, where its API server reads them (a copied home's
         # airflow.cfg would name the template's folder).
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
@@ -147,6 +184,9 @@ class Airflow:
                 # A read of the API server can fail with a 500 while the scheduler writes
                 # (SQLite takes one writer at a time). Poll again within the bound.
                 found, last_error = None, f"{exc.code} {exc.read()[:500]!r}"
+            except (TimeoutError, urllib.error.URLError) as exc:
+                # Late (see READ_S), or not listening yet: poll again within the bound.
+                found, last_error = None, repr(exc)
             if found:
                 return found
             exited = [name for name, p in self.processes.items() if p.poll() is not None]
@@ -218,15 +258,51 @@ def migrate(home: Path, env: dict[str, str], timeout_s: float = 300) -> None:
             db.execute("PRAGMA journal_mode=WAL")
 
 
+def parsed_since(
+    deployment: Airflow, dag_ids: Collection[str], since: datetime
+) -> Callable[[], bool]:
+    """Whether the DAG processor has parsed each of `dag_ids` since `since` (GET /dags: active
+    DAGs, with their last_parsed_time).
+
+    A home copied from a template has its DAGs serialized already, parsed before this
+    processor started. When the processor's first parse of their file fails (killed after
+    [dag_processor] dag_file_processor_timeout, 50 s, on a stalled machine), it marks each
+    DAG last parsed over stale_dag_threshold before as stale (airflow/dag_processing/
+    manager.py, `deactivate_stale_dags`) until a later parse, and the API answers a run of a
+    stale DAG with 404 "Dag with dag_id: ... not found"
+    (airflow/api_fastapi/core_api/routes/public/dag_run.py, `trigger_dag_run`)."""
+
+    def check() -> bool:
+        dags = get(f"{deployment.base}/dags?limit=1000")["dags"]
+        parsed = {d["dag_id"]: d.get("last_parsed_time") for d in dags}
+        return all(
+            parsed.get(dag_id) and datetime.fromisoformat(parsed[dag_id]) >= since
+            for dag_id in dag_ids
+        )
+
+    return check
+
+
+def serialized(home: Path, env: dict[str, str], timeout_s: float = 300) -> None:
+    """A home as MWAA's migrate-db step leaves it (`migrate`), with its DAG folder's DAGs
+    serialized: a template that tests copy."""
+    migrate(home, env, timeout_s)
+    subprocess.run([*AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True,
+                   timeout=timeout_s)  # fmt: skip
+
+
 def start_deployment(
     home: Path,
     aws_env: dict[str, str],
     startup_s: float,
     port: int = 0,
     components: tuple[str, ...] = ("scheduler", "dag-processor", "triggerer"),
+    parsed: Collection[str] = (),
 ) -> Airflow:
-    """The API server (on `port`, 0 for a free one), then `components`, all healthy."""
+    """The API server (on `port`, 0 for a free one), then `components`, all healthy, and each
+    DAG of `parsed` parsed by this deployment's DAG processor (see `parsed_since`)."""
     deployment = Airflow(home=home, env=airflow_env(home, extra=aws_env))
+    started = datetime.now(UTC)
     try:
         # One worker: MWAA runs the default four, which only adds start-up time here.
         deployment.start(
@@ -251,6 +327,9 @@ def start_deployment(
             all_healthy(deployment, tuple(c.replace("-", "_") for c in components)),
             startup_s,
         )
+        if parsed:
+            deployment.wait_for(f"{len(parsed)} DAGs parsed", parsed_since(deployment, parsed,
+                                started), startup_s)  # fmt: skip
     except BaseException:
         deployment.stop()
         raise

@@ -28,7 +28,6 @@ import copy
 import os
 import re
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,12 +36,11 @@ import boto3
 import pytest
 from packaging.version import Version
 
-from glueflow_local.airflow import migrate, start_deployment
+from glueflow_local.airflow import serialized, start_deployment
 from glueflow_runtime.ids import COST_TASK, GLUE_TASK
 from tests.dags import test_dag_runs
 from tests.dags.conftest import dag_folder
 from tests.lambda_trigger.test_api_server import (
-    AIRFLOW,
     Airflow,
     _airflow_env,
     _get,
@@ -91,12 +89,7 @@ def race_home(
 ) -> Path:
     home = tmp_path_factory.mktemp("airflow-race")
     dag_folder(home / "dags", racing_manifest(dev_manifest), dev_dag_folder)
-    env = _airflow_env(home, extra={"GLUEFLOW_POLL_SECONDS": POLL_S})
-    # migrate(): MWAA's migrate-db step, then SQLite's write-ahead log, as the local run
-    # has it: without it a long reader stalls the API server's writes for up to 60 s.
-    migrate(home, env)
-    subprocess.run([*AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True,
-                   timeout=300)  # fmt: skip
+    serialized(home, _airflow_env(home, extra={"GLUEFLOW_POLL_SECONDS": POLL_S}))
     return home
 
 
@@ -105,7 +98,7 @@ def airflow(race_home: Path, tmp_path: Path, moto_endpoint: str, aws: Any) -> It
     home = tmp_path / "airflow"
     shutil.copytree(race_home, home)
     aws_env = {"AWS_ENDPOINT_URL": moto_endpoint, "GLUEFLOW_POLL_SECONDS": POLL_S}
-    deployment = start_deployment(home, aws_env, STARTUP_S)
+    deployment = start_deployment(home, aws_env, STARTUP_S, parsed=[JOB])
     try:
         yield deployment
     finally:

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import copy
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,13 +48,12 @@ from typing import Any
 import boto3
 import pytest
 
-from glueflow_local.airflow import migrate, start_deployment
+from glueflow_local.airflow import serialized, start_deployment
 from glueflow_runtime.ids import COST_TASK, GATE_TASK, GLUE_TASK, PUBLISH_TASK
 from glueflow_runtime.validation_report import report_location
 from tests.dags import test_dag_runs
 from tests.dags.conftest import dag_folder
 from tests.lambda_trigger.test_api_server import (
-    AIRFLOW,
     Airflow,
     _airflow_env,
     _get,
@@ -103,12 +101,7 @@ def retry_home(
     the one-job manifest (as test_api_server's `migrated_home`)."""
     home = tmp_path_factory.mktemp("airflow-retry")
     dag_folder(home / "dags", one_job_manifest(dev_manifest), dev_dag_folder)
-    env = _airflow_env(home)
-    # migrate(): MWAA's migrate-db step, then SQLite's write-ahead log, as the local run
-    # has it: without it a long reader stalls the API server's writes for up to 60 s.
-    migrate(home, env)
-    subprocess.run([*AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True,
-                   timeout=300)  # fmt: skip
+    serialized(home, _airflow_env(home))
     return home
 
 
@@ -119,7 +112,8 @@ def airflow(retry_home: Path, tmp_path: Path, moto_endpoint: str, aws: Any) -> I
     is reset, whatever the test did."""
     home = tmp_path / "airflow"
     shutil.copytree(retry_home, home)
-    deployment = start_deployment(home, {"AWS_ENDPOINT_URL": moto_endpoint}, STARTUP_S)
+    deployment = start_deployment(home, {"AWS_ENDPOINT_URL": moto_endpoint}, STARTUP_S,
+                                  parsed=[JOB])  # fmt: skip
     try:
         yield deployment
     finally:

@@ -19,23 +19,19 @@ MWAA, InvokeRestApi authenticates the call instead.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import socket
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
-from glueflow_local.airflow import AIRFLOW, Airflow, migrate
+from glueflow_local.airflow import Airflow, serialized, start_deployment
 from glueflow_local.airflow import airflow_env as _airflow_env
-from glueflow_local.airflow import all_healthy as _all_healthy
-from glueflow_local.airflow import bound_port as _bound_port
 from glueflow_local.airflow import get as _get
 from glueflow_local.airflow import post as _post
 from tests.dags import conftest as dags_conftest
@@ -56,8 +52,6 @@ dev_manifest = dags_conftest.dev_manifest
 RAW = "glueflow-dev-raw-111111111111"
 STARTUP_S = 180  # bound on starting the three processes on a busy 2-core machine
 SCHEDULING_S = 90  # bound on the scheduler acting on what a test did
-T = TypeVar("T")
-_ACCESS_LINE = re.compile(r'"(GET|POST|PATCH|PUT) /|DAG bundles loaded')
 
 
 @pytest.fixture(scope="module")
@@ -67,55 +61,34 @@ def migrated_home(tmp_path_factory: pytest.TempPathFactory, dev_dag_folder: Path
     Airflow writes on first use (its JWT secret signs task tokens for every process)."""
     home = tmp_path_factory.mktemp("airflow-template")
     shutil.copytree(dev_dag_folder, home / "dags")
-    env = _airflow_env(home)
-    # migrate(): MWAA's migrate-db step, then SQLite's write-ahead log, as the local run
-    # has it: without it a long reader stalls the API server's writes for up to 60 s.
-    migrate(home, env)
-    subprocess.run([*AIRFLOW, "dags", "reserialize"], env=env, check=True, capture_output=True,
-                   timeout=300)  # fmt: skip
+    # serialized(): MWAA's migrate-db step, then SQLite's write-ahead log, as the local run
+    # has it (without it a long reader stalls the API server's writes for up to 60 s), and
+    # the DAGs serialized.
+    serialized(home, _airflow_env(home))
     return home
 
 
 @pytest.fixture
-def airflow(migrated_home: Path, tmp_path: Path) -> Iterator[Airflow]:
+def airflow(migrated_home: Path, tmp_path: Path, dev_manifest: dict) -> Iterator[Airflow]:
     """A fresh Airflow for one test: a copy of the migrated home, and the API server, scheduler
-    and DAG processor running on it."""
+    and DAG processor running on it, each DAG of the manifest parsed by that processor."""
     home = tmp_path / "airflow"
     shutil.copytree(migrated_home, home)
-    deployment = Airflow(home=home, env=_airflow_env(home))
     # No AWS here: the tasks' AWS calls go to a port this fixture holds without listening,
     # and are refused at once (never to AWS with the dummy credentials).
-    no_aws = socket.socket()
-    no_aws.bind(("127.0.0.1", 0))
-    try:
-        # Port 0: the server binds a free port and logs it, so nothing can take the port
-        # between choosing it and binding it. One worker: MWAA runs the default four, which
-        # only adds start-up time on a small machine.
-        deployment.start(
-            "api-server", "api-server", "--host", "127.0.0.1", "--port", "0", "--workers", "1"
+    with socket.socket() as no_aws:
+        no_aws.bind(("127.0.0.1", 0))
+        deployment = start_deployment(
+            home,
+            {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{no_aws.getsockname()[1]}"},
+            STARTUP_S,
+            components=("scheduler", "dag-processor"),
+            parsed=list(dev_manifest["jobs"]),
         )
-        log = home / "api-server.log"
-        port = deployment.wait_for(
-            "the API server binding a port", lambda: _bound_port(log), STARTUP_S
-        )
-        server = f"http://127.0.0.1:{port}"
-        deployment.base = f"{server}/api/v2"
-        # Task processes reach the execution API of this server, as on MWAA they reach
-        # MWAA__CORE__API_SERVER_URL's.
-        with_server = _airflow_env(
-            home, api_server_url=server, aws_endpoint=f"http://127.0.0.1:{no_aws.getsockname()[1]}"
-        )
-        # Without its task-log server, which binds a fixed port (8793) on every interface: the
-        # API server reads the task logs from this home's files, as the scheduler writes them.
-        deployment.start("scheduler", "scheduler", "--skip-serve-logs", env=with_server)
-        deployment.start("dag-processor", "dag-processor", env=with_server)
-        deployment.wait_for(
-            "the scheduler and DAG processor heartbeating", _all_healthy(deployment), STARTUP_S
-        )
-        yield deployment
-    finally:
-        deployment.stop()
-        no_aws.close()
+        try:
+            yield deployment
+        finally:
+            deployment.stop()
 
 
 def _once_started(url: str) -> Callable[[], dict | None]:
