@@ -141,7 +141,7 @@ def run_scenarios(args: argparse.Namespace, workdir: Path) -> tuple[bool, list[s
     """Every scenario of FILE, grouped by clock (one local run per clock); its verdicts."""
     from glueflow_local.run import LocalRun
     from glueflow_local.scenario_model import load
-    from glueflow_local.scenarios import ScenarioRun
+    from glueflow_local.scenarios import ScenarioRun, named_jobs
 
     files = _scenario_files(args.file)
     loaded = []
@@ -158,8 +158,12 @@ def run_scenarios(args: argparse.Namespace, workdir: Path) -> tuple[bool, list[s
     for clock in clocks:
         group = [(p, s) for p, s in loaded if s.clock.compression == clock]
         folder = workdir if len(clocks) == 1 else workdir / f"clock-{clock:g}"
+        # The jobs the group's scenarios name, and what their runs start: the others stay
+        # paused, as in run-local (a scheduled job's run is nobody's expectation here).
+        named = [named_jobs(s) for _, s in group]
+        only = set().union(*named) if all(named) else None
         with LocalRun(args.assembly, args.env, folder, airflow_port=args.port,
-                      time_scale=clock) as run:  # fmt: skip
+                      time_scale=clock, only=only) as run:  # fmt: skip
             for path, scenario in group:
                 verdicts += ScenarioRun(run, path.stem, scenario, path.parent).play()
             (run.workdir / "summary.json").write_text(
@@ -244,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "scenario":
             ok, lines = run_scenarios(args, workdir)
             print("\n".join(["", *lines]))
-            print(f"timeline and runs: {workdir / 'summary.json'}; logs under {workdir}")
+            # One summary per clock: each clock's scenarios run on a local run of their own.
+            summaries = sorted(workdir.glob("**/summary.json"))
+            print(f"timeline and runs: {', '.join(map(str, summaries))}; logs under {workdir}")
             took = time.monotonic() - started
             print(f"{'done' if ok else 'FAILED'} in {took:.0f} s (every process it started "
                   "has ended)")  # fmt: skip
@@ -253,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             manifest = args.assembly / "glueflow" / args.env / "manifest" / "manifest.json"
             if manifest.is_file():
                 _check_job(manifest, args.job, args.file)
-        only = args.job if args.command == "run" else None
+        only = {args.job} if args.command == "run" else None
         with LocalRun(args.assembly, args.env, workdir, airflow_port=args.port, only=only) as run:
             if args.command == "run":
                 _check_job(run.workdir / "airflow" / "dags" / "manifest.json", args.job,

@@ -31,6 +31,7 @@ import os
 import re
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -165,6 +166,11 @@ class LocalCloud:
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
+        # moto's backends are this process's: a second local run in it (make scenario, one per
+        # clock) would find the first one's buckets, queues and jobs. Its reset API empties
+        # them (POST /moto-api/reset: moto's reset API, its changelog and server-mode docs).
+        reset = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")  # noqa: S310
+        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - loopback http
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
         _finish_redshift_statements()

@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.error
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import metadata
@@ -309,11 +309,12 @@ class LocalRun:
         timeline: Timeline | None = None,
         airflow_port: int = 0,
         time_scale: float = 1.0,
-        only: str | None = None,
+        only: Collection[str] | None = None,
     ) -> None:
         self.timeline = timeline or Timeline()
-        # run-local: this job and the jobs its runs start; every other DAG is paused.
-        self.only = only
+        # run-local's job, or a scenario's, and the jobs their runs start; every other DAG
+        # is paused. None: every DAG runs.
+        self.only = set(only) if only else None
         # Seconds of scenario time per real second: the trigger's backoff and retry window,
         # a failed batch's return and Airflow's retry delays all run this much faster.
         self.time_scale = time_scale
@@ -408,11 +409,11 @@ class LocalRun:
             STARTUP_S,
         )
         if self.only:
-            running = started_by(self.manifest, self.only)
+            running = set().union(*(started_by(self.manifest, job) for job in self.only))
             self.pause_all_but(running)
             say("setup", f"{len(dag_ids)} DAGs parsed from the shipped folder; running "
-                         f"{', '.join(sorted(running))} (what {self.only} starts), the "
-                         f"{len(set(dag_ids) - running)} others paused")  # fmt: skip
+                         f"{', '.join(sorted(running))} (what {', '.join(sorted(self.only))} "
+                         f"starts), the {len(set(dag_ids) - running)} others paused")  # fmt: skip
             dag_ids = sorted(running)
         else:
             say("setup", f"{len(dag_ids)} DAGs parsed from the shipped folder, none paused: "

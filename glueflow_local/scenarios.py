@@ -221,18 +221,10 @@ class ScenarioRun:
         self.say(f"  idle after {time.monotonic() - started:.0f} s")
 
     def _jobs_named(self) -> set[str]:
-        """The jobs the scenario lands files for, fails or counts: what `idle` waits for. The
-        environment's other DAGs (a scheduled one waiting for its input, say) are not."""
-        jobs: set[str] = set()
-        for step in self.scenario.steps:
-            kind = next(iter(type(step).model_fields))
-            value = getattr(step, kind)
-            if isinstance(value, Land | FailGlue):
-                jobs.add(value.job)
-            elif isinstance(value, Expect):
-                jobs.update(value.dag_runs or {})
-                jobs.update(value.glue_runs or {})
-        return jobs or set(self.run.manifest["jobs"])
+        """What `idle` waits for: the jobs the scenario names (`named_jobs`), or every job
+        when it names none. The environment's other DAGs (a scheduled one waiting for its
+        input, say) are not."""
+        return named_jobs(self.scenario) or set(self.run.manifest["jobs"])
 
     def _expect(self, step: Expect) -> None:
         add = self.verdicts.append
@@ -345,6 +337,20 @@ class ScenarioRun:
         self.run.glue.faults.clear()
         for source in self.run.cloud.event_sources:
             source.function.fail_next = 0
+
+
+def named_jobs(scenario: Scenario) -> set[str]:
+    """The jobs a scenario lands files for, fails or counts."""
+    jobs: set[str] = set()
+    for step in scenario.steps:
+        kind = next(iter(type(step).model_fields))
+        value = getattr(step, kind)
+        if isinstance(value, Land | FailGlue):
+            jobs.add(value.job)
+        elif isinstance(value, Expect):
+            jobs.update(value.dag_runs or {})
+            jobs.update(value.glue_runs or {})
+    return jobs
 
 
 def dead_letter_queues(run: LocalRun) -> list[str]:
