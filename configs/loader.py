@@ -34,6 +34,7 @@ from configs.problems import (
     problems_from_validation,
     validation_items,
 )
+from configs.steps import step_type
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS_DIR = REPO_ROOT / "configs" / "environments"
@@ -271,11 +272,13 @@ def check_jobs(
             elif upstream not in names:
                 add(name, ("depends_on", i), f"unknown job {upstream!r}; known: {known}")
         for i, step in enumerate(job.downstream):
-            target = getattr(step, "job", None)
-            if target == name:
-                add(name, ("downstream", i, "job"), "a job cannot trigger itself (endless loop)")
-            elif target is not None and target not in names:
-                add(name, ("downstream", i, "job"), f"unknown job {target!r}; known: {known}")
+            for where_, target in started_by_step(step):
+                if target == name:
+                    add(name, ("downstream", i, where_),
+                        "a job cannot trigger itself (endless loop)")  # fmt: skip
+                elif target not in names:
+                    add(name, ("downstream", i, where_),
+                        f"unknown job {target!r}; known: {known}")  # fmt: skip
     for name, job in sorted(jobs.items()):
         problems.extend(_run_time_problems(name, job, add))
     _table_problems(jobs, add)
@@ -466,6 +469,11 @@ class _TriggerIndex:
         return found
 
 
+def started_by_step(step: Any) -> list[tuple[str, str]]:
+    """The jobs a downstream step starts, each with its field (its type's `starts`)."""
+    return step_type(step.type).starts(step.model_dump())
+
+
 def _start_cycle_problems(jobs: Mapping[str, JobConfig], add: Callable[..., None]) -> list:
     """Jobs that start each other in a circle: through what one writes where another's S3
     trigger listens, a trigger_job step, or depends_on (a circle of depends_on alone is the
@@ -477,8 +485,9 @@ def _start_cycle_problems(jobs: Mapping[str, JobConfig], add: Callable[..., None
             for other in sorted(listening.overlapping(out.bucket, out.prefix) - {name}):
                 how.setdefault((name, other), "writes where its trigger listens")
         for step in job.downstream:
-            if getattr(step, "job", None) in jobs and step.job != name:
-                how.setdefault((name, step.job), f"trigger_job step {step.name!r}")
+            for _, target in started_by_step(step):
+                if target in jobs and target != name:
+                    how.setdefault((name, target), f"{step.type} step {step.name!r}")
         for upstream in job.depends_on:
             if upstream in jobs and upstream != name:
                 how.setdefault((upstream, name), "depends_on")

@@ -7,7 +7,7 @@ validation instead of silently becoming a default.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 from croniter import croniter
 from pydantic import (
@@ -21,47 +21,19 @@ from pydantic import (
 )
 
 from configs import glue_limits
+from glueflow_steps import registry
+from glueflow_steps.base import JobName, matching
 
 # --- names -------------------------------------------------------------------------------------
+# A job's and a step's names (JobName, StepName) are the step registry's: glueflow_steps/base.py.
 
-JOB_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 ENV_NAME_RE = re.compile(r"^[a-z][a-z0-9]{1,11}$")
 PREFIX_RE = re.compile(r"^[a-z][a-z0-9]{1,15}$")
 BUCKET_KEY_RE = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
-STEP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 S3_BUCKET_RE = re.compile(r"^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
-
-def _matching(pattern: re.Pattern[str], what: str, accepted: str):
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise ValueError(f"{value!r} is not a valid {what}: use {accepted}")
-        return value
-
-    return AfterValidator(check)
-
-
-JobName = Annotated[
-    str,
-    _matching(
-        JOB_NAME_RE,
-        "job name",
-        "3-64 characters of lowercase letters, digits and '_', starting with a letter "
-        "(it becomes the Airflow DAG id and part of the Glue job name, S3 prefixes and "
-        "CloudFormation ids)",
-    ),
-]
-StepName = Annotated[
-    str,
-    _matching(
-        STEP_NAME_RE,
-        "step name",
-        "1-64 lowercase letters, digits and '_', starting with a letter (an Airflow task id)",
-    ),
-]
 BucketKey = Annotated[
     str,
-    _matching(
+    matching(
         BUCKET_KEY_RE,
         "bucket key",
         "2-20 lowercase letters, digits and '-', starting with a letter",
@@ -225,7 +197,7 @@ SOURCE_PARTITION = "source_id"
 
 ColumnType = Annotated[
     str,
-    _matching(
+    matching(
         COLUMN_TYPE_RE,
         "column type",
         "string, boolean, tinyint, smallint, int, bigint, float, double, date, timestamp, "
@@ -234,7 +206,7 @@ ColumnType = Annotated[
 ]
 ColumnName = Annotated[
     str,
-    _matching(
+    matching(
         COLUMN_NAME_RE, "column name", "lowercase letters, digits and '_', starting with a letter"
     ),
 ]
@@ -249,7 +221,7 @@ class TableOutput(S3Location):
 
     table: Annotated[
         str,
-        _matching(
+        matching(
             TABLE_NAME_RE, "table name", "lowercase letters, digits and '_', starting with a letter"
         ),
     ] = Field(description="The table's name in the environment's catalog database.")
@@ -468,49 +440,11 @@ class AirflowSettings(_Model):
     alert_on_failure: bool = Field(default=True, description="Send failures to the alerts.")
 
 
-class RedshiftSqlStep(_Model):
-    """Run SQL through the Redshift Data API after the job succeeds."""
-
-    type: Literal["redshift_sql"]
-    name: StepName = Field(description="Airflow task id of the step.")
-    sql: str = Field(min_length=1, description="SQL to run.")
-    database: str = Field(min_length=1, description="Redshift database.")
-    workgroup: str | None = Field(default=None, description="Redshift Serverless workgroup.")
-    workgroup_arn: str | None = Field(
-        default=None,
-        pattern=r"^arn:aws[a-z-]*:redshift-serverless:[a-z0-9-]+:\d{12}:workgroup/[0-9a-f-]{36}$",
-        description="The workgroup's ARN (it holds the workgroup id, not its name); required "
-        "with 'workgroup', so that MWAA may run statements on this workgroup only.",
-    )
-    cluster_identifier: str | None = Field(default=None, description="Provisioned cluster.")
-    secret_arn: str | None = Field(
-        default=None,
-        pattern=r"^arn:aws[a-z-]*:secretsmanager:",
-        description="Database credentials secret (provisioned clusters).",
-    )
-
-    @model_validator(mode="after")
-    def _one_target(self) -> RedshiftSqlStep:
-        if (self.workgroup is None) == (self.cluster_identifier is None):
-            raise ValueError("set exactly one of 'workgroup' or 'cluster_identifier'")
-        if (self.workgroup is None) != (self.workgroup_arn is None):
-            raise ValueError(
-                "'workgroup_arn' goes with 'workgroup' (aws redshift-serverless get-workgroup "
-                "--workgroup-name NAME shows it)"
-            )
-        return self
-
-
-class TriggerJobStep(_Model):
-    """Start another job's DAG, passing conf."""
-
-    type: Literal["trigger_job"]
-    name: StepName = Field(description="Airflow task id of the step.")
-    job: JobName = Field(description="The job whose DAG to start.")
-    conf: dict[str, Any] = Field(default_factory=dict, description="conf for that DAG run.")
-
-
-DownstreamStep = Annotated[RedshiftSqlStep | TriggerJobStep, Field(discriminator="type")]
+# A downstream step: one of the step registry's types (glueflow_steps/), told apart by `type`.
+DownstreamStep = Annotated[
+    Union[tuple(step.model for step in registry().values())],  # noqa: UP007 - built at import
+    Field(discriminator="type"),
+]
 
 
 class JobConfig(_Model):

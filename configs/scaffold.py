@@ -7,8 +7,8 @@ import textwrap
 from pathlib import Path
 
 from configs.loader import JOBS_DIR, REPO_ROOT, display_path
-from configs.models import JOB_NAME_RE
 from configs.problems import ConfigError, ConfigProblem
+from glueflow_steps.base import JOB_NAME_RE
 
 # Where new-job writes a job's test: beside the example jobs' (tests/glue_scripts), whose
 # conftest gives it the `spark` fixture.

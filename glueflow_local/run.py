@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+from configs.steps import step_type
 from glueflow_local import airflow as local_airflow
 from glueflow_local import warehouse
 from glueflow_local.assembly import CloudAssembly
@@ -280,14 +281,14 @@ def _patched(base: str, dag_id: str, paused: bool) -> bool | None:
 
 def started_by(manifest: dict[str, Any], job: str) -> set[str]:
     """`job` and every job its runs start, however indirectly: the jobs that depend on it
-    (their asset schedule) and those its trigger_job steps start."""
+    (their asset schedule) and those its steps start (trigger_job)."""
     jobs = manifest["jobs"]
     found, todo = {job}, [job]
     while todo:
         current = todo.pop()
         started = {name for name, entry in jobs.items() if current in entry.get("depends_on", [])}
-        started |= {step["job"] for step in jobs[current].get("downstream", [])
-                    if step.get("type") == "trigger_job"}  # fmt: skip
+        started |= {job for step in jobs[current].get("downstream", [])
+                    for _, job in step_type(step["type"]).starts(step)}  # fmt: skip
         for name in sorted(started - found):
             found.add(name)
             todo.append(name)

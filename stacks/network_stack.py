@@ -12,6 +12,7 @@ from constructs import Construct
 
 from cdk_constructs.network.private_network import ExistingVpcIds, PrivateNetwork
 from configs.models import EnvironmentConfig, JobConfig
+from configs.steps import step_type
 
 # Every AWS API that code inside the VPC calls, and who calls it. S3 has a gateway endpoint.
 RUNTIME_ENDPOINTS: dict[str, str] = {
@@ -29,20 +30,15 @@ RUNTIME_ENDPOINTS: dict[str, str] = {
     "sqs": "MWAA's Celery queue",
     "sts": "AWS SDK credential and region resolution in tasks and Lambda",
 }
-# Needed only when some job's downstream steps call the service.
-STEP_ENDPOINTS: dict[str, tuple[str, str]] = {
-    "redshift_sql": ("redshift-data", "redshift_sql steps: the Redshift Data API"),
-}
 
 
 def endpoint_services(jobs: Mapping[str, JobConfig]) -> dict[str, str]:
-    """The interface endpoints an environment needs, derived from what its runtime calls."""
+    """The interface endpoints an environment needs, derived from what its runtime calls: the
+    runtime's own, and those of the step types its jobs use (glueflow_steps/)."""
     services = dict(RUNTIME_ENDPOINTS)
     for job in jobs.values():
         for step in job.downstream:
-            if step.type in STEP_ENDPOINTS:
-                name, why = STEP_ENDPOINTS[step.type]
-                services[name] = why
+            services.update(step_type(step.type).endpoints)
     return dict(sorted(services.items()))
 
 

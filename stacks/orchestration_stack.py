@@ -25,6 +25,7 @@ from cdk_constructs.storage.s3_access import S3Prefix, object_statement, read_st
 from configs import naming
 from configs.models import EnvironmentConfig, JobConfig
 from configs.mwaa_version import AIRFLOW_VERSION
+from configs.steps import Grant, Where, registry
 from stacks.nag import acknowledge, acknowledge_deploy_time_handlers, acknowledge_wildcards
 
 DAGS_PREFIX = "dags/"
@@ -36,6 +37,8 @@ DAG_FOLDER_ONLY = (
     "!.airflowignore",
     "!glueflow_runtime",
     "!glueflow_runtime/*.py",
+    "!glueflow_steps",
+    "!glueflow_steps/*.py",
 )
 REQUIREMENTS_KEY = "requirements/requirements.txt"
 SECRETS_PREFIX = "airflow/"
@@ -47,12 +50,6 @@ GLUE_RUN_ACTIONS = (
     "glue:GetJobRun",
     "glue:GetJobRuns",
     "glue:StartJobRun",
-)
-# How a deferrable RedshiftDataOperator follows its statement.
-REDSHIFT_STATEMENT_ACTIONS = (
-    "redshift-data:CancelStatement",
-    "redshift-data:DescribeStatement",
-    "redshift-data:GetStatementResult",
 )
 
 
@@ -66,6 +63,16 @@ CATALOG_PUBLISH_ACTIONS = (
     "glue:BatchUpdatePartition",
     "glue:BatchDeletePartition",
 )
+
+
+def policy_statements(grants: Sequence[Grant]) -> list[iam.PolicyStatement]:
+    """A step type's grants (glueflow_steps/) as the IAM statements of MWAA's role."""
+    return [
+        iam.PolicyStatement(
+            actions=list(g.actions), resources=list(g.resources), conditions=g.conditions
+        )
+        for g in grants
+    ]
 
 
 class OrchestrationStack(Stack):
@@ -188,14 +195,15 @@ class OrchestrationStack(Stack):
         )
         self.mwaa.environment.node.add_dependency(dags)
         env_arn = self.mwaa.environment_arn
+        step_grants = self._step_grants(jobs)
         arn = f"arn:{self.partition}"
         acknowledge_wildcards(
             self.mwaa.policy,
             {
                 "*": "s3:GetAccountPublicAccessBlock, logs:DescribeLogGroups and "
                 "cloudwatch:PutMetricData (namespace AmazonMWAA only) have no resource-level "
-                f"permission; MWAA needs them ({env_arn}). So do the redshift-data statement "
-                "reads of redshift_sql steps, limited to the role's own statements",
+                f"permission; MWAA needs them ({env_arn})."
+                + "".join(f" So do {g.why}" for g in step_grants if "*" in g.resources),
                 f"{arn}:s3:::{bucket_name}/*": "MWAA reads its own source bucket: DAGs, "
                 "manifest, requirements",
                 f"{arn}:logs:{self.region}:{self.account}:log-group:"
@@ -260,7 +268,7 @@ class OrchestrationStack(Stack):
                 actions=["logs:GetLogEvents"],
                 resources=[glue_logs],
             ),
-            *self._redshift_statements(jobs),
+            *policy_statements(step_grants),
         )
         acknowledge_wildcards(
             self.mwaa.policy,
@@ -307,50 +315,16 @@ class OrchestrationStack(Stack):
             },
         )
 
-    def _redshift_statements(self, jobs: Mapping[str, JobConfig]) -> list[iam.PolicyStatement]:
-        """What the `redshift_sql` steps call through the Redshift Data API: statements on
-        their own workgroups and clusters only, with IAM credentials or their secret."""
-        steps = [s for job in jobs.values() for s in job.downstream if s.type == "redshift_sql"]
-        if not steps:
-            return []
-        redshift = f"arn:{self.partition}:redshift:{self.region}:{self.account}"
-        targets, credentials, secrets = set(), set(), set()
-        for step in steps:
-            if step.workgroup_arn:
-                targets.add(step.workgroup_arn)
-                credentials.add(("redshift-serverless:GetCredentials", step.workgroup_arn))
-            else:
-                targets.add(f"{redshift}:cluster:{step.cluster_identifier}")
-                if not step.secret_arn:
-                    credentials.add((
-                        "redshift:GetClusterCredentialsWithIAM",
-                        f"{redshift}:dbname:{step.cluster_identifier}/{step.database}",
-                    ))  # fmt: skip
-            if step.secret_arn:
-                secrets.add(step.secret_arn)
-        statements = [
-            iam.PolicyStatement(
-                actions=["redshift-data:ExecuteStatement"], resources=sorted(targets)
-            ),
-            # No resource-level permission: only statements this role ran.
-            iam.PolicyStatement(
-                actions=list(REDSHIFT_STATEMENT_ACTIONS),
-                resources=["*"],
-                conditions={
-                    "StringEquals": {"redshift-data:statement-owner-iam-userid": "${aws:userid}"}
-                },
-            ),
-        ]
-        for action in sorted({action for action, _ in credentials}):
-            arns = sorted(arn for a, arn in credentials if a == action)
-            statements.append(iam.PolicyStatement(actions=[action], resources=arns))
-        if secrets:
-            statements.append(
-                iam.PolicyStatement(
-                    actions=["secretsmanager:GetSecretValue"], resources=sorted(secrets)
-                )
-            )
-        return statements
+    def _step_grants(self, jobs: Mapping[str, JobConfig]) -> list[Grant]:
+        """What the environment's downstream steps call, as each step type grants it
+        (glueflow_steps/), on the resources its steps name."""
+        where = Where(self.partition, self.region, self.account)
+        grants = []
+        for name, kind in registry().items():
+            steps = [s for job in jobs.values() for s in job.downstream if s.type == name]
+            if steps:
+                grants += kind.grants(steps, where)
+        return grants
 
     def _object_version(
         self,

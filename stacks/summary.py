@@ -16,6 +16,7 @@ from typing import Any
 from configs.loader import ENVIRONMENTS_DIR, REPO_ROOT, load_environments
 from configs.manifest import manifest_path
 from configs.models import EnvironmentConfig
+from configs.steps import step_type
 from stacks.fixed_cost import HOURS_PER_MONTH, DeployedCounts, fixed_monthly_cost
 from stacks.iam_review import allow_statements, wildcard_problems
 
@@ -101,12 +102,12 @@ def _trigger_text(job: dict[str, Any], started_by_steps: list[str] = ()) -> str:
 
 
 def started_by(jobs: dict[str, Any]) -> dict[str, str]:
-    """Per job, what starts it (`_trigger_text`), other jobs' `trigger_job` steps included."""
+    """Per job, what starts it (`_trigger_text`), other jobs' steps that start it included."""
     steps: dict[str, list[str]] = {}
     for name, job in sorted(jobs.items()):
         for step in job["downstream"]:
-            if step["type"] == "trigger_job":
-                steps.setdefault(step["job"], []).append(f"{name}.{step['name']}")
+            for _, started in step_type(step["type"]).starts(step):
+                steps.setdefault(started, []).append(f"{name}.{step['name']}")
     return {name: _trigger_text(job, steps.get(name, [])) for name, job in jobs.items()}
 
 
@@ -201,7 +202,7 @@ def _job_details(job: dict[str, Any]) -> list[str]:
     if job["validation"]:
         details.append(f"gate: at most {job['validation']['max_invalid_ratio']:.1%} invalid")
     for step in job["downstream"]:
-        target = step.get("job") or step.get("workgroup") or step.get("cluster_identifier")
+        target = step_type(step["type"]).target(step)
         details.append(f"step: {step['name']} ({step['type']} {target})")
     return details
 

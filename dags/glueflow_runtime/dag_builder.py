@@ -292,31 +292,14 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
 
 
 def _step(step: dict[str, Any], job: dict[str, Any], region: str) -> Any:
-    if step["type"] == "redshift_sql":
-        from airflow.providers.amazon.aws.operators.redshift_data import RedshiftDataOperator
+    """The step's operator, built by its type's module (glueflow_steps/), which imports its
+    provider only now: a DAG loads the types its own steps use."""
+    from glueflow_steps import step_type
 
-        return RedshiftDataOperator(
-            task_id=step["name"],
-            database=step["database"],
-            sql=step["sql"],
-            workgroup_name=step.get("workgroup"),
-            cluster_identifier=step.get("cluster_identifier"),
-            secret_arn=step.get("secret_arn"),
-            wait_for_completion=True,
-            deferrable=True,
-            aws_conn_id=AWS_CONN_ID,
-            region_name=region,
-        )
-    if step["type"] == "trigger_job":
-        from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-
-        return TriggerDagRunOperator(
-            task_id=step["name"],
-            trigger_dag_id=step["job"],
-            conf={
-                **step["conf"],
-                "triggered_by": {"dag_id": job["dag_id"], "run_id": "{{ run_id }}"},
-            },
-            wait_for_completion=False,
-        )
-    raise ValueError(f"unknown downstream step type {step['type']!r} in job {job['dag_id']}")
+    try:
+        kind = step_type(step["type"])
+    except KeyError:
+        raise ValueError(
+            f"unknown downstream step type {step['type']!r} in job {job['dag_id']}"
+        ) from None
+    return kind.operator(step, job, region)

@@ -25,10 +25,12 @@ from tests.conftest import REPO_ROOT
 
 # The venv's Node when the system one is too old (tests/conftest.py puts the venv first).
 NPX = shutil.which("npx") or "npx"
-RUNTIME = sorted(p.name for p in (REPO_ROOT / "dags" / "glueflow_runtime").glob("*.py"))
+# The factory's packages: its runtime, and the step registry it builds the steps from.
+PACKAGES = ("glueflow_runtime", "glueflow_steps")
 EXPECTED_FILES = sorted(
     [".airflowignore", "glueflow_factory.py", "manifest.json"]
-    + [f"glueflow_runtime/{name}" for name in RUNTIME]
+    + [f"{package}/{p.name}" for package in PACKAGES
+       for p in (REPO_ROOT / "dags" / package).glob("*.py")]  # fmt: skip
 )
 
 

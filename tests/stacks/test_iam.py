@@ -264,7 +264,7 @@ def test_a_provisioned_cluster_step_gets_its_cluster_and_its_credentials_only() 
 
     from configs.models import JobConfig
     from stacks.cdk_context import project_context
-    from stacks.orchestration_stack import OrchestrationStack
+    from stacks.orchestration_stack import OrchestrationStack, policy_statements
     from tests.conftest import valid_job
 
     secret = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:redshift/etl-AbC123"  # noqa: S105
@@ -280,7 +280,7 @@ def test_a_provisioned_cluster_step_gets_its_cluster_and_its_credentials_only() 
     stack = Stack(app, "S", env=Environment(account="111111111111", region="eu-west-1"))
     statements = [
         stack.resolve(s.to_statement_json())
-        for s in OrchestrationStack._redshift_statements(stack, jobs)
+        for s in policy_statements(OrchestrationStack._step_grants(stack, jobs))
     ]
     redshift = "arn:aws:redshift:eu-west-1:111111111111"
     for cluster in ("mart", "legacy"):

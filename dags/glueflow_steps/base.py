@@ -1,0 +1,102 @@
+"""What a step type is made of, and the names every step config shares.
+
+Only pydantic and the standard library: this module is imported by `configs` at validation
+and synth, and by the DAG factory on MWAA.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+JOB_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
+STEP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def matching(pattern: re.Pattern[str], what: str, accepted: str) -> AfterValidator:
+    """A validator refusing a value that `pattern` does not match, saying what is accepted."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid {what}: use {accepted}")
+        return value
+
+    return AfterValidator(check)
+
+
+JobName = Annotated[
+    str,
+    matching(
+        JOB_NAME_RE,
+        "job name",
+        "3-64 characters of lowercase letters, digits and '_', starting with a letter "
+        "(it becomes the Airflow DAG id and part of the Glue job name, S3 prefixes and "
+        "CloudFormation ids)",
+    ),
+]
+StepName = Annotated[
+    str,
+    matching(
+        STEP_NAME_RE,
+        "step name",
+        "1-64 lowercase letters, digits and '_', starting with a letter (an Airflow task id)",
+    ),
+]
+
+
+class StepModel(BaseModel):
+    """A step's config: unknown keys refused, types strict, as every config model. Each
+    declares `type` (its Literal) and then `name` (a StepName), in that order: the manifest
+    and the schema list fields in declaration order."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+@dataclass(frozen=True)
+class Where:
+    """The environment a step's grants are made in."""
+
+    partition: str
+    region: str
+    account: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    """One IAM statement for MWAA's role. A statement on resource "*" says `why` (cdk-nag's
+    acknowledgement of the wildcard): what, with no resource-level permission, limits it."""
+
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    conditions: dict[str, Any] | None = None
+    why: str = ""
+
+
+class StepType:
+    """One kind of step. Its module's `STEP` is an instance; the defaults are a step that
+    needs no grant, no endpoint and starts no job."""
+
+    name: ClassVar[str]
+    model: ClassVar[type[StepModel]]
+    # The interface endpoints its steps call: service name -> what for.
+    endpoints: ClassVar[dict[str, str]] = {}
+
+    def operator(self, step: dict[str, Any], job: dict[str, Any], region: str) -> Any:
+        """The Airflow operator of `step` (a manifest entry) in `job`'s DAG."""
+        raise NotImplementedError
+
+    def grants(self, steps: list[Any], where: Where) -> list[Grant]:
+        """What MWAA's role needs for all of this environment's `steps` of this type."""
+        return []
+
+    def target(self, step: dict[str, Any]) -> str:
+        """What the step acts on, for the synth summary and `make review`."""
+        return ""
+
+    def starts(self, step: dict[str, Any]) -> list[tuple[str, str]]:
+        """The jobs whose DAGs the step starts, each with the config field that names it:
+        validation checks them (known, not the step's own job, no cycle)."""
+        return []
