@@ -328,6 +328,32 @@ def _overlap(a: str | None, b: str | None) -> bool:
     return a.startswith(b) or b.startswith(a)
 
 
+def _step_graph_problems(name: str, job: JobConfig, add: Callable[..., None]) -> None:
+    """Each step's `after` names other steps of the job, once each, and no steps wait for
+    each other in a circle (the DAG would refuse it: a cycle)."""
+    names = [step.name for step in job.downstream]
+    graph: dict[str, list[str]] = {}
+    for i, step in enumerate(job.downstream):
+        after = step.after if step.after is not None else names[i - 1 : i]
+        for j, upstream in enumerate(step.after or []):
+            where = ("downstream", i, "after", j)
+            if upstream == step.name:
+                add(name, where, "a step cannot run after itself")
+            elif upstream not in names:
+                add(name, where, f"unknown step {upstream!r}; this job's steps: "
+                                 f"{', '.join(names)}")  # fmt: skip
+            elif step.after.index(upstream) != j:
+                add(name, where, f"{upstream!r} is named twice")
+        graph[step.name] = [u for u in after if u in names and u != step.name]
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        circle = exc.args[1]
+        first = names.index(circle[0])
+        add(name, ("downstream", first, "after"),
+            f"steps run after each other in a circle: {' -> '.join(circle)}")  # fmt: skip
+
+
 def _run_time_problems(name: str, job: JobConfig, add: Callable[..., None]) -> list:
     """What AWS, MWAA or Airflow would refuse or get wrong at run time, caught here."""
     if len(name) > MAX_DAG_ID:
@@ -338,6 +364,7 @@ def _run_time_problems(name: str, job: JobConfig, add: Callable[..., None]) -> l
             f"with MWAA InvokeRestApi at {DAG_RUNS_PATH.format('<name>')}, whose path may "
             f"have {INVOKE_REST_API_MAX_PATH}",
         )
+    _step_graph_problems(name, job, add)
     for i, step in enumerate(job.downstream):
         if step.name in factory_task_ids():
             add(

@@ -153,7 +153,7 @@ def _job_entry(
         ),
         "cost_budget_usd": job.cost_budget_usd,
         "airflow": job.airflow.model_dump(),
-        "downstream": [step.model_dump() for step in job.downstream],
+        "downstream": downstream_graph(job),
     }
 
 
@@ -179,3 +179,15 @@ def write_manifest(manifest: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(manifest_json(manifest), encoding="utf-8")
     return path
+
+
+def downstream_graph(job: JobConfig) -> list[dict[str, Any]]:
+    """The job's steps for the DAG factory, each with the steps it runs `after` spelled out:
+    unset, the step before it (none for the first, which runs after the publish)."""
+    steps = []
+    for i, step in enumerate(job.downstream):
+        entry = step.model_dump()
+        if entry["after"] is None:
+            entry["after"] = [job.downstream[i - 1].name] if i else []
+        steps.append(entry)
+    return steps

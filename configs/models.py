@@ -485,7 +485,9 @@ class JobConfig(_Model):
     cost_budget_usd: float | None = Field(default=None, gt=0, description="Per-run budget.")
     airflow: AirflowSettings = Field(default_factory=AirflowSettings, description="Task retries.")
     downstream: list[DownstreamStep] = Field(
-        default_factory=list, description="Steps after a successful, valid run, in order."
+        default_factory=list,
+        description="Steps after a successful, valid run: in order, unless their `after` says "
+        "otherwise.",
     )
 
     @field_validator("script")

@@ -201,9 +201,15 @@ def _job_details(job: dict[str, Any]) -> list[str]:
     ]
     if job["validation"]:
         details.append(f"gate: at most {job['validation']['max_invalid_ratio']:.1%} invalid")
-    for step in job["downstream"]:
+    steps = job["downstream"]
+    for i, step in enumerate(steps):
         target = step_type(step["type"]).target(step)
-        details.append(f"step: {step['name']} ({step['type']} {target})")
+        # The step graph where it is not the list's order: what runs side by side, and joins.
+        in_order = [steps[i - 1]["name"]] if i else []
+        after = "" if step["after"] == in_order else (
+            f" after {', '.join(step['after'])}" if step["after"] else " after the job's own tasks"
+        )  # fmt: skip
+        details.append(f"step: {step['name']} ({step['type']} {target}){after}")
     return details
 
 

@@ -30,6 +30,7 @@ from glueflow_runtime.ids import (
     GLUE_TASK,
     INPUT_SENSOR_TASK,
     PUBLISH_TASK,
+    STEPS_DONE_TASK,
 )
 
 # Operator modules are imported where a DAG uses them, not here: a worker builds only the DAG
@@ -284,11 +285,35 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
                     task_id=PUBLISH_TASK, python_callable=publish.run_publish, op_kwargs=report
                 )
             )
-        chain += [_step(step, job, region) for step in job["downstream"]]
         for upstream, downstream in itertools.pairwise(chain):
             upstream >> downstream
-        chain[-1].outlets = [job_asset(env, job["dag_id"])]
+        last = _steps(job, region, after=chain[-1])
+        last.outlets = [job_asset(env, job["dag_id"])]
     return dag
+
+
+def _steps(job: dict[str, Any], region: str, after: Any) -> Any:
+    """The job's downstream steps, each after the steps its manifest entry names (none: right
+    after `after`, the publish), fanning out and in as declared; the task that ends them all
+    (`after` when there are none), which carries the job's asset event. Several last steps
+    are joined by an empty task, so the event comes only when every one has succeeded."""
+    tasks = {step["name"]: _step(step, job, region) for step in job["downstream"]}
+    for step in job["downstream"]:
+        for upstream in step["after"] or []:
+            tasks[upstream] >> tasks[step["name"]]
+        if not step["after"]:
+            after >> tasks[step["name"]]
+    named = {upstream for step in job["downstream"] for upstream in step["after"]}
+    ends = [task for name, task in tasks.items() if name not in named]
+    if not ends:
+        return after
+    if len(ends) == 1:
+        return ends[0]
+    from airflow.providers.standard.operators.empty import EmptyOperator
+
+    done = EmptyOperator(task_id=STEPS_DONE_TASK)
+    ends >> done
+    return done
 
 
 def _step(step: dict[str, Any], job: dict[str, Any], region: str) -> Any:

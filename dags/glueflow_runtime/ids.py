@@ -19,6 +19,8 @@ VERDICT_KEY = "gate_verdict"
 COST_TASK = "record_cost"
 # Makes the run's output visible: after the gate, before the steps and the asset event.
 PUBLISH_TASK = "publish"
+# Joins a job's last steps when several run side by side; it carries the asset event.
+STEPS_DONE_TASK = "steps_done"
 # The one task of a job whose DAG could not be built (dag_builder.broken_dag).
 BROKEN_TASK = "dag_build_failed"
 

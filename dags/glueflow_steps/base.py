@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 JOB_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 STEP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -48,11 +48,20 @@ StepName = Annotated[
 
 
 class StepModel(BaseModel):
-    """A step's config: unknown keys refused, types strict, as every config model. Each
-    declares `type` (its Literal) and then `name` (a StepName), in that order: the manifest
-    and the schema list fields in declaration order."""
+    """A step's config: unknown keys refused, types strict, as every config model. A type's
+    model narrows `type` to its Literal and adds its own fields after these."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    type: str
+    name: StepName = Field(description="Airflow task id of the step.")
+    after: list[StepName] | None = Field(
+        default=None,
+        description="The steps of this job it runs after, by name: several make it wait for "
+        "all of them, and steps that name the same one run side by side. [] runs it as soon "
+        "as the run is published. Unset: after the step before it in the list (the first "
+        "step: after the publish).",
+    )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from glueflow_steps.base import Grant, StepModel, StepName, StepType, Where
+from glueflow_steps.base import Grant, StepModel, StepType, Where
 
 # How a deferrable RedshiftDataOperator follows its statement: no resource-level permission
 # ("Actions, resources, and condition keys for Amazon Redshift Data API", Service
@@ -22,7 +22,6 @@ class RedshiftSqlStep(StepModel):
     """Run SQL through the Redshift Data API after the job succeeds."""
 
     type: Literal["redshift_sql"]
-    name: StepName = Field(description="Airflow task id of the step.")
     sql: str = Field(min_length=1, description="SQL to run.")
     database: str = Field(min_length=1, description="Redshift database.")
     workgroup: str | None = Field(default=None, description="Redshift Serverless workgroup.")

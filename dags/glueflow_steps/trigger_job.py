@@ -6,14 +6,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from glueflow_steps.base import JobName, StepModel, StepName, StepType
+from glueflow_steps.base import JobName, StepModel, StepType
 
 
 class TriggerJobStep(StepModel):
     """Start another job's DAG, passing conf."""
 
     type: Literal["trigger_job"]
-    name: StepName = Field(description="Airflow task id of the step.")
     job: JobName = Field(description="The job whose DAG to start.")
     conf: dict[str, Any] = Field(default_factory=dict, description="conf for that DAG run.")
 

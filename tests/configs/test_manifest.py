@@ -70,6 +70,7 @@ def test_downstream_steps(dev: dict) -> None:
         {
             "type": "redshift_sql",
             "name": "refresh_sales_mart",
+            "after": [],  # the first step: after the publish
             "sql": "REFRESH MATERIALIZED VIEW mart.daily_sales;",
             "database": "sales",
             "workgroup": "analytics",

@@ -77,7 +77,7 @@ CASES = [
         ),
         "configs/jobs/ingest.yaml",
         "downstream[0].confg",
-        ("unknown key 'confg'", "accepted: conf, job, name, type"),
+        ("unknown key 'confg'", "accepted: after, conf, job, name, type"),
     ),
     Case(
         "unknown-environment-key",
@@ -174,6 +174,41 @@ CASES = [
         "configs/jobs/ingest.yaml",
         "downstream[0].job",
         ("unknown job 'nope'",),
+    ),
+    # the steps' graph (after:)
+    Case(
+        "step-after-an-unknown-step",
+        job_with(
+            downstream=[
+                {"type": "trigger_job", "name": "a", "job": "second"},
+                {"type": "trigger_job", "name": "b", "job": "second", "after": ["a", "nope"]},
+            ]
+        ),
+        "configs/jobs/ingest.yaml",
+        "downstream[1].after[1]",
+        ("unknown step 'nope'", "this job's steps: a, b"),
+    ),
+    Case(
+        "step-after-itself",
+        job_with(
+            downstream=[{"type": "trigger_job", "name": "a", "job": "second", "after": ["a"]}]
+        ),
+        "configs/jobs/ingest.yaml",
+        "downstream[0].after[0]",
+        ("cannot run after itself",),
+    ),
+    Case(
+        "steps-after-each-other",
+        job_with(
+            downstream=[
+                {"type": "trigger_job", "name": "a", "job": "second", "after": ["c"]},
+                {"type": "trigger_job", "name": "b", "job": "second"},
+                {"type": "trigger_job", "name": "c", "job": "second"},
+            ]
+        ),
+        "configs/jobs/ingest.yaml",
+        "downstream[0].after",
+        ("in a circle", "a -> b -> c -> a"),
     ),
     # buckets the environment does not declare
     Case(

@@ -172,3 +172,52 @@ def test_the_factory_reads_only_the_local_manifest(dev_dag_folder: Path) -> None
     assert result.returncode == 0, result.stderr[-3000:]
     assert "'sales_ingest'" in result.stdout
     assert "network used at import" not in result.stderr
+
+
+def test_steps_fan_out_and_in_as_their_after_says(
+    dev_dag_folder: Path, dev_manifest: dict, tmp_path: Path
+) -> None:
+    """Two steps after the publish run side by side, a third after both; its end carries the
+    asset event. Steps with no `after` keep the list's order (the other tests' DAGs), and two
+    last steps are joined, so the event waits for both."""
+    from configs.manifest import downstream_graph
+    from configs.models import JobConfig
+    from tests.conftest import valid_job
+
+    def step(name: str, after: list[str] | None = None) -> dict:
+        found = {"type": "trigger_job", "name": name, "job": "customer_ltv"}
+        return found if after is None else {**found, "after": after}
+
+    def built(steps: list[dict]) -> DAG:
+        manifest = copy.deepcopy(dev_manifest)
+        job = JobConfig.model_validate(valid_job("sales_ingest", downstream=steps))
+        manifest["jobs"]["sales_ingest"]["downstream"] = downstream_graph(job)
+        folder = dag_folder(tmp_path / str(len(list(tmp_path.iterdir()))), manifest,
+                            dev_dag_folder)  # fmt: skip
+        bag = DagBag(dag_folder=str(folder))
+        assert bag.import_errors == {}
+        return bag.dags["sales_ingest"]
+
+    def edges(dag: DAG) -> set:
+        return {(t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids
+                if t.task_id not in ("run_glue_job", "validation_gate")}  # fmt: skip
+
+    def with_event(dag: DAG) -> list[str]:
+        return [t.task_id for t in dag.tasks if t.outlets]
+
+    fan = built([step("dbt", []), step("tableau", []), step("notify", ["dbt", "tableau"])])
+    assert edges(fan) == {
+        ("publish", "dbt"), ("publish", "tableau"), ("dbt", "notify"), ("tableau", "notify"),
+    }  # fmt: skip
+    assert with_event(fan) == ["notify"]
+
+    two_ends = built([step("dbt"), step("tableau", [])])
+    assert edges(two_ends) == {
+        ("publish", "dbt"), ("publish", "tableau"), ("dbt", "steps_done"),
+        ("tableau", "steps_done"),
+    }  # fmt: skip
+    assert with_event(two_ends) == ["steps_done"]
+
+    in_order = built([step("a"), step("b"), step("c")])
+    assert edges(in_order) == {("publish", "a"), ("a", "b"), ("b", "c")}
+    assert with_event(in_order) == ["c"]

@@ -29,8 +29,11 @@ NPX = shutil.which("npx") or "npx"
 PACKAGES = ("glueflow_runtime", "glueflow_steps")
 EXPECTED_FILES = sorted(
     [".airflowignore", "glueflow_factory.py", "manifest.json"]
-    + [f"{package}/{p.name}" for package in PACKAGES
-       for p in (REPO_ROOT / "dags" / package).glob("*.py")]  # fmt: skip
+    + [
+        f"{package}/{p.name}"
+        for package in PACKAGES
+        for p in (REPO_ROOT / "dags" / package).glob("*.py")
+    ]
 )
 
 
