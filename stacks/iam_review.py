@@ -12,6 +12,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from configs.steps import registry
+
 # Actions with no resource-level permission: IAM only accepts Resource "*" for them.
 NO_RESOURCE_LEVEL_ACTIONS = {
     "cloudwatch:PutMetricData": "CloudWatch metrics have no ARN; a namespace condition narrows it",
@@ -20,12 +22,10 @@ NO_RESOURCE_LEVEL_ACTIONS = {
     "ec2:DescribeNetworkInterfaces": "a Lambda in a VPC reads its network interfaces",
     "xray:PutTelemetryRecords": "X-Ray tracing of the trigger Lambda",
     "xray:PutTraceSegments": "X-Ray tracing of the trigger Lambda",
-    "redshift-data:CancelStatement": "statement ids are not resources; a condition limits it to "
-    "the caller's own statements",
-    "redshift-data:DescribeStatement": "statement ids are not resources; a condition limits it "
-    "to the caller's own statements",
-    "redshift-data:GetStatementResult": "statement ids are not resources; a condition limits it "
-    "to the caller's own statements",
+    # and those the step types declare (glueflow_steps/), each with what limits it
+    **{
+        action: why for kind in registry().values() for action, why in kind.wildcard_actions.items()
+    },
 }
 
 

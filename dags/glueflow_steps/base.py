@@ -92,6 +92,10 @@ class StepType:
     model: ClassVar[type[StepModel]]
     # The interface endpoints its steps call: service name -> what for.
     endpoints: ClassVar[dict[str, str]] = {}
+    # Actions its grants give on resource "*" because they have no resource-level permission
+    # (the Service Authorization Reference says which): action -> what limits it instead.
+    # They join the wildcard allowlist (stacks/iam_review.py); no other action may.
+    wildcard_actions: ClassVar[dict[str, str]] = {}
 
     def operator(self, step: dict[str, Any], job: dict[str, Any], region: str) -> Any:
         """The Airflow operator of `step` (a manifest entry) in `job`'s DAG."""

@@ -16,6 +16,9 @@ STATEMENT_ACTIONS = (
     "redshift-data:DescribeStatement",
     "redshift-data:GetStatementResult",
 )
+OWN_STATEMENTS = (
+    "statement ids are not resources; a condition limits it to the caller's own statements"
+)
 
 
 class RedshiftSqlStep(StepModel):
@@ -56,6 +59,7 @@ class RedshiftSql(StepType):
     endpoints: ClassVar[dict[str, str]] = {
         "redshift-data": "redshift_sql steps: the Redshift Data API"
     }
+    wildcard_actions: ClassVar[dict[str, str]] = dict.fromkeys(STATEMENT_ACTIONS, OWN_STATEMENTS)
 
     def operator(self, step: dict[str, Any], job: dict[str, Any], region: str) -> Any:
         from airflow.providers.amazon.aws.operators.redshift_data import RedshiftDataOperator
