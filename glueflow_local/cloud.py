@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from configs.steps import registry
 from glueflow_local.assembly import BUCKET_DEPLOYMENT, CloudAssembly
 from glueflow_local.errors import LocalRunError
 from glueflow_local.events import sns_lambda_event, sqs_lambda_event
@@ -173,7 +174,8 @@ class LocalCloud:
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - loopback http
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
-        _finish_redshift_statements()
+        for kind in registry().values():  # each step type's stand-in (glueflow_steps/)
+            kind.standin(self)
         return self.endpoint
 
     def client(self, service: str) -> Any:
@@ -663,21 +665,3 @@ def _compile(pattern: dict[str, Any]) -> Any:
     from moto.events.models import EventPattern
 
     return EventPattern.load(json.dumps(pattern))
-
-
-def _finish_redshift_statements() -> None:
-    """moto's Redshift Data API leaves every statement STARTED, so a step waiting for it would
-    wait forever. Here the warehouse answers at once: each statement is FINISHED."""
-    from moto.redshiftdata.models import RedshiftDataAPIServiceBackend
-
-    execute = RedshiftDataAPIServiceBackend.execute_statement
-    if getattr(execute, "glueflow_local", False):
-        return
-
-    def execute_at_once(backend: Any, *args: Any, **kwargs: Any) -> Any:
-        statement = execute(backend, *args, **kwargs)
-        statement.status = "FINISHED"
-        return statement
-
-    execute_at_once.glueflow_local = True  # type: ignore[attr-defined]
-    RedshiftDataAPIServiceBackend.execute_statement = execute_at_once  # type: ignore[method-assign]

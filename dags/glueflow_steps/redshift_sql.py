@@ -119,5 +119,22 @@ class RedshiftSql(StepType):
     def target(self, step: dict[str, Any]) -> str:
         return step.get("workgroup") or step.get("cluster_identifier") or ""
 
+    def standin(self, local: Any) -> None:
+        """moto's Redshift Data API leaves every statement STARTED, so a step waiting for it
+        would wait forever. Here the warehouse answers at once: each statement is FINISHED."""
+        from moto.redshiftdata.models import RedshiftDataAPIServiceBackend
+
+        execute = RedshiftDataAPIServiceBackend.execute_statement
+        if getattr(execute, "glueflow_local", False):
+            return
+
+        def execute_at_once(backend: Any, *args: Any, **kwargs: Any) -> Any:
+            statement = execute(backend, *args, **kwargs)
+            statement.status = "FINISHED"
+            return statement
+
+        execute_at_once.glueflow_local = True  # type: ignore[attr-defined]
+        RedshiftDataAPIServiceBackend.execute_statement = execute_at_once  # type: ignore[method-assign]
+
 
 STEP = RedshiftSql()
