@@ -38,7 +38,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from configs.steps import registry
 from glueflow_local.assembly import BUCKET_DEPLOYMENT, CloudAssembly
 from glueflow_local.errors import LocalRunError
 from glueflow_local.events import sns_lambda_event, sqs_lambda_event
@@ -174,8 +173,6 @@ class LocalCloud:
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - loopback http
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
-        for kind in registry().values():  # each step type's stand-in (glueflow_steps/)
-            kind.standin(self)
         return self.endpoint
 
     def client(self, service: str) -> Any:

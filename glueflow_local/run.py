@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from configs.steps import step_type
+from configs.steps import registry, step_type
 from glueflow_local import airflow as local_airflow
 from glueflow_local import warehouse
 from glueflow_local.assembly import CloudAssembly
@@ -384,6 +384,12 @@ class LocalRun:
         home = self.workdir / "airflow"
         dags = self._dag_folder(mwaa, home / "dags")
         self.manifest = json.loads((dags / "manifest.json").read_text(encoding="utf-8"))
+        # How each step type the environment uses is answered here (glueflow_steps/).
+        for name, kind in registry().items():
+            steps = [step for job in self.manifest["jobs"].values()
+                     for step in job["downstream"] if step["type"] == name]  # fmt: skip
+            if steps:
+                kind.standin(self.cloud, steps)
         sys.path.insert(0, str(dags))
         from glueflow_runtime import ids  # the shipped copy: task ids of the factory DAGs
 

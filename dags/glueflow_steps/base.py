@@ -109,10 +109,11 @@ class StepType:
         """What the step acts on, for the synth summary and `make review`."""
         return ""
 
-    def standin(self, local: Any) -> None:
-        """Make the local run (glueflow_local.cloud.LocalCloud, moto in this process) answer
-        this type's steps as the service documents. Called by the local run only, never on
-        MWAA; what it needs (moto) it imports here."""
+    def standin(self, local: Any, steps: list[dict[str, Any]]) -> None:
+        """Make the local run (`local`: glueflow_local.cloud.LocalCloud, moto in this process)
+        answer `steps`, this environment's steps of the type (manifest entries), as the
+        service documents. Called by the local run only, never on MWAA; what it needs (moto)
+        it imports here."""
 
     def starts(self, step: dict[str, Any]) -> list[tuple[str, str]]:
         """The jobs whose DAGs the step starts, each with the config field that names it:

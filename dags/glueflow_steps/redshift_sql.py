@@ -119,7 +119,7 @@ class RedshiftSql(StepType):
     def target(self, step: dict[str, Any]) -> str:
         return step.get("workgroup") or step.get("cluster_identifier") or ""
 
-    def standin(self, local: Any) -> None:
+    def standin(self, local: Any, steps: list[dict[str, Any]]) -> None:
         """moto's Redshift Data API leaves every statement STARTED, so a step waiting for it
         would wait forever. Here the warehouse answers at once: each statement is FINISHED."""
         from moto.redshiftdata.models import RedshiftDataAPIServiceBackend
