@@ -34,6 +34,7 @@ from configs.problems import (
     problems_from_validation,
     validation_items,
 )
+from configs.steps import Where as StepsWhere
 from configs.steps import step_type
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -631,7 +632,20 @@ def apply_environment(
     problems += check_jobs(resolved, where, root=root, all_names=raw_jobs)
     for name, job in sorted(resolved.items()):
         problems += _check_buckets(name, job, env, where)
+        problems += _check_steps(name, job, env, where)
     return resolved, problems
+
+
+def _check_steps(
+    name: str, job: JobConfig, env: EnvironmentSource, where: Where
+) -> list[ConfigProblem]:
+    """What each step's type says this environment cannot run (its `check`)."""
+    here = StepsWhere("aws", env.config.region, env.config.account)
+    return [
+        ConfigProblem(*where(name, ("downstream", i, *loc)), message)
+        for i, step in enumerate(job.downstream)
+        for loc, message in step_type(step.type).check(step, here)
+    ]
 
 
 def _check_buckets(

@@ -109,6 +109,11 @@ class StepType:
         """What the step acts on, for the synth summary and `make review`."""
         return ""
 
+    def check(self, step: Any, where: Where) -> list[tuple[tuple[Any, ...], str]]:
+        """What the environment `where` cannot run of `step` (a validated model), each as
+        (its field, what is wrong and what is accepted): validation reports them."""
+        return []
+
     def standin(self, local: Any, steps: list[dict[str, Any]]) -> None:
         """Make the local run (`local`: glueflow_local.cloud.LocalCloud, moto in this process)
         answer `steps`, this environment's steps of the type (manifest entries), as the

@@ -21,7 +21,7 @@ MODULES = sorted(p.stem for p in STEPS_DIR.glob("*.py") if p.stem not in ("__ini
 
 
 def test_every_module_is_one_type_named_as_its_file() -> None:
-    assert MODULES == ["redshift_sql", "trigger_job"]
+    assert MODULES == ["lambda", "redshift_sql", "trigger_job"]
     assert list(registry()) == MODULES
     for name in MODULES:
         kind = step_type(name)
@@ -58,7 +58,8 @@ def test_step_modules_import_no_provider_at_module_level() -> None:
         names = {a.name for n in top if isinstance(n, ast.Import) for a in n.names}
         names |= {n.module or "" for n in top if isinstance(n, ast.ImportFrom)}
         assert {n.split(".")[0] for n in names} <= {
-            "__future__", "dataclasses", "functools", "importlib", "pkgutil", "re", "typing",
+            "__future__", "dataclasses", "functools", "importlib", "json", "pkgutil", "re",
+            "typing",
             "pydantic", "glueflow_steps",
         }, (path.name, names)  # fmt: skip
 
