@@ -229,6 +229,7 @@ def with_steps(manifest: dict) -> dict:
         {
             "type": "redshift_sql",
             "name": "load_orders",
+            "after": [],
             "sql": "CALL mart.load_orders();",
             "database": "sales",
             "workgroup": "analytics",
@@ -238,6 +239,7 @@ def with_steps(manifest: dict) -> dict:
         {
             "type": "trigger_job",
             "name": "start_aggregate",
+            "after": ["load_orders"],
             "job": "sales_daily_aggregate",
             "conf": {"reason": "fresh orders"},
         },
