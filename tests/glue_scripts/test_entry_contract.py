@@ -565,11 +565,12 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Deployed
     shutil.copytree(
         REPO_ROOT / "configs", root / "configs", ignore=shutil.ignore_patterns("__pycache__")
     )
-    shutil.copytree(
-        REPO_ROOT / "glue_scripts" / "jobs",
-        root / "glue_scripts" / "jobs",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    # configs validates steps against the step registry, which ships in the DAG folder.
+    for part in (("glue_scripts", "jobs"), ("dags", "glueflow_steps")):
+        shutil.copytree(
+            REPO_ROOT.joinpath(*part), root.joinpath(*part),
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )  # fmt: skip
     # The CLI writes under its own project root: run the copy's, from the copy.
     done = subprocess.run(
         [
