@@ -312,15 +312,20 @@ MAX_DAG_ID = INVOKE_REST_API_MAX_PATH - len(DAG_RUNS_PATH.format(""))
 
 
 @functools.cache
-def factory_task_ids() -> frozenset[str]:
-    """The task ids the factory DAG gives its own tasks (dags/glueflow_runtime/ids.py, the
-    one definition; loaded by path, because configs/ does not import the runtime package)."""
+def runtime_ids() -> dict[str, Any]:
+    """The names the factory DAG gives its own things (dags/glueflow_runtime/ids.py, the one
+    definition; loaded by path, because configs/ does not import the runtime package)."""
     spec = importlib.util.spec_from_file_location(
         "_glueflow_ids", REPO_ROOT / "dags" / "glueflow_runtime" / "ids.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return frozenset(v for k, v in vars(module).items() if k.endswith("_TASK"))
+    return {k: v for k, v in vars(module).items() if k.isupper()}
+
+
+def factory_task_ids() -> frozenset[str]:
+    """The task ids the factory DAG gives its own tasks."""
+    return frozenset(v for k, v in runtime_ids().items() if k.endswith("_TASK"))
 
 
 def _overlap(a: str | None, b: str | None) -> bool:
@@ -633,19 +638,63 @@ def apply_environment(
     for name, job in sorted(resolved.items()):
         problems += _check_buckets(name, job, env, where)
         problems += _check_steps(name, job, env, where)
+    problems += _check_connections(resolved, where)
     return resolved, problems
 
 
 def _check_steps(
     name: str, job: JobConfig, env: EnvironmentSource, where: Where
 ) -> list[ConfigProblem]:
-    """What each step's type says this environment cannot run (its `check`)."""
-    here = StepsWhere("aws", env.config.region, env.config.account)
-    return [
-        ConfigProblem(*where(name, ("downstream", i, *loc)), message)
-        for i, step in enumerate(job.downstream)
-        for loc, message in step_type(step.type).check(step, here)
-    ]
+    """What each step's type says this environment cannot run (its `check`), and a step
+    that calls the internet in an environment with no route to it."""
+    here = StepsWhere("aws", env.config.region, env.config.account, env.config.network.egress)
+    # AWS's convention for a monthly estimate, as stacks/fixed_cost.py prices the NAT.
+    nat_month = env.config.pricing.nat_gateway_hour_usd * 730
+    problems = []
+    for i, step in enumerate(job.downstream):
+        kind = step_type(step.type)
+        problems += [
+            ConfigProblem(*where(name, ("downstream", i, *loc)), message)
+            for loc, message in kind.check(step, here)
+        ]
+        calls = kind.internet(step)
+        if calls and not here.egress:
+            problems.append(
+                ConfigProblem(
+                    *where(name, ("downstream", i, "type")),
+                    f"step {step.name!r} ({step.type}) calls {calls} on the internet, and "
+                    f"environment {env.name!r} has no route out of its VPC. To allow it, set "
+                    f"'network: {{egress: true}}' in {env.file}: a NAT gateway (about "
+                    f"{nat_month:.0f} USD a month plus data; `make review` flags it as a "
+                    "network broadening). Or run the step in an environment that has egress.",
+                )
+            )
+    return problems
+
+
+def _check_connections(jobs: Mapping[str, JobConfig], where: Where) -> list[ConfigProblem]:
+    """An Airflow connection is one secret of one kind: steps of two types cannot share it
+    (a dbt Cloud token is no Tableau sign-in), and none may be the runtime's own AWS
+    connection, which comes from MWAA's execution role and must not be shadowed by a secret."""
+    problems, kinds = [], {}
+    for name, job in sorted(jobs.items()):
+        for i, step in enumerate(job.downstream):
+            for field, conn in step_type(step.type).connections(step).items():
+                loc = ("downstream", i, field)
+                if conn == runtime_ids()["AWS_CONN_ID"]:
+                    problems.append(ConfigProblem(*where(name, loc), (
+                        f"{conn!r} is the runtime's AWS connection (MWAA's execution role); "
+                        "name the step's own connection, e.g. '" + step.type + "_default'"
+                    )))  # fmt: skip
+                    continue
+                first = kinds.setdefault(conn, (step.type, name, step.name))
+                if first[0] != step.type:
+                    problems.append(ConfigProblem(*where(name, loc), (
+                        f"connection {conn!r} is used by step {first[2]!r} of job {first[1]!r} "
+                        f"as a {first[0]} connection; a {step.type} step needs its own "
+                        "connection (each is one secret of one kind)"
+                    )))  # fmt: skip
+    return problems
 
 
 def _check_buckets(

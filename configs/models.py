@@ -572,7 +572,10 @@ class Network(_Model):
     existing_vpc: ExistingVpc | None = None
     egress: bool = Field(
         default=False,
-        description="Opt in to internet egress (NAT) for steps that call SaaS APIs.",
+        description="Opt in to a route to the internet, for steps that call one (dbt Cloud, "
+        "Tableau, an http step on a public host): a new VPC gets a NAT gateway; for an "
+        "existing VPC it says that its subnets route out already. `make review` flags the "
+        "change as a network broadening.",
     )
 
     @model_validator(mode="after")

@@ -152,6 +152,7 @@ class LocalCloud:
         self._server: Any = None
         self._stop = threading.Event()
         self._pollers: list[threading.Thread] = []
+        self._on_stop: list[Callable[[], None]] = []
 
     # --- moto ---------------------------------------------------------------------------
 
@@ -190,8 +191,24 @@ class LocalCloud:
             "AWS_EC2_METADATA_DISABLED": "true",
         }
 
+    def on_stop(self, stop: Callable[[], None]) -> None:
+        """Run `stop` when the local cloud stops (a stand-in's server)."""
+        self._on_stop.append(stop)
+
+    def put_connection(self, conn_id: str, value: dict[str, Any]) -> None:
+        """Fill an Airflow connection's secret, as its owner does on AWS (README,
+        "Connections"): the secret the template declares under airflow/connections/, created
+        empty by `provision`, or a new one where no template declared it (a unit test)."""
+        secrets, name = self.client("secretsmanager"), f"airflow/connections/{conn_id}"
+        try:
+            secrets.put_secret_value(SecretId=name, SecretString=json.dumps(value))
+        except secrets.exceptions.ResourceNotFoundException:
+            secrets.create_secret(Name=name, SecretString=json.dumps(value))
+
     def stop(self) -> None:
         self._stop.set()
+        for stop in self._on_stop:
+            stop()
         for function in self.functions.values():
             function.stop()
         for poller in self._pollers:
@@ -217,6 +234,7 @@ class LocalCloud:
             "AWS::SNS::Topic": self._topic,
             "AWS::SQS::Queue": self._queue,
             "AWS::Logs::LogGroup": self._log_group,
+            "AWS::SecretsManager::Secret": self._secret,
         }
         for resource_type, create in creators.items():
             for stack, logical_id, resource in resources:
@@ -286,6 +304,9 @@ class LocalCloud:
             return Physical(name, {"Arn": arn.format("lambda", f"function:{name}")})
         if kind in ("AWS::Glue::Job", "AWS::Glue::SecurityConfiguration"):
             return Physical(self._literal(stack, props.get("Name")) or generated)
+        if kind == "AWS::SecretsManager::Secret":
+            name = self._literal(stack, props.get("Name")) or generated
+            return Physical(arn.format("secretsmanager", f"secret:{name}"), {"Id": name})
         if kind == "AWS::KMS::Key":
             key_id = str(uuid.UUID(hashlib.md5(generated.encode()).hexdigest()))  # noqa: S324
             return Physical(key_id, {"Arn": arn.format("kms", f"key/{key_id}"), "KeyId": key_id})
@@ -307,6 +328,16 @@ class LocalCloud:
         s3.create_bucket(Bucket=name, **({"CreateBucketConfiguration": config} if config else {}))
         if (props.get("VersioningConfiguration") or {}).get("Status") == "Enabled":
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+    def _secret(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
+        """A secret the template declares, with its value if it gives one: a connection's is
+        created empty ("If you omit both GenerateSecretString and SecretString, you create an
+        empty secret", AWS::SecretsManager::Secret), to be filled by its stand-in."""
+        physical = self.physical[(stack, logical_id)]
+        value = {"SecretString": props["SecretString"]} if "SecretString" in props else {}
+        made = self.client("secretsmanager").create_secret(Name=physical.attributes["Id"],
+                                                           **value)  # fmt: skip
+        physical.ref = made["ARN"]
 
     def _topic(self, stack: str, logical_id: str, props: dict[str, Any]) -> None:
         self.client("sns").create_topic(Name=self.physical[(stack, logical_id)].attributes[

@@ -87,11 +87,6 @@ WILDCARD_ALLOWLIST: tuple[AllowedWildcard, ...] = (
         "the queue lives in an account MWAA owns; its account and name are not known",
     ),
     AllowedWildcard(
-        "Airflow secrets prefix",
-        re.compile(rf"^{_ARN}:secretsmanager:{_REGION}:\d{{12}}:secret:airflow/\*$"),
-        "the secrets backend reads connections and variables under airflow/",
-    ),
-    AllowedWildcard(
         "VPC network interfaces of a Lambda",
         re.compile(
             rf"^{_ARN}:ec2:{_REGION}:\d{{12}}:(network-interface|subnet|security-group)/\*$"

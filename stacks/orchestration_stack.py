@@ -25,7 +25,7 @@ from cdk_constructs.storage.s3_access import S3Prefix, object_statement, read_st
 from configs import naming
 from configs.models import EnvironmentConfig, JobConfig
 from configs.mwaa_version import AIRFLOW_VERSION
-from configs.steps import Grant, Where, registry
+from configs.steps import Grant, Where, registry, step_type
 from stacks.nag import acknowledge, acknowledge_deploy_time_handlers, acknowledge_wildcards
 
 DAGS_PREFIX = "dags/"
@@ -73,6 +73,18 @@ def policy_statements(grants: Sequence[Grant]) -> list[iam.PolicyStatement]:
         )
         for g in grants
     ]
+
+
+def step_connections(jobs: Mapping[str, JobConfig]) -> list[str]:
+    """The Airflow connections the environment's steps name (each type's `connections`)."""
+    return sorted(
+        {
+            conn
+            for job in jobs.values()
+            for step in job.downstream
+            for conn in step_type(step.type).connections(step).values()
+        }
+    )
 
 
 class OrchestrationStack(Stack):
@@ -191,6 +203,8 @@ class OrchestrationStack(Stack):
             ),
             log_levels=mwaa_cfg.log_levels.model_dump(),
             secrets_prefix=SECRETS_PREFIX,
+            connections=step_connections(jobs),
+            removal_policy=removal_policy,
             tags=tags,
         )
         self.mwaa.environment.node.add_dependency(dags)
@@ -211,9 +225,6 @@ class OrchestrationStack(Stack):
                 "groups, one per log module",
                 f"{arn}:sqs:{self.region}:*:airflow-celery-*": "MWAA's Celery queue lives in an "
                 "account MWAA owns, so neither its account nor its name is known",
-                f"{arn}:secretsmanager:{self.region}:{self.account}:secret:{SECRETS_PREFIX}*": (
-                    "the Airflow secrets backend reads connections and variables under airflow/"
-                ),
                 f"{arn}:glue:{self.region}:{self.account}:job/"
                 f"{naming.glue_job_name(prefix, env_name, '*')}": "this environment's Glue jobs "
                 "by name prefix; listing each would outgrow the policy size limit at 500 jobs",

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_mwaa as mwaa
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from cdk_constructs.nag import acknowledge
 from cdk_constructs.security.managed_policy_role import ManagedPolicyRole, Statement
 
 LOG_MODULES = ("dag_processing", "scheduler", "task", "webserver", "worker")
@@ -34,7 +37,8 @@ class MwaaSize:
 
 class MwaaEnvironment(Construct):
     """An MWAA environment with a PRIVATE_ONLY webserver, every log module on, a customer
-    managed key, and Airflow's secrets read from Secrets Manager under `secrets_prefix` only.
+    managed key, and Airflow's connections read from Secrets Manager: `connections`, each a
+    secret `<secrets_prefix>connections/<id>` created here without a value, and no other.
 
     The execution role may do what MWAA itself needs, on this environment's resources only:
     read its source bucket, write its own log groups, use its Celery queue and its key, and
@@ -58,6 +62,8 @@ class MwaaEnvironment(Construct):
         size: MwaaSize,
         log_levels: Mapping[str, str],
         secrets_prefix: str,
+        connections: Sequence[str] = (),
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
         airflow_configuration: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
@@ -141,23 +147,45 @@ class MwaaEnvironment(Construct):
                     }
                 },
             ),
-            iam.PolicyStatement(
-                actions=["secretsmanager:DescribeSecret", "secretsmanager:GetSecretValue"],
-                resources=[
-                    f"{arn_prefix}:secretsmanager:{region}:{account}:secret:{secrets_prefix}*"
-                ],
-            ),
         )
+        self.connection_secrets = self._connection_secrets(
+            connections, f"{secrets_prefix}connections/", kms_key, removal_policy
+        )
+        if self.connection_secrets:
+            # The backend calls GetSecretValue alone (amazon provider, secrets_manager.py
+            # _get_secret_value); the secrets are encrypted with the environment's key.
+            self._access.allow(
+                iam.PolicyStatement(
+                    actions=["secretsmanager:GetSecretValue"],
+                    resources=[s.ref for s in self.connection_secrets.values()],
+                ),
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[kms_key.key_arn],
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}
+                    },
+                ),
+            )
 
         def logging(module: str) -> mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty:
             return mwaa.CfnEnvironment.ModuleLoggingConfigurationProperty(
                 enabled=True, log_level=log_levels[module]
             )
 
-        backend_kwargs = {
-            "connections_prefix": f"{secrets_prefix}connections",
-            "variables_prefix": f"{secrets_prefix}variables",
+        # The backend asks Secrets Manager only for the connections that have a secret
+        # (connections_lookup_pattern), and for no variable (a None prefix: "requests for
+        # variables will not be sent to AWS Secrets Manager", the amazon provider's
+        # SecretsManagerBackend docstring). Every other lookup goes to Airflow's own store
+        # without a Secrets Manager call that the role could not make.
+        backend_kwargs: dict[str, str | None] = {
+            "connections_prefix": f"{secrets_prefix}connections" if connections else None,
+            "variables_prefix": None,
         }
+        if connections:
+            backend_kwargs["connections_lookup_pattern"] = (
+                "^(" + "|".join(re.escape(c) for c in sorted(connections)) + ")$"
+            )
         self.environment = mwaa.CfnEnvironment(
             self,
             "Environment",
@@ -196,6 +224,40 @@ class MwaaEnvironment(Construct):
         )
         # MWAA validates the role when the environment is created: the policy must exist first.
         self.environment.node.add_dependency(self.policy)
+
+    def _connection_secrets(
+        self,
+        connections: Sequence[str],
+        prefix: str,
+        kms_key: kms.IKey,
+        removal_policy: RemovalPolicy,
+    ) -> dict[str, secretsmanager.CfnSecret]:
+        """One secret per connection, without a value: "If you omit both
+        GenerateSecretString and SecretString, you create an empty secret" (CloudFormation,
+        AWS::SecretsManager::Secret). Its owner puts the connection in it (README,
+        "Connections"); until then the step that uses it fails for want of the connection."""
+        secrets = {}
+        for conn in sorted(set(connections)):
+            secret = secretsmanager.CfnSecret(
+                self,
+                f"Connection{''.join(p.capitalize() for p in re.split(r'[_.-]', conn))}",
+                name=f"{prefix}{conn}",
+                description=f"Airflow connection {conn!r} of {self.environment_name}: "
+                "fill it as the README's Connections section says",
+                kms_key_id=kms_key.key_arn,
+            )
+            secret.apply_removal_policy(removal_policy)
+            acknowledge(
+                secret,
+                dict.fromkeys(
+                    ("AwsSolutions-SMG4", "NIST.800.53.R5-SecretsManagerRotationEnabled"),
+                    "a third party's credential for an Airflow connection, issued by that "
+                    "service (an API token or sign-in): Secrets Manager has no rotation "
+                    "function for it; its owner rotates it there and puts the new one here",
+                ),
+            )
+            secrets[conn] = secret
+        return secrets
 
     def allow(self, *statements: Statement) -> None:
         """Add statements to the execution role's policy."""

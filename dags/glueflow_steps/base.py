@@ -14,6 +14,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 JOB_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 STEP_NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+# An Airflow connection id that is also a Secrets Manager secret name's last part: Airflow
+# accepts letters, digits, '_', '-' and '.' in an id (airflow/utils/helpers.py validate_key),
+# and a secret name letters, digits and /_+=.@- (Secrets Manager API Reference, CreateSecret:
+# Name); the secret is airflow/connections/<id>.
+CONNECTION_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,127}$")
 
 
 def matching(pattern: re.Pattern[str], what: str, accepted: str) -> AfterValidator:
@@ -46,6 +51,16 @@ StepName = Annotated[
     ),
 ]
 
+Connection = Annotated[
+    str,
+    matching(
+        CONNECTION_RE,
+        "connection name",
+        "1-128 lowercase letters, digits, '_', '-' and '.', starting with a letter (the Airflow "
+        "connection id, kept in Secrets Manager as airflow/connections/<name>)",
+    ),
+]
+
 
 class StepModel(BaseModel):
     """A step's config: unknown keys refused, types strict, as every config model. A type's
@@ -71,6 +86,8 @@ class Where:
     partition: str
     region: str
     account: str
+    # The environment opted in to a route to the internet (its network's `egress`).
+    egress: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,18 @@ class StepType:
         answer `steps`, this environment's steps of the type (manifest entries), as the
         service documents. Called by the local run only, never on MWAA; what it needs (moto)
         it imports here."""
+
+    def connections(self, step: Any) -> dict[str, str]:
+        """The Airflow connections `step` (a validated model) uses, by config field -> id.
+        Each becomes a secret airflow/connections/<id> that the app creates without a value
+        and that MWAA's role alone may read; the secret's owner fills it."""
+        return {}
+
+    def internet(self, step: Any) -> str:
+        """What `step` (a validated model) calls on the internet, for a step that needs a
+        route out of the VPC; "" for one that does not. Validation refuses such a step in an
+        environment without egress."""
+        return ""
 
     def starts(self, step: dict[str, Any]) -> list[tuple[str, str]]:
         """The jobs whose DAGs the step starts, each with the config field that names it:

@@ -78,7 +78,20 @@ def test_downstream_steps(dev: dict) -> None:
             "4a2f9c1e-8b7d-4c3a-9e61-0d5b2f7a8c14",
             "cluster_identifier": None,
             "secret_arn": None,
-        }
+        },
+        {
+            "type": "http",
+            "name": "announce_daily_sales",
+            "after": [],  # beside the Redshift step, as its config says
+            "connection": "finance_reporting_api",
+            "method": "POST",
+            "endpoint": "/v1/datasets/daily_sales/refresh",
+            "body": {"dataset": "daily_sales"},
+            "headers": {},
+            "success_statuses": [200, 202],
+            "internet": False,
+            "timeout_seconds": 60,
+        },
     ]
     step = dev["jobs"]["marketing_events_ingest"]["downstream"][0]
     assert step["type"] == "trigger_job"

@@ -478,7 +478,7 @@ CASES = [
         job_with(downstream=[{"name": "x", "job": "ingest"}]),
         "configs/jobs/ingest.yaml",
         "downstream[0]",
-        ("needs a 'type'; accepted: lambda, redshift_sql, trigger_job",),
+        ("needs a 'type'; accepted: http, lambda, redshift_sql, trigger_job",),
     ),
     # YAML itself
     Case(

@@ -61,13 +61,25 @@ def test_only_the_factory_is_parsed(dagbag: DagBag, dev_dag_folder: Path) -> Non
             },
         ),
         (
-            # cron with an input: sensor first, publish, then a Redshift step
+            # cron with an input: sensor first, publish, then a Redshift and an HTTP step side
+            # by side (after: []), joined before the asset is marked
             "sales_daily_aggregate",
-            {"wait_for_input", "run_glue_job", "publish", "refresh_sales_mart", "record_cost"},
+            {
+                "wait_for_input",
+                "run_glue_job",
+                "publish",
+                "refresh_sales_mart",
+                "announce_daily_sales",
+                "steps_done",
+                "record_cost",
+            },
             {
                 ("wait_for_input", "run_glue_job"),
                 ("run_glue_job", "publish"),
                 ("publish", "refresh_sales_mart"),
+                ("publish", "announce_daily_sales"),
+                ("refresh_sales_mart", "steps_done"),
+                ("announce_daily_sales", "steps_done"),
                 ("run_glue_job", "record_cost"),
             },
         ),
@@ -98,6 +110,9 @@ def test_a_scheduled_job_with_validation_waits_for_its_input_first(
         ("run_glue_job", "validation_gate"),
         ("validation_gate", "publish"),
         ("publish", "refresh_sales_mart"),
+        ("publish", "announce_daily_sales"),
+        ("refresh_sales_mart", "steps_done"),
+        ("announce_daily_sales", "steps_done"),
     }
 
 

@@ -198,11 +198,22 @@ def test_mwaa_role_starts_only_this_environments_glue_jobs(
             assert not reachable(statements, "glue:StartJobRun", foreign)
 
 
-def test_mwaa_secrets_are_limited_to_the_airflow_prefix(dev: Synthesized) -> None:
+def test_mwaa_reads_the_secrets_of_its_steps_connections_and_no_other(dev: Synthesized) -> None:
+    """GetSecretValue on each connection secret the stack creates (its Ref is its ARN), and
+    kms:Decrypt through Secrets Manager only; no airflow/* prefix."""
+    template = dev.template(dev.stage.orchestration)
+    (secret_id,) = template.find_resources("AWS::SecretsManager::Secret")
     statements = mwaa_statements(dev)
+    reads = [s for s in statements if "secretsmanager:GetSecretValue" in _list(s["Action"])]
+    assert reads == [{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow",
+                      "Resource": {"Ref": secret_id}}]  # fmt: skip
     secret = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:"  # noqa: S105 - an ARN
-    assert reachable(statements, "secretsmanager:GetSecretValue", f"{secret}airflow/connections/x")
-    assert not reachable(statements, "secretsmanager:GetSecretValue", f"{secret}glueflow/dev/slack")
+    for other in ("airflow/connections/x", "glueflow/dev/slack", "airflow/variables/x"):
+        assert not reachable(statements, "secretsmanager:GetSecretValue", f"{secret}{other}")
+    (decrypt,) = [s for s in statements if _list(s["Action"]) == ["kms:Decrypt"]]
+    assert decrypt["Condition"] == {
+        "StringEquals": {"kms:ViaService": "secretsmanager.eu-west-1.amazonaws.com"}
+    }
 
 
 def _list(value):

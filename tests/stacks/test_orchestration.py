@@ -50,15 +50,37 @@ def test_size_and_log_levels_come_from_config(prod: Synthesized) -> None:
     assert props["LoggingConfiguration"]["SchedulerLogs"]["LogLevel"] == "WARNING"
 
 
-def test_secrets_backend_reads_only_the_airflow_prefix(dev: Synthesized) -> None:
-    options = mwaa(dev)["AirflowConfigurationOptions"]
-    assert options["secrets.backend"] == (
-        "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
-    )
-    assert json.loads(options["secrets.backend_kwargs"]) == {
-        "connections_prefix": "airflow/connections",
-        "variables_prefix": "airflow/variables",
-    }
+def test_secrets_backend_looks_up_only_the_connections_steps_name(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    """The amazon provider's SecretsManagerBackend (secrets/secrets_manager.py): a connection
+    id that `connections_lookup_pattern` does not match is not asked of Secrets Manager, and
+    a None `variables_prefix` sends no variable request there. MWAA's documented prefix is
+    airflow/connections ("Configuring an Apache Airflow connection using a AWS Secrets
+    Manager secret", Amazon MWAA User Guide). dev's http step names finance_reporting_api;
+    prod has the same jobs."""
+    for synth in (dev, prod):
+        options = mwaa(synth)["AirflowConfigurationOptions"]
+        assert options["secrets.backend"] == (
+            "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
+        )
+        assert json.loads(options["secrets.backend_kwargs"]) == {
+            "connections_prefix": "airflow/connections",
+            "connections_lookup_pattern": "^(finance_reporting_api)$",
+            "variables_prefix": None,
+        }
+
+
+def test_each_connection_is_a_secret_created_without_a_value(dev: Synthesized) -> None:
+    """ "If you omit both GenerateSecretString and SecretString, you create an empty secret"
+    (CloudFormation, AWS::SecretsManager::Secret): the app never holds the credential."""
+    template = dev.template(dev.stage.orchestration)
+    (secret,) = template.find_resources("AWS::SecretsManager::Secret").values()
+    props = secret["Properties"]
+    assert props["Name"] == "airflow/connections/finance_reporting_api"
+    assert "SecretString" not in props
+    assert "GenerateSecretString" not in props
+    assert "KmsKeyId" in props  # the environment's key, not the account's default
 
 
 def test_requirements_are_deployed_and_pinned_by_object_version(dev: Synthesized) -> None:
