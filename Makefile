@@ -56,7 +56,7 @@ help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAM
 	@echo "  NAME=job       the job make new-job scaffolds"
 	@echo "  JOB=, FILE=    the job and file make run-local runs; FILE= the scenario (or folder) make scenario runs"
 	@echo "  PORT=n         the local Airflow API's port (default 0: any free port)"
-	@echo "  BASE=ref       what make review compares with (default origin/main); FORMAT=markdown, FAIL_ON=destructive,access"
+	@echo "  BASE=ref       what make review compares with (default origin/main); FORMAT=markdown, FAIL_ON=destructive,access,network"
 
 install: $(STAMP) ## Build .venv (Python deps under MWAA's constraints, Node 22+ if needed, aws-cdk CLI)
 
@@ -168,7 +168,7 @@ query: $(STAMP) query-args ## SQL over the tables the last local run published: 
 
 # make review: BASE is the ref to compare with; ENV on the command line limits it to one
 # environment (otherwise every environment); FORMAT=markdown for a pull-request comment;
-# FAIL_ON=destructive,access exits 1 on such findings.
+# FAIL_ON=destructive,access,network exits 1 on such findings.
 BASE ?= origin/main
 review: $(STAMP) ## What the working tree changes against BASE, per environment: make review BASE=origin/main
 	$(BIN)/python -m review --base "$(BASE)" $(if $(filter command line,$(origin ENV)),--env $(ENV)) \

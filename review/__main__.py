@@ -34,7 +34,7 @@ TITLES = {
     "cost": "Cost",
     "code": "Code",
 }
-FAIL_ON = {"destructive", "access"}
+FAIL_ON = {"destructive", "access", "network"}
 
 
 class ReviewError(Exception):
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", default="origin/main")
     parser.add_argument("--env", action="append", help="only this environment (repeatable)")
     parser.add_argument("--format", choices=("text", "markdown"), default="text")
-    parser.add_argument("--fail-on", default="", help="destructive,access")
+    parser.add_argument("--fail-on", default="", help="destructive,access,network")
     args = parser.parse_args(argv)
     fail_on = {f for f in args.fail_on.split(",") if f}
     if fail_on - FAIL_ON:
@@ -197,8 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     (WORK / "review.md").write_text(markdown(reviews, args.base) + "\n")
     (WORK / "review.txt").write_text(text(reviews, args.base) + "\n")
     print(markdown(reviews, args.base) if args.format == "markdown" else text(reviews, args.base))
-    failed = ("destructive" in fail_on and any(r.destruction for r in reviews)) or (
-        "access" in fail_on and any(r.broadened for r in reviews)
+    failed = (
+        ("destructive" in fail_on and any(r.destruction for r in reviews))
+        or ("access" in fail_on and any(r.broadened for r in reviews))
+        or ("network" in fail_on and any(r.network_broadened for r in reviews))
     )
     return 1 if failed else 0
 

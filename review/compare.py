@@ -130,6 +130,8 @@ class Review:
     cost: list[str] = field(default_factory=list)
     code: list[str] = field(default_factory=list)
     broadened: bool = False
+    # The network gains a way out: internet egress turned on.
+    network_broadened: bool = False
     # The IAM statements added and removed, one row each, as cloudformation-diff lists them:
     # the Markdown form's collapsed block under Access.
     access_raw: list[str] = field(default_factory=list)
@@ -326,10 +328,26 @@ def compare_cfn(
                 )
             if kind in NETWORK_TYPES and impact != "NO_CHANGE":
                 review.network.append(f"{_name(resource, stack)} ({kind}): {impact.lower()}")
-                if kind in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway") and (
-                    impact == "WILL_CREATE"
+                if (
+                    kind in ("AWS::EC2::NatGateway", "AWS::EC2::InternetGateway")
+                    and (impact == "WILL_CREATE")
+                    and not review.network_broadened
                 ):
-                    review.network.append("internet egress is being turned on")
+                    review.network_broadened = True
+                    review.network.insert(
+                        0,
+                        "BROADENED: internet egress is being turned on: what runs in the VPC "
+                        "can reach any internet host",
+                    )
+            if kind == "AWS::SecretsManager::Secret" and impact == "WILL_CREATE":
+                props = (head_templates.get(stack, {}).get("Resources", {})
+                         .get(resource["logicalId"], {}).get("Properties", {}))  # fmt: skip
+                if "SecretString" not in props and "GenerateSecretString" not in props:
+                    review.access.append(
+                        f"new secret {props.get('Name') or _name(resource, stack)}: created "
+                        "empty; fill it before the step that uses it first runs (README, "
+                        "Connections)"
+                    )
         for row in diff["iamStatements"]:
             sign = row.get("col0", "").strip() or "~"
             fields = _fields(row)
