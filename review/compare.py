@@ -27,7 +27,7 @@ from typing import Any
 from configs.manifest import manifest_path
 from glueflow_local.assembly import CloudAssembly
 from review import access
-from stacks.summary import MAX_RESOURCES, MAX_TEMPLATE_BYTES, stacks_in, started_by
+from stacks.summary import MAX_RESOURCES, MAX_TEMPLATE_BYTES, stacks_in, started_by, step_graph
 
 CFN_DIFF = Path(__file__).with_name("cfn_diff.js")
 NODE = "node"  # the venv's Node 24 (make install), put first on PATH below
@@ -178,6 +178,7 @@ def compare_jobs(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
         glue = head[name]["glue"]
         lines.append(f"added {name}: {glue['workers']} x {glue['worker_type']}, started by "
                      f"{started[name]}")  # fmt: skip
+        lines += [f"  {line}" for line in step_graph(head[name])]
     for name in sorted(set(base) - set(head)):
         lines.append(f"removed {name}")
     for name in sorted(set(base) & set(head)):
@@ -194,6 +195,8 @@ def compare_jobs(base: dict[str, Any], head: dict[str, Any]) -> list[str]:
             lines.append(f"  started by: {before[name]} -> {started[name]}")
         else:
             lines.append(f"  started by: {started[name]}")
+        if base[name]["downstream"] != head[name]["downstream"]:
+            lines += [f"  {line}" for line in step_graph(head[name])]
     return lines
 
 

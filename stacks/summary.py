@@ -201,16 +201,21 @@ def _job_details(job: dict[str, Any]) -> list[str]:
     ]
     if job["validation"]:
         details.append(f"gate: at most {job['validation']['max_invalid_ratio']:.1%} invalid")
-    steps = job["downstream"]
+    return details + step_graph(job)
+
+
+def step_graph(job: dict[str, Any]) -> list[str]:
+    """A job's steps, a line each: type and target, and, where it is not the list's order,
+    what the step runs after (so what runs side by side, and where they join)."""
+    lines, steps = [], job["downstream"]
     for i, step in enumerate(steps):
         target = step_type(step["type"]).target(step)
-        # The step graph where it is not the list's order: what runs side by side, and joins.
         in_order = [steps[i - 1]["name"]] if i else []
         after = "" if step["after"] == in_order else (
-            f" after {', '.join(step['after'])}" if step["after"] else " after the job's own tasks"
+            f" after {', '.join(step['after'])}" if step["after"] else " after the publish"
         )  # fmt: skip
-        details.append(f"step: {step['name']} ({step['type']} {target}){after}")
-    return details
+        lines.append(f"step: {step['name']} ({step['type']} {target}){after}")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
