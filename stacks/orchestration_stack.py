@@ -230,6 +230,12 @@ class OrchestrationStack(Stack):
                 "by name prefix; listing each would outgrow the policy size limit at 500 jobs",
             },
         )
+        # A step type's scoped wildcard resources (S3 objects under the prefixes its steps
+        # name), each with its grant's reason; the allowlist (stacks/iam_review.py) judges them.
+        acknowledge_wildcards(
+            self.mwaa.policy,
+            {r: g.why for g in step_grants for r in g.resources if r != "*" and "*" in r},
+        )
         # The DAG tasks start, watch and stop this environment's Glue jobs, and no others.
         self.mwaa.allow(
             iam.PolicyStatement(

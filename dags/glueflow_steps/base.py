@@ -93,7 +93,8 @@ class Where:
 @dataclass(frozen=True)
 class Grant:
     """One IAM statement for MWAA's role. A statement on resource "*" says `why` (cdk-nag's
-    acknowledgement of the wildcard): what, with no resource-level permission, limits it."""
+    acknowledgement of the wildcard): what, with no resource-level permission, limits it. So
+    does one on a scoped wildcard (objects under a key prefix): what its keys are."""
 
     actions: tuple[str, ...]
     resources: tuple[str, ...]

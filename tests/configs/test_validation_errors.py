@@ -14,6 +14,7 @@ import pytest
 
 from configs.loader import load_platform, validate_all
 from configs.problems import ConfigError
+from configs.steps import registry
 from tests.conftest import Project, table_output, valid_environment, valid_job
 
 
@@ -478,7 +479,7 @@ CASES = [
         job_with(downstream=[{"name": "x", "job": "ingest"}]),
         "configs/jobs/ingest.yaml",
         "downstream[0]",
-        ("needs a 'type'; accepted: http, lambda, redshift_sql, trigger_job",),
+        (f"needs a 'type'; accepted: {', '.join(registry())}",),  # every registered type
     ),
     # YAML itself
     Case(
