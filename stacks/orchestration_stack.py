@@ -273,6 +273,15 @@ class OrchestrationStack(Stack):
         acknowledge_wildcards(
             self.mwaa.policy,
             {
+                resource: g.why
+                for g in step_grants
+                for resource in g.resources
+                if resource != "*" and ("*" in resource or "?" in resource)
+            },
+        )
+        acknowledge_wildcards(
+            self.mwaa.policy,
+            {
                 glue_logs: "the failure callback reads the log tail of this environment's Glue "
                 "runs (log groups per job role, streams per run id)"
             },
