@@ -120,7 +120,7 @@ CASES = [
         job_with(downstream=[{"type": "dbt_cloud", "name": "x"}]),
         "configs/jobs/ingest.yaml",
         "downstream[0]",
-        ("type 'dbt_cloud' is not accepted", "'redshift_sql', 'trigger_job'"),
+        ("type 'dbt_cloud' is not accepted", "'redshift_sql', 'step_functions', 'trigger_job'"),
     ),
     Case(
         "missing-required-field",
@@ -478,7 +478,7 @@ CASES = [
         job_with(downstream=[{"name": "x", "job": "ingest"}]),
         "configs/jobs/ingest.yaml",
         "downstream[0]",
-        ("needs a 'type'; accepted: lambda, redshift_sql, trigger_job",),
+        ("needs a 'type'; accepted: lambda, redshift_sql, step_functions, trigger_job",),
     ),
     # YAML itself
     Case(
