@@ -108,6 +108,12 @@ WILDCARD_ALLOWLIST: tuple[AllowedWildcard, ...] = (
         re.compile(rf"^{_ARN}:glue:{_REGION}:\d{{12}}:job/[a-z0-9]+-[a-z0-9]+-\*$"),
         "jobs named <prefix>-<env>-*; one ARN per job outgrows the policy size limit at 500 jobs",
     ),
+    # and those the step types declare (glueflow_steps/), resources named at run time
+    *(
+        AllowedWildcard(f"{kind.name} steps", re.compile(pattern), why)
+        for kind in registry().values()
+        for pattern, why in kind.wildcard_resources.items()
+    ),
 )
 
 POLICY_PROPERTIES = {

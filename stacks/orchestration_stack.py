@@ -234,7 +234,12 @@ class OrchestrationStack(Stack):
         # name), each with its grant's reason; the allowlist (stacks/iam_review.py) judges them.
         acknowledge_wildcards(
             self.mwaa.policy,
-            {r: g.why for g in step_grants for r in g.resources if r != "*" and "*" in r},
+            {
+                r: g.why
+                for g in step_grants
+                for r in g.resources
+                if r != "*" and ("*" in r or "?" in r)
+            },
         )
         # The DAG tasks start, watch and stop this environment's Glue jobs, and no others.
         self.mwaa.allow(

@@ -92,9 +92,10 @@ class Where:
 
 @dataclass(frozen=True)
 class Grant:
-    """One IAM statement for MWAA's role. A statement on resource "*" says `why` (cdk-nag's
-    acknowledgement of the wildcard): what, with no resource-level permission, limits it. So
-    does one on a scoped wildcard (objects under a key prefix): what its keys are."""
+    """One IAM statement for MWAA's role. A statement with a wildcard resource says `why`
+    (cdk-nag's acknowledgement of the wildcard): on "*", what, with no resource-level
+    permission, limits it; on an ARN with a wildcard (objects under a key prefix, or one of
+    the type's `wildcard_resources`), what its resources are."""
 
     actions: tuple[str, ...]
     resources: tuple[str, ...]
@@ -114,6 +115,10 @@ class StepType:
     # (the Service Authorization Reference says which): action -> what limits it instead.
     # They join the wildcard allowlist (stacks/iam_review.py); no other action may.
     wildcard_actions: ClassVar[dict[str, str]] = {}
+    # The wildcard ARNs its grants name, as regular expressions, because the service names
+    # those resources at run time (an execution of a named state machine): pattern -> why.
+    # They join the wildcard allowlist (stacks/iam_review.py); no other wildcard ARN may.
+    wildcard_resources: ClassVar[dict[str, str]] = {}
 
     def operator(self, step: dict[str, Any], job: dict[str, Any], region: str) -> Any:
         """The Airflow operator of `step` (a manifest entry) in `job`'s DAG."""
