@@ -60,10 +60,15 @@ help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAM
 
 install: $(STAMP) ## Build .venv (Python deps under MWAA's constraints, Node 22+ if needed, aws-cdk CLI)
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-spark4.txt requirements-node.txt package.json package-lock.json $(wildcard $(CONSTRAINTS)) | airflow-version
+$(STAMP): requirements.txt requirements-dev.txt requirements-spark4.txt requirements-node.txt mwaa/plugins.txt package.json package-lock.json $(wildcard $(CONSTRAINTS)) | airflow-version
 	@test -n "$(PYTHON)" || { echo "error: python3.11 not found" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c "$(CONSTRAINTS)" -r requirements-dev.txt
+	@# The wheels MWAA lacks (mwaa/plugins.txt, by hash): into the venv for the local runs, and
+	@# as files for synth to put in plugins.zip.
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r mwaa/plugins.txt
+	rm -rf $(VENV)/mwaa-plugins
+	$(BIN)/pip download --quiet --disable-pip-version-check --no-deps --require-hashes --only-binary=:all: -d $(VENV)/mwaa-plugins -r mwaa/plugins.txt
 	@# Glue 6.x jobs run locally on Spark 4.1: its own tree, first on PYTHONPATH for those runs
 	@# (glueflow_local/spark.py). Replaced whole, so a changed pin leaves nothing stale.
 	rm -rf $(SPARK4)

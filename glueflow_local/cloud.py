@@ -153,6 +153,9 @@ class LocalCloud:
         self._stop = threading.Event()
         self._pollers: list[threading.Thread] = []
         self._on_stop: list[Callable[[], None]] = []
+        # What stand-ins need in the environment of Airflow's processes (a CA bundle that
+        # trusts a loopback HTTPS server): the local run passes it on.
+        self.process_env: dict[str, str] = {}
 
     # --- moto ---------------------------------------------------------------------------
 

@@ -395,6 +395,7 @@ class LocalRun:
 
         aws_env = {
             **self.cloud.aws_env(),
+            **self.cloud.process_env,
             "AWS_ENDPOINT_URL_GLUE": self.glue.endpoint,
             "GLUEFLOW_POLL_SECONDS": POLL_SECONDS,
             **self._airflow_options(mwaa),

@@ -119,6 +119,10 @@ class StepType:
     # those resources at run time (an execution of a named state machine): pattern -> why.
     # They join the wildcard allowlist (stacks/iam_review.py); no other wildcard ARN may.
     wildcard_resources: ClassVar[dict[str, str]] = {}
+    # The Python distributions its operator needs that MWAA's image lacks, with those they
+    # depend on that the image lacks too: each pinned in mwaa/plugins.txt. A deployment whose
+    # steps need any ships them as wheels in plugins.zip.
+    packages: ClassVar[tuple[str, ...]] = ()
 
     def operator(self, step: dict[str, Any], job: dict[str, Any], region: str) -> Any:
         """The Airflow operator of `step` (a manifest entry) in `job`'s DAG."""
