@@ -92,6 +92,15 @@ def test_downstream_steps(dev: dict) -> None:
             "internet": False,
             "timeout_seconds": 60,
         },
+        {
+            "type": "step_functions",
+            "name": "start_finance_close",
+            "after": ["refresh_sales_mart"],
+            "state_machine_arn": "arn:aws:states:eu-west-1:111111111111:stateMachine:"
+            "finance-daily-close",
+            "input": {"dataset": "daily_sales"},
+            "timeout_minutes": 30,
+        },
     ]
     step = dev["jobs"]["marketing_events_ingest"]["downstream"][0]
     assert step["type"] == "trigger_job"

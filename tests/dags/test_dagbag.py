@@ -62,7 +62,8 @@ def test_only_the_factory_is_parsed(dagbag: DagBag, dev_dag_folder: Path) -> Non
         ),
         (
             # cron with an input: sensor first, publish, then a Redshift and an HTTP step side
-            # by side (after: []), joined before the asset is marked
+            # by side (after: []), the Step Functions one after the Redshift one, joined
+            # before the asset is marked
             "sales_daily_aggregate",
             {
                 "wait_for_input",
@@ -70,6 +71,7 @@ def test_only_the_factory_is_parsed(dagbag: DagBag, dev_dag_folder: Path) -> Non
                 "publish",
                 "refresh_sales_mart",
                 "announce_daily_sales",
+                "start_finance_close",
                 "steps_done",
                 "record_cost",
             },
@@ -78,7 +80,8 @@ def test_only_the_factory_is_parsed(dagbag: DagBag, dev_dag_folder: Path) -> Non
                 ("run_glue_job", "publish"),
                 ("publish", "refresh_sales_mart"),
                 ("publish", "announce_daily_sales"),
-                ("refresh_sales_mart", "steps_done"),
+                ("refresh_sales_mart", "start_finance_close"),
+                ("start_finance_close", "steps_done"),
                 ("announce_daily_sales", "steps_done"),
                 ("run_glue_job", "record_cost"),
             },
@@ -111,7 +114,8 @@ def test_a_scheduled_job_with_validation_waits_for_its_input_first(
         ("validation_gate", "publish"),
         ("publish", "refresh_sales_mart"),
         ("publish", "announce_daily_sales"),
-        ("refresh_sales_mart", "steps_done"),
+        ("refresh_sales_mart", "start_finance_close"),
+        ("start_finance_close", "steps_done"),
         ("announce_daily_sales", "steps_done"),
     }
 
