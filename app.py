@@ -20,6 +20,7 @@ from configs.manifest import build_dir, compile_manifest, manifest_path, write_m
 from configs.problems import ConfigError
 from stacks.cdk_context import project_context
 from stacks.glue_library import build_glue_library
+from stacks.mwaa_files import MwaaFilesError
 from stacks.nag import register_checks
 from stacks.stage import GlueflowStage
 
@@ -60,6 +61,9 @@ def main() -> None:
     except ConfigError as exc:
         count = len(exc.problems)
         print(f"{exc}\n{count} config problem{'s' if count != 1 else ''}", file=sys.stderr)
+        sys.exit(1)
+    except MwaaFilesError as exc:
+        print(f"synth stopped: {exc}", file=sys.stderr)
         sys.exit(1)
     try:
         app.synth()

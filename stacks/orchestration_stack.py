@@ -41,6 +41,7 @@ DAG_FOLDER_ONLY = (
     "!glueflow_steps/*.py",
 )
 REQUIREMENTS_KEY = "requirements/requirements.txt"
+PLUGINS_KEY = "plugins/plugins.zip"
 SECRETS_PREFIX = "airflow/"
 # The id aws-cdk-lib gives the singleton Lambda behind every AwsCustomResource of a stack.
 AWS_CUSTOM_RESOURCE_HANDLER_ID = "AWS679f53fac002430cb0da5b7982bd2287"
@@ -110,6 +111,7 @@ class OrchestrationStack(Stack):
         removal_policy: RemovalPolicy,
         tags: Mapping[str, str],
         jobs: Mapping[str, JobConfig],
+        plugins_file: Path | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -153,15 +155,34 @@ class OrchestrationStack(Stack):
             key_prefix=REQUIREMENTS_KEY.rsplit("/", 1)[0] + "/",
             key=platform_key,
         )
-        requirements_version = self._object_version(
+        objects = {REQUIREMENTS_KEY: ("RequirementsVersion", requirements_file)}
+        if plugins_file is not None:
+            plugins = deployments.deploy(
+                "Plugins",
+                sources=[
+                    s3_deployment.Source.asset(
+                        str(plugins_file.parent), exclude=["*", f"!{plugins_file.name}"]
+                    )
+                ],
+                bucket=source_bucket,
+                bucket_name=bucket_name,
+                key_prefix=PLUGINS_KEY.rsplit("/", 1)[0] + "/",
+                key=platform_key,
+            )
+            objects[PLUGINS_KEY] = ("PluginsVersion", plugins_file)
+        versions = self._object_versions(
             bucket_name,
-            REQUIREMENTS_KEY,
-            hashlib.sha256(requirements_file.read_bytes()).hexdigest()[:16],
+            {
+                key: (construct_id, hashlib.sha256(path.read_bytes()).hexdigest()[:16])
+                for key, (construct_id, path) in objects.items()
+            },
             platform_key,
             log_retention,
             removal_policy,
         )
-        requirements_version.node.add_dependency(requirements)
+        versions[REQUIREMENTS_KEY].node.add_dependency(requirements)
+        if plugins_file is not None:
+            versions[PLUGINS_KEY].node.add_dependency(plugins)
 
         self.security_group = ec2.SecurityGroup(
             self,
@@ -189,7 +210,13 @@ class OrchestrationStack(Stack):
             source_bucket=source_bucket,
             dags_path=DAGS_PREFIX.rstrip("/"),
             requirements_path=REQUIREMENTS_KEY,
-            requirements_object_version=requirements_version.get_response_field("VersionId"),
+            requirements_object_version=versions[REQUIREMENTS_KEY].get_response_field("VersionId"),
+            plugins_path=PLUGINS_KEY if plugins_file is not None else None,
+            plugins_object_version=(
+                versions[PLUGINS_KEY].get_response_field("VersionId")
+                if plugins_file is not None
+                else None
+            ),
             kms_key=platform_key,
             subnet_ids=subnet_ids,
             security_groups=[self.security_group, clients_security_group],
@@ -348,18 +375,19 @@ class OrchestrationStack(Stack):
                 grants += kind.grants(steps, where)
         return grants
 
-    def _object_version(
+    def _object_versions(
         self,
         bucket_name: str,
-        key: str,
-        content_hash: str,
+        objects: Mapping[str, tuple[str, str]],
         platform_key: kms.IKey,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
-    ) -> cr.AwsCustomResource:
-        """The S3 version id of an object deployed in this stack (MWAA wants it pinned).
+    ) -> dict[str, cr.AwsCustomResource]:
+        """The S3 version id of each object deployed in this stack (MWAA wants them pinned):
+        key -> (construct id, content hash).
 
-        Its physical id carries the content hash, so a changed file reads the new version.
+        Each reader's physical id carries the content hash, so a changed file reads the new
+        version.
         """
         log_group = logs.LogGroup(
             self,
@@ -372,31 +400,35 @@ class OrchestrationStack(Stack):
             self,
             "ObjectVersionAccess",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Reads the S3 version id of the MWAA requirements file",
+            description="Reads the S3 version id of the MWAA "
+            + " and ".join(key.split("/", 1)[0] for key in objects)
+            + (" file" if len(objects) == 1 else " files"),
             statements=[
-                object_statement(bucket_name, key, self.partition),
+                *(object_statement(bucket_name, key, self.partition) for key in objects),
                 iam.PolicyStatement(
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[log_group.log_group_arn],
                 ),
             ],
         )
-        call = cr.AwsSdkCall(
-            service="S3",
-            action="headObject",
-            parameters={"Bucket": bucket_name, "Key": key},
-            physical_resource_id=cr.PhysicalResourceId.of(f"{key}@{content_hash}"),
-            output_paths=["VersionId"],
-        )
-        resource = cr.AwsCustomResource(
-            self,
-            "RequirementsVersion",
-            on_create=call,
-            on_update=call,
-            role=access.role_for_grants,
-            log_group=log_group,
-            memory_size=256,
-            install_latest_aws_sdk=False,
-        )
+        readers = {}
+        for key, (construct_id, content_hash) in objects.items():
+            call = cr.AwsSdkCall(
+                service="S3",
+                action="headObject",
+                parameters={"Bucket": bucket_name, "Key": key},
+                physical_resource_id=cr.PhysicalResourceId.of(f"{key}@{content_hash}"),
+                output_paths=["VersionId"],
+            )
+            readers[key] = cr.AwsCustomResource(
+                self,
+                construct_id,
+                on_create=call,
+                on_update=call,
+                role=access.role_for_grants,
+                log_group=log_group,
+                memory_size=256,
+                install_latest_aws_sdk=False,
+            )
         acknowledge_deploy_time_handlers([self.node.find_child(AWS_CUSTOM_RESOURCE_HANDLER_ID)])
-        return resource
+        return readers

@@ -14,6 +14,7 @@ from configs.loader import REPO_ROOT, Platform
 from stacks.catalog_shard_stack import CatalogShardStack
 from stacks.job_shard_stack import JobShardStack
 from stacks.monitoring_stack import MonitoringStack
+from stacks.mwaa_files import build_mwaa_files
 from stacks.network_stack import NetworkStack
 from stacks.orchestration_stack import OrchestrationStack
 from stacks.storage_stack import StorageStack
@@ -127,6 +128,8 @@ class GlueflowStage(Stage):
             # Its tables need the database.
             self.catalog_shards[shard].add_stack_dependency(self.storage)
 
+        # requirements.txt, and plugins.zip when a step needs a wheel MWAA lacks.
+        mwaa_files = build_mwaa_files(platform.jobs, build_folder / "mwaa", repo_root=repo_root)
         self.orchestration = OrchestrationStack(
             self,
             "Orchestration",
@@ -139,7 +142,8 @@ class GlueflowStage(Stage):
             data_key=self.storage.data_key,
             dags_dir=repo_root / "dags",
             manifest_file=manifest_file,
-            requirements_file=repo_root / "mwaa" / "requirements.txt",
+            requirements_file=mwaa_files.requirements,
+            plugins_file=mwaa_files.plugins,
             tags=tags,
             jobs=platform.jobs,
             **shared,

@@ -56,6 +56,8 @@ class MwaaEnvironment(Construct):
         dags_path: str,
         requirements_path: str,
         requirements_object_version: str,
+        plugins_path: str | None = None,
+        plugins_object_version: str | None = None,
         kms_key: kms.IKey,
         subnet_ids: Sequence[str],
         security_groups: Sequence[ec2.ISecurityGroup],
@@ -196,6 +198,8 @@ class MwaaEnvironment(Construct):
             dag_s3_path=dags_path,
             requirements_s3_path=requirements_path,
             requirements_s3_object_version=requirements_object_version,
+            plugins_s3_path=plugins_path,
+            plugins_s3_object_version=plugins_object_version,
             kms_key=kms_key.key_arn,
             webserver_access_mode="PRIVATE_ONLY",
             network_configuration=mwaa.CfnEnvironment.NetworkConfigurationProperty(
