@@ -121,7 +121,7 @@ CASES = [
         job_with(downstream=[{"type": "dbt_cloud", "name": "x"}]),
         "configs/jobs/ingest.yaml",
         "downstream[0]",
-        ("type 'dbt_cloud' is not accepted", "'redshift_sql', 'step_functions', 'trigger_job'"),
+        ("type 'dbt_cloud' is not accepted", "'step_functions', 'tableau', 'trigger_job'"),
     ),
     Case(
         "missing-required-field",
