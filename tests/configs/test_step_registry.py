@@ -22,7 +22,8 @@ MODULES = sorted(p.stem for p in STEPS_DIR.glob("*.py") if p.stem not in ("__ini
 
 def test_every_module_is_one_type_named_as_its_file() -> None:
     assert MODULES == [
-        "athena", "http", "lambda", "redshift_sql", "step_functions", "tableau", "trigger_job",
+        "athena", "dbt_cloud", "http", "lambda", "redshift_sql", "step_functions", "tableau",
+        "trigger_job",
     ]  # fmt: skip
     assert list(registry()) == MODULES
     for name in MODULES:

@@ -118,10 +118,10 @@ CASES = [
     ),
     Case(
         "unknown-step-type",
-        job_with(downstream=[{"type": "dbt_cloud", "name": "x"}]),
+        job_with(downstream=[{"type": "airbyte", "name": "x"}]),
         "configs/jobs/ingest.yaml",
         "downstream[0]",
-        ("type 'dbt_cloud' is not accepted", "'step_functions', 'tableau', 'trigger_job'"),
+        ("type 'airbyte' is not accepted", "'step_functions', 'tableau', 'trigger_job'"),
     ),
     Case(
         "missing-required-field",

@@ -246,6 +246,6 @@ def test_an_internet_step_with_egress_is_flagged_and_lists_its_new_secret(tree: 
     assert "(AWS::EC2::NatGateway): will_create" in out
     assert "new secret airflow/connections/crm_api: created empty" in out
     # the job's step graph as it now runs: the new step first, then the Redshift one after it
-    lines = out.splitlines()
-    first = lines.index("  step: tell_crm (http POST crm_api/v1/orders/refresh)")
-    assert lines[first + 1] == "  step: refresh_orders_mart (redshift_sql analytics)"
+    lines = [line.strip() for line in out.splitlines()]
+    first = lines.index("step: tell_crm (http POST crm_api/v1/orders/refresh)")
+    assert lines[first + 1] == "step: refresh_orders_mart (redshift_sql analytics)"
