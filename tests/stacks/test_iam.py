@@ -199,11 +199,12 @@ def test_mwaa_reads_the_secrets_of_its_steps_connections_and_no_other(dev: Synth
     """GetSecretValue on each connection secret the stack creates (its Ref is its ARN), and
     kms:Decrypt through Secrets Manager only; no airflow/* prefix."""
     template = dev.template(dev.stage.orchestration)
-    (secret_id,) = template.find_resources("AWS::SecretsManager::Secret")
+    secrets = sorted(template.find_resources("AWS::SecretsManager::Secret"))
+    assert len(secrets) == 3  # dbt_cloud, finance_reporting_api, tableau_cloud
     statements = mwaa_statements(dev)
-    reads = [s for s in statements if "secretsmanager:GetSecretValue" in _list(s["Action"])]
-    assert reads == [{"Action": "secretsmanager:GetSecretValue", "Effect": "Allow",
-                      "Resource": {"Ref": secret_id}}]  # fmt: skip
+    (reads,) = [s for s in statements if "secretsmanager:GetSecretValue" in _list(s["Action"])]
+    assert reads["Action"] == "secretsmanager:GetSecretValue"
+    assert sorted(r["Ref"] for r in reads["Resource"]) == secrets
     secret = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:"  # noqa: S105 - an ARN
     for other in ("airflow/connections/x", "glueflow/dev/slack", "airflow/variables/x"):
         assert not reachable(statements, "secretsmanager:GetSecretValue", f"{secret}{other}")

@@ -57,16 +57,17 @@ def test_secrets_backend_looks_up_only_the_connections_steps_name(
     id that `connections_lookup_pattern` does not match is not asked of Secrets Manager, and
     a None `variables_prefix` sends no variable request there. MWAA's documented prefix is
     airflow/connections ("Configuring an Apache Airflow connection using a AWS Secrets
-    Manager secret", Amazon MWAA User Guide). dev's http step names finance_reporting_api;
-    prod has the same jobs."""
-    for synth in (dev, prod):
+    Manager secret", Amazon MWAA User Guide). Both run sales_daily_aggregate's http step
+    (finance_reporting_api); dev also customer_ltv's dbt Cloud and Tableau steps."""
+    for synth, names in ((dev, "dbt_cloud|finance_reporting_api|tableau_cloud"),
+                         (prod, "finance_reporting_api")):  # fmt: skip
         options = mwaa(synth)["AirflowConfigurationOptions"]
         assert options["secrets.backend"] == (
             "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend"
         )
         assert json.loads(options["secrets.backend_kwargs"]) == {
             "connections_prefix": "airflow/connections",
-            "connections_lookup_pattern": "^(finance_reporting_api)$",
+            "connections_lookup_pattern": f"^({names})$",
             "variables_prefix": None,
         }
 
@@ -75,12 +76,17 @@ def test_each_connection_is_a_secret_created_without_a_value(dev: Synthesized) -
     """ "If you omit both GenerateSecretString and SecretString, you create an empty secret"
     (CloudFormation, AWS::SecretsManager::Secret): the app never holds the credential."""
     template = dev.template(dev.stage.orchestration)
-    (secret,) = template.find_resources("AWS::SecretsManager::Secret").values()
-    props = secret["Properties"]
-    assert props["Name"] == "airflow/connections/finance_reporting_api"
-    assert "SecretString" not in props
-    assert "GenerateSecretString" not in props
-    assert "KmsKeyId" in props  # the environment's key, not the account's default
+    secrets = template.find_resources("AWS::SecretsManager::Secret").values()
+    assert sorted(s["Properties"]["Name"] for s in secrets) == [
+        "airflow/connections/dbt_cloud",
+        "airflow/connections/finance_reporting_api",
+        "airflow/connections/tableau_cloud",
+    ]
+    for secret in secrets:
+        props = secret["Properties"]
+        assert "SecretString" not in props
+        assert "GenerateSecretString" not in props
+        assert "KmsKeyId" in props  # the environment's key, not the account's default
 
 
 def test_requirements_are_deployed_and_pinned_by_object_version(dev: Synthesized) -> None:
@@ -90,7 +96,7 @@ def test_requirements_are_deployed_and_pinned_by_object_version(dev: Synthesized
     version = props["RequirementsS3ObjectVersion"]["Fn::GetAtt"]
     assert version[1] == "VersionId"
     readers = template.find_resources("Custom::AWS")
-    assert list(readers) == [version[0]]
+    assert version[0] in readers  # and plugins.zip's (tests/stacks/test_mwaa_files.py)
     reader = readers[version[0]]
     create = json.loads(reader["Properties"]["Create"])
     assert create["action"] == "headObject"

@@ -47,9 +47,7 @@ def as_installed(site: Path, packages: list[tuple[str, str]]) -> None:
     for name, version in packages:
         info = site / f"{name.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
-        )
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
         (info / "INSTALLER").write_text("mwaa-image\n")
         (info / "RECORD").write_text("")
 
