@@ -188,6 +188,8 @@ def test_an_athena_step_brings_the_athena_endpoint() -> None:
     assert "athena" in endpoint_services({"a": job_with(step())})
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_the_operator_runs_the_query_deferred_in_its_workgroup() -> None:
     entry = job_with(step(timeout_minutes=5)).downstream[0].model_dump()
     operator = ATHENA.operator(entry, {"dag_id": "crm_sync"}, "eu-west-1")
@@ -206,6 +208,8 @@ def test_the_operator_runs_the_query_deferred_in_its_workgroup() -> None:
     assert ATHENA.target(entry) == "sales in analytics"
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_the_local_stand_in_runs_queries_to_succeeded(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto's Athena refuses a query in a workgroup it does not have; after the stand-in,
     StartQueryExecution as AthenaHook.run_query sends it, then GetQueryExecution, reads

@@ -245,6 +245,8 @@ def fast(operator: Any) -> Any:
     return operator
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_a_run_succeeds_through_the_providers_calls(airflow_reaches: Any) -> None:
     """The operator triggers the job, reads the run, defers; the trigger reads the run over
     aiohttp until it is 10 (Success); execute_complete returns the run id. Exactly the calls
@@ -268,6 +270,8 @@ def test_a_run_succeeds_through_the_providers_calls(airflow_reaches: Any) -> Non
     assert len(calls) >= 3  # the operator's read before deferring, then the trigger's
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_a_failed_run_fails_the_task_naming_the_run_and_its_url(airflow_reaches: Any) -> None:
     """Asked to fail the next run of job 43 (the stand-in's control endpoint, over HTTPS as a
     scenario would), the run ends 20 (Error); the task's error names the job, the run and its
@@ -337,6 +341,8 @@ def test_the_steps_deadline_cancels_the_run_and_names_it(airflow_reaches: Any) -
     assert f"/runs/{run_id}/): Job run {run_id} has timed out." in str(failed.value)
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_answers_are_shaped_as_dbt_clouds_and_a_bad_token_is_refused(
     airflow_reaches: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -391,6 +397,8 @@ def test_only_a_client_trusting_the_bundle_reaches_it(airflow_reaches: Any) -> N
     assert requests.post(host, verify=str(bundle), timeout=10).status_code == 200
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_the_stand_in_fills_the_connection_secret_as_airflow_reads_it(tmp_path: Path) -> None:
     """In the local run's cloud: the secret airflow/connections/<connection> holds the
     connection as JSON (the form the amazon provider's secrets backend reads), with the

@@ -143,6 +143,8 @@ def test_success_is_the_configured_statuses_and_a_failure_says_what_came_back(se
         default(requests.post(f"{server}/302", timeout=10))
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_the_stand_in_fills_the_connection_secret_and_answers_the_configured_status(
     tmp_path: Path,
 ) -> None:

@@ -77,6 +77,8 @@ def test_the_operator_invokes_synchronously_with_the_run_in_its_event() -> None:
     assert "payload" in operator.template_fields  # the run id is rendered at run time
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_the_local_stand_in_answers_invoke_as_a_function_returning_its_event() -> None:
     """Invoke's response as the Lambda API Reference gives it: StatusCode 200 for
     RequestResponse, the function's response as Payload, and no FunctionError, which is what

@@ -179,6 +179,8 @@ def test_the_providers_waiter_polls_on_through_timed_out_and_pending_redrive() -
     assert "terminal failure" not in str(ended.value)
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_the_local_stand_in_runs_each_execution_to_succeeded(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

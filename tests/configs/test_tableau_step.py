@@ -152,6 +152,8 @@ def paths(api: TableauApi, site: str = "") -> list[str]:
     return [f"{method} {target.removeprefix(prefix)}" for method, target in api.calls]
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_a_workbook_is_found_by_name_across_pages_and_refreshed(
     tableau: TableauApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -178,6 +180,8 @@ def test_a_workbook_is_found_by_name_across_pages_and_refreshed(
     assert called[-1] == "POST /api/3.27/auth/signout"
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_a_data_source_is_refreshed_by_id_on_the_steps_own_site(tableau: TableauApi) -> None:
     """By id there is no listing; the step's site_id is the site signed in to, over the
     connection's."""
@@ -189,6 +193,8 @@ def test_a_data_source_is_refreshed_by_id_on_the_steps_own_site(tableau: Tableau
     ]
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_a_failed_refresh_fails_the_step_with_the_providers_error(tableau: TableauApi) -> None:
     from airflow.providers.tableau.hooks.tableau import TableauJobFailedException
 
@@ -288,6 +294,8 @@ def test_a_failure_is_asked_for_over_http(tableau: TableauApi) -> None:
     assert bad.status_code == 400
 
 
+# Slow, not in `make test-fast`: a stand-in server driven through the provider.
+@pytest.mark.slow
 def test_the_stand_in_fills_each_connection_secret_for_the_hook(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
