@@ -108,10 +108,36 @@ def check_demo(run: LocalRun, good: RunRecord, bad: RunRecord) -> dict[str, Any]
         ),
         "customer_ltv ran from the asset, and succeeded": bool(ltv_runs)
         and all(r.run_type == "asset_triggered" and r.state == "success" for r in ltv_runs),
+        **_side_by_side_then(run.manifest["jobs"]["customer_ltv"], ltv_runs),
         "every run ended": all(r.state in ("success", "failed") for r in runs),
         "the alert reached the webhook": bool(alerts),
     }
     return findings
+
+
+def _side_by_side_then(job: dict[str, Any], runs: list[RunRecord]) -> dict[str, bool]:
+    """customer_ltv's steps as its config declares them: the steps that run right after the
+    publish (dbt Cloud, Tableau) each succeeded, each began before the other ended, and the
+    step after them (the Lambda) began once both had ended."""
+    first = [s["name"] for s in job["downstream"] if not s["after"]]
+    then = [s for s in job["downstream"] if s["after"] and set(s["after"]) == set(first)]
+    said = (f"customer_ltv's {' and '.join(first)} ran side by side, then "
+            f"{', '.join(s['name'] for s in then) or 'nothing'}")  # fmt: skip
+    if len(first) < 2 or not then or not runs:
+        return {said: False}
+    tasks = runs[-1].tasks
+    steps = [tasks.get(name, {}) for name in first]
+    held = all(t.get("state") == "success" for t in steps) and max(
+        t["first_start"] for t in steps
+    ) < min(t["end"] for t in steps)
+    for step in then:
+        after = tasks.get(step["name"], {})
+        held = (
+            held
+            and after.get("state") == "success"
+            and after["first_start"] >= max(t["end"] for t in steps)
+        )
+    return {said: held}
 
 
 def run_local(run: LocalRun, job_name: str, file: Path) -> dict[str, Any]:

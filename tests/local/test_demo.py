@@ -74,6 +74,13 @@ def test_the_demo_finishes_and_prints_its_timeline(demo) -> None:
         r"stopped the pipeline",
         r"cost +sales_ingest: Glue run SUCCEEDED cost \$\d",
         r"alert +slack received: .*sales_ingest: validation_gate failed",
+        # customer_ltv: dbt Cloud and Tableau side by side, then the Lambda, each with its end
+        r"task +customer_ltv\.build_ltv_models deferred",
+        r"task +customer_ltv\.build_ltv_models success",
+        r"task +customer_ltv\.refresh_ltv_workbook success",
+        r"task +customer_ltv\.notify_crm success",
+        r"ok +customer_ltv's build_ltv_models and refresh_ltv_workbook ran side by side, then "
+        r"notify_crm",
         r"done in \d+ s \(every process it started has ended\)",
     ):
         assert re.search(said, out), f"not in the timeline: {said}\n{out[-3000:]}"
