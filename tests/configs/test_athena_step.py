@@ -8,7 +8,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from pydantic import ValidationError
 
@@ -17,6 +16,7 @@ from configs.models import JobConfig
 from configs.steps import Where, step_type
 from stacks.iam_review import WILDCARD_ALLOWLIST, allow_statements, wildcard_problems
 from stacks.network_stack import endpoint_services
+from tests.configs.conftest import MotoLocal
 from tests.conftest import Project, valid_job
 
 ATHENA = step_type("athena")
@@ -210,7 +210,9 @@ def test_the_operator_runs_the_query_deferred_in_its_workgroup() -> None:
 
 # Slow, not in `make test-fast`: a stand-in server driven through the provider.
 @pytest.mark.slow
-def test_the_local_stand_in_runs_queries_to_succeeded(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_local_stand_in_runs_queries_to_succeeded(
+    monkeypatch: pytest.MonkeyPatch, moto_local: MotoLocal
+) -> None:
     """moto's Athena refuses a query in a workgroup it does not have; after the stand-in,
     StartQueryExecution as AthenaHook.run_query sends it, then GetQueryExecution, reads
     QueryExecution.Status.State SUCCEEDED (one of QUEUED, RUNNING, SUCCEEDED, FAILED,
@@ -220,20 +222,8 @@ def test_the_local_stand_in_runs_queries_to_succeeded(monkeypatch: pytest.Monkey
 
     from airflow.providers.amazon.aws.hooks.athena import AthenaHook
     from airflow.providers.amazon.aws.triggers.athena import AthenaTrigger
-    from moto.server import ThreadedMotoServer
 
-    class Local:
-        region, account = "eu-west-1", "123456789012"
-
-        def client(self, service: str) -> Any:
-            return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint,
-                                aws_access_key_id="x", aws_secret_access_key="x")  # noqa: S106 - moto  # fmt: skip
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    local = Local()
-    host, port = server.get_host_and_port()
-    local.endpoint = f"http://{host}:{port}"
+    local = moto_local
     entry = job_with(step()).downstream[0].model_dump()
     start = {
         "QueryString": entry["sql"],
@@ -271,15 +261,10 @@ def test_the_local_stand_in_runs_queries_to_succeeded(monkeypatch: pytest.Monkey
 
         assert asyncio.run(first_event()) == {"status": "success", "value": query_id}
     finally:
-        # moto's backends and its state manager are this process's: leave neither changed.
-        for path, body in (
-            ("state-manager/unset-transition", {"model_name": "athena::execution"}),
-            ("reset", None),
-        ):
-            request = urllib.request.Request(  # noqa: S310 - loopback http
-                f"{local.endpoint}/moto-api/{path}", method="POST",
-                data=json.dumps(body).encode() if body else None,
-                headers={"Content-Type": "application/json"},
-            )  # fmt: skip
-            urllib.request.urlopen(request, timeout=30).close()  # noqa: S310
-        server.stop()
+        # moto's state manager is this process's (moto_local empties its backends).
+        request = urllib.request.Request(  # noqa: S310 - loopback http
+            f"{local.endpoint}/moto-api/state-manager/unset-transition", method="POST",
+            data=json.dumps({"model_name": "athena::execution"}).encode(),
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        urllib.request.urlopen(request, timeout=30).close()  # noqa: S310

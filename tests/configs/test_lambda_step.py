@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 from pydantic import ValidationError
 
@@ -14,6 +13,7 @@ from configs.loader import validate_all
 from configs.models import JobConfig
 from configs.steps import Where, step_type
 from stacks.network_stack import endpoint_services
+from tests.configs.conftest import MotoLocal
 from tests.conftest import Project, valid_job
 
 LAMBDA = step_type("lambda")
@@ -79,38 +79,19 @@ def test_the_operator_invokes_synchronously_with_the_run_in_its_event() -> None:
 
 # Slow, not in `make test-fast`: a stand-in server driven through the provider.
 @pytest.mark.slow
-def test_the_local_stand_in_answers_invoke_as_a_function_returning_its_event() -> None:
+def test_the_local_stand_in_answers_invoke_as_a_function_returning_its_event(
+    moto_local: MotoLocal,
+) -> None:
     """Invoke's response as the Lambda API Reference gives it: StatusCode 200 for
     RequestResponse, the function's response as Payload, and no FunctionError, which is what
     LambdaInvokeFunctionOperator checks (operators/lambda_function.py)."""
-    from moto.server import ThreadedMotoServer
 
-    class Local:
-        region, account = "eu-west-1", "123456789012"
-
-        def client(self, service: str) -> Any:
-            return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint,
-                                aws_access_key_id="x", aws_secret_access_key="x")  # noqa: S106 - moto  # fmt: skip
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        local = Local()
-        host, port = server.get_host_and_port()
-        local.endpoint = f"http://{host}:{port}"
-        LAMBDA.standin(local, [step(), step(qualifier="live"), step(qualifier="2")])
-        for qualifier in (None, "live", "2"):
-            answer = local.client("lambda").invoke(
-                FunctionName="crm-notify", Payload=b'{"a": 1}',
-                **({"Qualifier": qualifier} if qualifier else {}),
-            )  # fmt: skip
-            assert answer["StatusCode"] == 200
-            assert "FunctionError" not in answer
-            assert json.loads(answer["Payload"].read()) == {"a": 1}
-    finally:
-        # moto's backends are this process's: leave none of this test's functions behind.
-        import urllib.request
-
-        reset = urllib.request.Request(f"{local.endpoint}/moto-api/reset", method="POST")  # noqa: S310
-        urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - loopback http
-        server.stop()
+    LAMBDA.standin(moto_local, [step(), step(qualifier="live"), step(qualifier="2")])
+    for qualifier in (None, "live", "2"):
+        answer = moto_local.client("lambda").invoke(
+            FunctionName="crm-notify", Payload=b'{"a": 1}',
+            **({"Qualifier": qualifier} if qualifier else {}),
+        )  # fmt: skip
+        assert answer["StatusCode"] == 200
+        assert "FunctionError" not in answer
+        assert json.loads(answer["Payload"].read()) == {"a": 1}

@@ -18,6 +18,7 @@ from configs.loader import validate_all
 from configs.models import JobConfig
 from configs.steps import Where, step_type
 from stacks.network_stack import endpoint_services
+from tests.configs.conftest import MotoLocal
 from tests.conftest import Project, valid_job
 
 STEP_FUNCTIONS = step_type("step_functions")
@@ -182,32 +183,20 @@ def test_the_providers_waiter_polls_on_through_timed_out_and_pending_redrive() -
 # Slow, not in `make test-fast`: a stand-in server driven through the provider.
 @pytest.mark.slow
 def test_the_local_stand_in_runs_each_execution_to_succeeded(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, moto_local: MotoLocal
 ) -> None:
     """As the Step Functions API Reference has it: StartExecution without a name gets an
     execution named by Step Functions (a new one each time), and DescribeExecution reports
     RUNNING, then SUCCEEDED with the output. Then the step's own operator, as the factory
     builds it, starts an execution and defers; its trigger (the provider's waiter, as the
     triggerer runs it) reports success, and execute_complete returns the execution."""
-    from moto.server import ThreadedMotoServer
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
     # the stand-in's patch of moto is undone after the test
     monkeypatch.setattr(StepFunctionsParserBackend, "start_execution",
                         StepFunctionsParserBackend.start_execution)  # fmt: skip
 
-    class Local:
-        region, account = "eu-west-1", "123456789012"
-
-        def client(self, service: str) -> Any:
-            return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint,
-                                aws_access_key_id="x", aws_secret_access_key="x")  # noqa: S106 - moto  # fmt: skip
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    local = Local()
-    host, port = server.get_host_and_port()
-    local.endpoint = f"http://{host}:{port}"
+    local = moto_local
     try:
         here = "arn:aws:states:eu-west-1:123456789012:stateMachine:crm-refresh"
         other = here.replace("crm-refresh", "crm-archive")
@@ -255,12 +244,10 @@ def test_the_local_stand_in_runs_each_execution_to_succeeded(
         assert described["status"] == "SUCCEEDED"
         assert json.loads(described["input"])["glueflow"]["job"] == "crm_sync"
     finally:
-        # moto's backends and its config are this process's: leave neither as this test set
+        # moto's config is this process's (moto_local empties its backends)
         _post(
             local.endpoint, "/moto-api/config", {"stepfunctions": {"execute_state_machine": False}}
         )
-        _post(local.endpoint, "/moto-api/reset", None)
-        server.stop()
 
 
 def _post(endpoint: str, path: str, body: Any) -> bytes:
