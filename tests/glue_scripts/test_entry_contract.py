@@ -565,8 +565,9 @@ def scaffolded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Deployed
     shutil.copytree(
         REPO_ROOT / "configs", root / "configs", ignore=shutil.ignore_patterns("__pycache__")
     )
-    # configs validates steps against the step registry, which ships in the DAG folder.
-    for part in (("glue_scripts", "jobs"), ("dags", "glueflow_steps")):
+    # configs validates steps against the step registry and the runtime's names, which ship
+    # in the DAG folder.
+    for part in (("glue_scripts", "jobs"), ("dags",)):
         shutil.copytree(
             REPO_ROOT.joinpath(*part), root.joinpath(*part),
             ignore=shutil.ignore_patterns("__pycache__"),
