@@ -235,13 +235,14 @@ def test_changing_only_a_glue_script_is_a_code_change(tree: Path) -> None:
 
 def test_an_internet_step_with_egress_is_flagged_and_lists_its_new_secret(tree: Path) -> None:
     """Turning egress on adds a NAT gateway (a network broadening, gated by FAIL_ON=network);
-    the step's connection is a new secret, created empty, that someone must fill."""
-    _edit(tree / "configs/environments/dev.yaml", "  new_vpc:\n",
-          "  egress: true\n  new_vpc:\n")  # fmt: skip
+    the step's connection is a new secret, created empty, that someone must fill. On prod,
+    whose file has no egress (dev's has; make's last ENV= wins)."""
+    _edit(tree / "configs/environments/prod.yaml", "network:\n  new_vpc:\n",
+          "network:\n  egress: true\n  new_vpc:\n")  # fmt: skip
     _edit(tree / "configs/jobs/sales_ingest.yaml", "downstream:\n",
           "downstream:\n  - type: http\n    name: tell_crm\n    after: []\n"
           "    connection: crm_api\n    endpoint: /v1/orders/refresh\n")  # fmt: skip
-    out = gating_review(tree, "FAIL_ON=network")
+    out = gating_review(tree, "FAIL_ON=network", "ENV=prod")
     assert "BROADENED: internet egress is being turned on" in out, out[-3000:]
     assert "(AWS::EC2::NatGateway): will_create" in out
     assert "new secret airflow/connections/crm_api: created empty" in out
