@@ -35,6 +35,34 @@ OPERATORS = {
 }
 
 
+# What the zip ships, as paths in a site-packages folder (the wheels' top-level entries).
+SHIPPED = {
+    "airflow/providers/dbt", "airflow/providers/tableau", "tableauserverclient", "defusedxml",
+}  # fmt: skip
+
+
+def without(site_packages: Path, target: Path, excluded: set[str], rel: str = "") -> None:
+    """`site_packages` as a tree of symlinks at `target`, less the `excluded` paths and the
+    .dist-info folders of what they hold."""
+    target.mkdir(parents=True, exist_ok=True)
+    for entry in sorted(site_packages.iterdir()):
+        path = f"{rel}{entry.name}"
+        if path in excluded or (entry.name.endswith(".dist-info") and any(
+            entry.name.lower().startswith(name) for name in SHIPPED_DISTRIBUTIONS
+        )):  # fmt: skip
+            continue
+        if any(x.startswith(f"{path}/") for x in excluded):
+            without(entry, target / entry.name, excluded, f"{path}/")
+        else:
+            (target / entry.name).symlink_to(entry)
+
+
+SHIPPED_DISTRIBUTIONS = (
+    "apache_airflow_providers_dbt_cloud-", "apache_airflow_providers_tableau-",
+    "tableauserverclient-", "defusedxml-",
+)  # fmt: skip
+
+
 def image_packages() -> list[tuple[str, str]]:
     path = REPO_ROOT / "mwaa" / "packages" / f"airflow-{AIRFLOW_VERSION}.txt"
     lines = path.read_text().splitlines()
@@ -86,8 +114,11 @@ def test_the_shipped_zip_installs_offline_on_mwaas_packages_and_its_operators_im
                  "defusedxml-0.7.1"):  # fmt: skip
         assert name in said.replace("_", "-"), said[-2000:]
 
-    # The image's packages (Airflow, the amazon provider...) behind the installed wheels.
-    (site / "zz_mwaa_image.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # The image's packages (Airflow, the amazon provider...) behind the installed wheels: this
+    # project's site-packages without what the zip ships, which the venv has for local runs.
+    image = tmp_path / "image-site-packages"
+    without(Path(sysconfig.get_paths()["purelib"]), image, SHIPPED)
+    (site / "zz_mwaa_image.pth").write_text(f"{image}\n")
     imports = "; ".join(f"import {m} as m{i}; getattr(m{i}, {c!r}); print(m{i}.__file__)"
                         for i, (m, c) in enumerate(OPERATORS.items()))  # fmt: skip
     imports += "; import tableauserverclient as t; print(t.__file__)"
