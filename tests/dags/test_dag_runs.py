@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,16 @@ def aws(moto_endpoint: str, dev_manifest: dict, dev, monkeypatch: pytest.MonkeyP
     scripts.alerts_queue = queue
     yield scripts
     # A fresh account state for the next test.
-    for service in ("s3", "glue", "redshift-data", "sns", "sqs", "cloudwatch", "logs"):
+    for service in (
+        "s3",
+        "glue",
+        "redshift-data",
+        "sns",
+        "sqs",
+        "cloudwatch",
+        "logs",
+        "stepfunctions",
+    ):
         get_backend(service).reset()
 
 
@@ -421,14 +431,50 @@ def test_an_alert_whose_log_tail_is_late_is_sent_without_it(
     ), alert["notes"]
 
 
-def test_a_dependent_job_is_queued_on_its_upstream_asset(deploy, aws, dev_manifest) -> None:
+class StepsLocal:
+    """What the step types' stand-ins use of a local run (glueflow_local.cloud.LocalCloud),
+    for a DAG run in this process: moto's server, and connections as Airflow reads them from
+    the environment (AIRFLOW_CONN_<ID>, JSON)."""
+
+    region, account = REGION, "111111111111"
+
+    def __init__(self, endpoint: str, monkeypatch: pytest.MonkeyPatch, workdir: Path) -> None:
+        self.endpoint, self.monkeypatch, self.workdir = endpoint, monkeypatch, workdir
+        self.process_env: dict[str, str] = {}
+        self.stops: list[Callable[[], None]] = []
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint)
+
+    def put_connection(self, conn_id: str, value: dict[str, Any]) -> None:
+        self.monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value))
+
+    def on_stop(self, stop: Callable[[], None]) -> None:
+        self.stops.append(stop)
+
+
+def test_a_dependent_job_is_queued_on_its_upstream_asset(
+    deploy, aws, dev_manifest, moto_endpoint, monkeypatch, tmp_path
+) -> None:
     """The upstream's last step updates its asset and the dependent DAG is queued on it.
 
     Airflow queues only dependent DAGs that are not paused (airflow/assets/manager.py,
     `AssetManager.register_asset_change`): under MWAA's dags_are_paused_at_creation = True
-    that takes the DAG's own is_paused_upon_creation=False."""
+    that takes the DAG's own is_paused_upon_creation=False. The aggregate's steps other than
+    Redshift (which the fake warehouse runs) are answered by their types' stand-ins."""
     from airflow.models.asset import AssetDagRunQueue, AssetEvent
     from airflow.utils.session import create_session
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    from configs.steps import step_type
+
+    # the step_functions stand-in patches moto's start_execution: undone after the test
+    monkeypatch.setattr(StepFunctionsParserBackend, "start_execution",
+                        StepFunctionsParserBackend.start_execution)  # fmt: skip
+    local = StepsLocal(moto_endpoint, monkeypatch, tmp_path)
+    steps = dev_manifest["jobs"]["sales_daily_aggregate"]["downstream"]
+    for kind in sorted({s["type"] for s in steps} - {"redshift_sql"}):
+        step_type(kind).standin(local, [s for s in steps if s["type"] == kind])
 
     s3 = boto3.client("s3", region_name=REGION)
     s3.put_object(  # what the input sensor of the scheduled aggregate waits for
@@ -445,6 +491,15 @@ def test_a_dependent_job_is_queued_on_its_upstream_asset(deploy, aws, dev_manife
         assert [e.asset.uri for e in events] == ["glueflow://dev/sales_daily_aggregate"]
         queued = session.query(AssetDagRunQueue).filter_by(asset_id=events[0].asset_id).all()
         assert [q.target_dag_id for q in queued] == ["customer_ltv"]
+    assert set(states(dag_run)) >= {"announce_daily_sales", "start_finance_close", "steps_done"}
+    for stop in local.stops:
+        stop()
+    post = urllib.request.Request(  # noqa: S310 - the local moto server
+        f"{moto_endpoint}/moto-api/config", method="POST",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": False}}).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    urllib.request.urlopen(post, timeout=30).close()  # noqa: S310
 
 
 def test_every_run_is_priced_and_a_run_over_budget_alerts(deploy, aws, dev_manifest) -> None:
