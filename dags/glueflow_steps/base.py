@@ -79,6 +79,12 @@ class StepModel(BaseModel):
     )
 
 
+def with_run(payload: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """A step's event with the run that sent it under 'glueflow': the job, and the Airflow run
+    id (a template, rendered at run time), so a receiver can tell runs and retries apart."""
+    return {**payload, "glueflow": {"job": job["dag_id"], "run_id": "{{ run_id }}"}}
+
+
 @dataclass(frozen=True)
 class Where:
     """The environment a step's grants are made in."""

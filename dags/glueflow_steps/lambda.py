@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from glueflow_steps.base import Grant, StepModel, StepType, Where
+from glueflow_steps.base import Grant, StepModel, StepType, Where, with_run
 
 # Invoke's FunctionName, as a name or a function ARN without a qualifier (Lambda API
 # Reference, Invoke: "Name formats"), and its Qualifier (a version or an alias).
@@ -60,7 +60,7 @@ class Lambda(StepType):
 
         from glueflow_runtime.ids import AWS_CONN_ID
 
-        event = {**step["payload"], "glueflow": {"job": job["dag_id"], "run_id": "{{ run_id }}"}}
+        event = with_run(step["payload"], job)
         return LambdaInvokeFunctionOperator(
             task_id=step["name"],
             function_name=step["function"],

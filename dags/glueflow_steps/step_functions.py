@@ -35,7 +35,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from glueflow_steps.base import Grant, StepModel, StepType, Where
+from glueflow_steps.base import Grant, StepModel, StepType, Where, with_run
 
 # A state machine's name (1-80 characters, none of: white space, < > { } [ ] ? * " # % \ ^ | ~
 # ` $ & , ; : / or control characters; Step Functions API Reference, CreateStateMachine) in
@@ -113,7 +113,7 @@ class StepFunctions(StepType):
         from glueflow_runtime.dag_builder import POLL_S
         from glueflow_runtime.ids import AWS_CONN_ID
 
-        event = {**step["input"], "glueflow": {"job": job["dag_id"], "run_id": "{{ run_id }}"}}
+        event = with_run(step["input"], job)
         return StepFunctionStartExecutionOperator(
             task_id=step["name"],
             state_machine_arn=step["state_machine_arn"],

@@ -11,7 +11,7 @@ import ssl
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import requests
@@ -399,35 +399,21 @@ def test_only_a_client_trusting_the_bundle_reaches_it(airflow_reaches: Any) -> N
 
 # Slow, not in `make test-fast`: a stand-in server driven through the provider.
 @pytest.mark.slow
-def test_the_stand_in_fills_the_connection_secret_as_airflow_reads_it(tmp_path: Path) -> None:
+def test_the_stand_in_fills_the_connection_secret_as_airflow_reads_it(local_cloud: Any) -> None:
     """In the local run's cloud: the secret airflow/connections/<connection> holds the
     connection as JSON (the form the amazon provider's secrets backend reads), with the
     stand-in as host (host:port: the hook builds https://<host>/), a token and an account;
     the CA bundle is in the environment of Airflow's processes."""
     from airflow.sdk import Connection
 
-    from glueflow_local.cloud import LocalCloud
-
-    class Assembly:
-        stack_artifacts: ClassVar = {"s": {"environment": "aws://123456789012/eu-west-1"}}
-
-    saved = dict(os.environ)
-    cloud = LocalCloud(Assembly(), None, tmp_path)  # type: ignore[arg-type]
-    try:
-        cloud.start()
-        DBT.standin(cloud, [entry()])
-        secret = cloud.client("secretsmanager").get_secret_value(
-            SecretId=f"airflow/connections/{CONN}"
-        )
-        conn = Connection.from_json(secret["SecretString"], conn_id=CONN)
-        assert (conn.conn_type, conn.login) == ("dbt_cloud", "1")
-        assert conn.host.startswith("127.0.0.1:")
-        assert set(cloud.process_env) == {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"}
-        answer = requests.get(f"https://{conn.host}/api/v2/accounts/1/runs/1/", timeout=10,
-                              headers={"Authorization": f"Token {conn.password}"},
-                              verify=cloud.process_env["REQUESTS_CA_BUNDLE"])  # fmt: skip
-        assert answer.status_code == 404  # no such run; the token was good
-    finally:
-        cloud.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+    cloud = local_cloud
+    DBT.standin(cloud, [entry()])
+    secret = cloud.client("secretsmanager").get_secret_value(SecretId=f"airflow/connections/{CONN}")
+    conn = Connection.from_json(secret["SecretString"], conn_id=CONN)
+    assert (conn.conn_type, conn.login) == ("dbt_cloud", "1")
+    assert conn.host.startswith("127.0.0.1:")
+    assert set(cloud.process_env) == {"REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"}
+    answer = requests.get(f"https://{conn.host}/api/v2/accounts/1/runs/1/", timeout=10,
+                          headers={"Authorization": f"Token {conn.password}"},
+                          verify=cloud.process_env["REQUESTS_CA_BUNDLE"])  # fmt: skip
+    assert answer.status_code == 404  # no such run; the token was good

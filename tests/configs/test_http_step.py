@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import requests
@@ -146,31 +144,18 @@ def test_success_is_the_configured_statuses_and_a_failure_says_what_came_back(se
 # Slow, not in `make test-fast`: a stand-in server driven through the provider.
 @pytest.mark.slow
 def test_the_stand_in_fills_the_connection_secret_and_answers_the_configured_status(
-    tmp_path: Path,
+    local_cloud: Any,
 ) -> None:
     """The secret holds the connection as JSON, the form the amazon provider's backend reads
     (secrets_manager.py get_conn_value: a value starting with '{'); the server answers the
     step's first success status."""
-    from glueflow_local.cloud import LocalCloud
 
-    class Assembly:
-        stack_artifacts: ClassVar = {"s": {"environment": "aws://123456789012/eu-west-1"}}
-
-    saved = dict(os.environ)
-    cloud = LocalCloud(Assembly(), None, tmp_path)  # type: ignore[arg-type]
-    try:
-        cloud.start()
-        entry = job_with(step(endpoint="/v1/x", success_statuses=[202])).downstream[0]
-        HTTP.standin(cloud, [entry.model_dump()])
-        secret = cloud.client("secretsmanager").get_secret_value(
-            SecretId="airflow/connections/crm_api"
-        )
-        conn = json.loads(secret["SecretString"])
-        assert conn["conn_type"] == "http"
-        base = f"{conn['schema']}://{conn['host']}:{conn['port']}"
-        assert requests.post(f"{base}/v1/x", json={}, timeout=10).status_code == 202
-        assert requests.post(f"{base}/v1/other", timeout=10).status_code == 404
-    finally:
-        cloud.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+    cloud = local_cloud
+    entry = job_with(step(endpoint="/v1/x", success_statuses=[202])).downstream[0]
+    HTTP.standin(cloud, [entry.model_dump()])
+    secret = cloud.client("secretsmanager").get_secret_value(SecretId="airflow/connections/crm_api")
+    conn = json.loads(secret["SecretString"])
+    assert conn["conn_type"] == "http"
+    base = f"{conn['schema']}://{conn['host']}:{conn['port']}"
+    assert requests.post(f"{base}/v1/x", json={}, timeout=10).status_code == 202
+    assert requests.post(f"{base}/v1/other", timeout=10).status_code == 404

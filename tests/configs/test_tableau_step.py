@@ -7,8 +7,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
-from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import requests
@@ -297,39 +296,28 @@ def test_a_failure_is_asked_for_over_http(tableau: TableauApi) -> None:
 # Slow, not in `make test-fast`: a stand-in server driven through the provider.
 @pytest.mark.slow
 def test_the_stand_in_fills_each_connection_secret_for_the_hook(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local_cloud: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The local run's path: the secret holds the connection as JSON (the amazon provider's
     backend reads a value starting with '{'), with the server's address and sign-in and the
     connection's site; the provider's hook, given that value, refreshes the steps' contents."""
-    from glueflow_local.cloud import LocalCloud
     from glueflow_local.standin import tableau_api
 
     monkeypatch.setattr(tableau_api, "JOB_SECONDS", 0.5)
 
-    class Assembly:
-        stack_artifacts: ClassVar = {"s": {"environment": "aws://123456789012/eu-west-1"}}
-
-    saved = dict(os.environ)
-    cloud = LocalCloud(Assembly(), None, tmp_path)  # type: ignore[arg-type]
-    try:
-        cloud.start()
-        steps = [
-            entry(connection="tableau_local", find="Sales Overview", match_with="name"),
-            entry(connection="tableau_local", resource="datasources", site_id="finance"),
-        ]
-        TABLEAU.standin(cloud, steps)
-        value = cloud.client("secretsmanager").get_secret_value(
-            SecretId="airflow/connections/tableau_local"
-        )["SecretString"]
-        conn = json.loads(value)
-        assert (conn["conn_type"], conn["schema"]) == ("tableau", "http")
-        assert conn["extra"] == {"site_id": CONNECTION_SITE}
-        os.environ["AIRFLOW_CONN_TABLEAU_LOCAL"] = value
-        job = refresh(find="Sales Overview", match_with="name")
-        assert len(job) == 36
-        assert len(refresh(resource="datasources", site_id="finance")) == 36
-    finally:
-        cloud.stop()
-        os.environ.clear()
-        os.environ.update(saved)
+    cloud = local_cloud
+    steps = [
+        entry(connection="tableau_local", find="Sales Overview", match_with="name"),
+        entry(connection="tableau_local", resource="datasources", site_id="finance"),
+    ]
+    TABLEAU.standin(cloud, steps)
+    value = cloud.client("secretsmanager").get_secret_value(
+        SecretId="airflow/connections/tableau_local"
+    )["SecretString"]
+    conn = json.loads(value)
+    assert (conn["conn_type"], conn["schema"]) == ("tableau", "http")
+    assert conn["extra"] == {"site_id": CONNECTION_SITE}
+    os.environ["AIRFLOW_CONN_TABLEAU_LOCAL"] = value
+    job = refresh(find="Sales Overview", match_with="name")
+    assert len(job) == 36
+    assert len(refresh(resource="datasources", site_id="finance")) == 36
