@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from configs.models import (
     COMPRESSED_ENDINGS,
     INPUT_FORMATS,
+    KMS_KEY_ARN_RE,
     EnvironmentConfig,
     JobConfig,
     check_environment_name,
@@ -183,12 +184,49 @@ def load_environments(
         if raw is None:
             continue
         try:
-            found[path.stem] = EnvironmentSource(
-                path.stem, EnvironmentConfig.model_validate(raw), file
-            )
+            config = EnvironmentConfig.model_validate(raw)
         except ValidationError as exc:
             problems += problems_from_validation(exc, file, EnvironmentConfig)
+            continue
+        found[path.stem] = EnvironmentSource(path.stem, config, file)
+        problems += external_bucket_problems(config, file)
     return found, problems
+
+
+def external_bucket_problems(config: EnvironmentConfig, file: str) -> list[ConfigProblem]:
+    """What an environment's external buckets cannot be: a key its own buckets use, a bucket
+    in its own account (declare it under `buckets`, or its grants would be half of a
+    cross-account pair), in another region (S3 sends a bucket's events to EventBridge in the
+    bucket's own region, and a rule forwards them only to a bus of the same region here), or
+    encrypted by a key of another account or region than the bucket's."""
+    problems = []
+    for key, source in sorted(config.external_buckets.items()):
+        where = f"external_buckets.{key}"
+        if key in config.buckets:
+            problems.append(ConfigProblem(file, where, (
+                f"key {key!r} is also one of this environment's own buckets; give the "
+                "external bucket another key"
+            )))  # fmt: skip
+        if source.account == config.account:
+            problems.append(ConfigProblem(file, f"{where}.account", (
+                f"{source.account!r} is this environment's own account; an external bucket is "
+                f"in another account (declare this one under 'buckets' with its name)"
+            )))  # fmt: skip
+        if source.region != config.region:
+            problems.append(ConfigProblem(file, f"{where}.region", (
+                f"{source.region!r} is not the environment's region {config.region!r}; an "
+                "external bucket must be in the same region (its Object Created events are "
+                "forwarded bus to bus within one region)"
+            )))  # fmt: skip
+        if source.kms_key_arn:
+            arn = KMS_KEY_ARN_RE.fullmatch(source.kms_key_arn)
+            if arn and (arn["account"], arn["region"]) != (source.account, source.region):
+                problems.append(ConfigProblem(file, f"{where}.kms_key_arn", (
+                    f"{source.kms_key_arn!r} is a key of account {arn['account']} in "
+                    f"{arn['region']}; the bucket's key is in its own account and region "
+                    f"({source.account}, {source.region})"
+                )))  # fmt: skip
+    return problems
 
 
 def load_jobs(
@@ -700,23 +738,41 @@ def _check_connections(jobs: Mapping[str, JobConfig], where: Where) -> list[Conf
 def _check_buckets(
     name: str, job: JobConfig, env: EnvironmentSource, where: Where
 ) -> list[ConfigProblem]:
+    """Each bucket a job names is declared, by the environment or as an external bucket; an
+    external one is only read and triggered from, under a prefix its source offers."""
     declared = env.config.buckets
-    accepted = ", ".join(sorted(declared))
-    places: list[tuple[tuple[Any, ...], str]] = [
-        (("inputs", i, "bucket"), loc.bucket) for i, loc in enumerate(job.inputs)
+    external = env.config.external_buckets
+    accepted = ", ".join(sorted([*declared, *external]))
+    reads: list[tuple[tuple[Any, ...], str, str | None]] = [
+        (("inputs", i), loc.bucket, loc.prefix) for i, loc in enumerate(job.inputs)
     ]
-    places += [(("outputs", i, "bucket"), loc.bucket) for i, loc in enumerate(job.outputs)]
     if job.trigger.s3 is not None:
-        places.append((("trigger", "s3", "bucket"), job.trigger.s3.bucket))
-    return [
-        ConfigProblem(
-            *where(name, loc),
-            f"bucket {bucket!r} is not declared by environment {env.name!r} ({env.file}); "
-            f"declared: {accepted}",
-        )
-        for loc, bucket in places
-        if bucket not in declared
-    ]
+        reads.append((("trigger", "s3"), job.trigger.s3.bucket, job.trigger.s3.prefix))
+    writes = [(("outputs", i), loc.bucket) for i, loc in enumerate(job.outputs)]
+    problems = []
+    for loc, bucket in [*((loc, bucket) for loc, bucket, _ in reads), *writes]:
+        if bucket not in declared and bucket not in external:
+            problems.append(ConfigProblem(*where(name, (*loc, "bucket")), (
+                f"bucket {bucket!r} is not declared by environment {env.name!r} ({env.file}); "
+                f"declared: {accepted}"
+            )))  # fmt: skip
+    for loc, bucket in writes:
+        if bucket in external:
+            problems.append(ConfigProblem(*where(name, (*loc, "bucket")), (
+                f"bucket {bucket!r} is external (account {external[bucket].account}): jobs read "
+                f"it and are triggered by it, but write only to the environment's own buckets "
+                f"({', '.join(sorted(declared))})"
+            )))  # fmt: skip
+    for loc, bucket, prefix in reads:
+        source = external.get(bucket)
+        if source is None or any((prefix or "").startswith(p) for p in source.prefixes):
+            continue
+        problems.append(ConfigProblem(*where(name, (*loc, "prefix")), (
+            f"{prefix or ''!r} is not under a prefix that external bucket {bucket!r} offers "
+            f"({env.file}: external_buckets.{bucket}.prefixes); accepted: prefixes starting "
+            f"with {', '.join(repr(p) for p in source.prefixes)}"
+        )))  # fmt: skip
+    return problems
 
 
 def _strict(strict_overrides: bool | None, jobs_dir: Path) -> bool:

@@ -24,6 +24,8 @@ from configs import glue_limits
 from glueflow_steps import registry
 from glueflow_steps.base import JobName, matching
 
+AWS_REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
+
 # --- names -------------------------------------------------------------------------------------
 # A job's and a step's names (JobName, StepName) are the step registry's: glueflow_steps/base.py.
 
@@ -746,6 +748,77 @@ class DataBucket(_Model):
         return value
 
 
+KMS_KEY_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:kms:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):key/[0-9a-f-]{36}$"
+)
+
+
+class ExternalBucket(_Model):
+    """A bucket in another AWS account whose files this environment's jobs read and are
+    started by. Its owner deploys the source side (`make deploy-source`) or applies the
+    statements `make source-policy` prints; jobs refer to it by its key, as to their own
+    buckets, to read and to trigger, never to write."""
+
+    description: str = ""
+    account: str = Field(
+        pattern=r"^\d{12}$", description="The source's 12-digit AWS account id, quoted."
+    )
+    region: str = Field(
+        pattern=AWS_REGION_RE,
+        description="The bucket's region; it must be the environment's (S3 sends its events to "
+        "EventBridge in the bucket's region).",
+    )
+    name: str = Field(description="The bucket's name.")
+    kms_key_arn: str | None = Field(
+        default=None,
+        description="The KMS key that encrypts the bucket's objects (SSE-KMS), if any: job "
+        "roles get kms:Decrypt on it, through S3 only.",
+    )
+    prefixes: list[S3Prefix] = Field(
+        min_length=1,
+        description="The key prefixes the source offers this environment, e.g. 'orders/'. "
+        "Jobs read and are triggered under these only; the source forwards only their events.",
+    )
+    bucket_policy: Literal["printed", "managed"] = Field(
+        default="printed",
+        description="printed: the source's owner adds the statements `make source-policy` "
+        "prints to the bucket's policy. managed: the source stack owns the bucket's whole "
+        "policy (only for a bucket that has none: CloudFormation replaces it).",
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _bucket_name(cls, value: str) -> str:
+        if not S3_BUCKET_RE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a valid S3 bucket name: 3-63 lowercase letters, digits, "
+                "'.' and '-', starting and ending with a letter or digit"
+            )
+        return value
+
+    @field_validator("kms_key_arn")
+    @classmethod
+    def _key_arn(cls, value: str | None) -> str | None:
+        if value is not None and not KMS_KEY_ARN_RE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a KMS key ARN: give 'arn:aws:kms:<region>:<account>:key/"
+                "<key id>' (a key id, not an alias: a key policy grant names the key)"
+            )
+        return value
+
+    @field_validator("prefixes")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        if "" in value:
+            raise ValueError(
+                "'' would offer the whole bucket: name the prefixes the source offers, e.g. "
+                "'orders/'"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError(f"{value!r} lists a prefix more than once")
+        return value
+
+
 class GluePricing(_Model):
     """USD per DPU-hour in this environment's region, by execution class."""
 
@@ -829,8 +902,6 @@ LogRetentionDays = Literal[
     3653,
 ]
 
-AWS_REGION_RE = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
-
 
 class EnvironmentConfig(_Model):
     """One deployment environment. One file under configs/environments/ per environment."""
@@ -852,6 +923,11 @@ class EnvironmentConfig(_Model):
     mwaa: Mwaa = Field(default_factory=Mwaa)
     trigger: TriggerSettings = Field(default_factory=TriggerSettings)
     buckets: dict[BucketKey, DataBucket] = Field(min_length=1)
+    external_buckets: dict[BucketKey, ExternalBucket] = Field(
+        default_factory=dict,
+        description="Buckets in other AWS accounts that jobs read and are triggered by, by key "
+        "(keys shared with `buckets` are refused).",
+    )
     alerts: list[AlertChannel] = Field(default_factory=list)
     monitoring: Monitoring = Field(
         default_factory=Monitoring,

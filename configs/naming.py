@@ -38,7 +38,10 @@ def glue_job_name(prefix: str, env: str, job: str) -> str:
 
 
 def data_bucket_name(environment: EnvironmentConfig, env: str, key: str) -> str:
-    """The physical name of a declared data bucket (account id keeps it globally unique)."""
+    """The physical name of a declared data bucket (account id keeps it globally unique), or
+    of an external one (another account's, named as its owner named it)."""
+    if key in environment.external_buckets:
+        return environment.external_buckets[key].name
     bucket = environment.buckets[key]
     if bucket.name:
         return bucket.name
