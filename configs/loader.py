@@ -763,6 +763,14 @@ def _check_buckets(
                 f"it and are triggered by it, but write only to the environment's own buckets "
                 f"({', '.join(sorted(declared))})"
             )))  # fmt: skip
+    if job.trigger.schedule is not None and job.inputs and job.inputs[0].bucket in external:
+        # The schedule's input sensor lists it as MWAA's execution role, which has no name a
+        # source's bucket policy could grant (it is CloudFormation's): only job roles are.
+        problems.append(ConfigProblem(*where(name, ("inputs", 0, "bucket")), (
+            f"bucket {job.inputs[0].bucket!r} is external: a scheduled job waits for its first "
+            "input as MWAA's role, which the source does not grant; list an own bucket's input "
+            "first, or start the job by an S3 trigger on the external prefix"
+        )))  # fmt: skip
     for loc, bucket, prefix in reads:
         source = external.get(bucket)
         if source is None or any((prefix or "").startswith(p) for p in source.prefixes):

@@ -172,3 +172,35 @@ def object_created_rule_id(bucket: str) -> str:
 def object_created_rule_output(bucket: str) -> str:
     """The triggers stack's output that holds the ARN of that rule (for `make replay`)."""
     return object_created_rule_id(bucket) + "Arn"
+
+
+# --- external sources (docs/architecture.md, decision 19) ---------------------------------------
+# The source account's side of an external bucket: a rule on that account's default bus that
+# forwards the declared prefixes' Object Created events to this environment's default bus, as
+# a role allowed only events:PutEvents on it. Named here, so that this environment's bus
+# policy can name the role before the source's owner has deployed it.
+
+
+def source_stack_name(prefix: str, env: str, key: str) -> str:
+    """The stack its owner deploys in the external bucket's account (`make deploy-source`)."""
+    return stack_name(prefix, env, f"source-{key}")
+
+
+def source_forward_rule_name(prefix: str, env: str, key: str) -> str:
+    """The rule, on the source account's default bus, that forwards to this environment."""
+    return _bounded(f"{prefix}-{env}-{key}-forward", 64)
+
+
+def source_forward_role_name(prefix: str, env: str, key: str) -> str:
+    """The role that rule sends as (IAM: 64 characters at most)."""
+    return _bounded(f"{prefix}-{env}-{key}-forward", 64)
+
+
+def default_bus_arn(partition: str, region: str, account: str) -> str:
+    """An account's default event bus in a region, where S3 sends its events."""
+    return f"arn:{partition}:events:{region}:{account}:event-bus/default"
+
+
+def role_arn(partition: str, account: str, name: str) -> str:
+    """A role by name (IAM roles here have no path)."""
+    return f"arn:{partition}:iam::{account}:role/{name}"

@@ -176,3 +176,21 @@ def test_a_job_outside_what_the_source_offers_is_refused(
     assert found, problems(valid_project)
     for fragment in says:
         assert fragment in found[0], found[0]
+
+
+def test_a_scheduled_job_waiting_on_an_external_input_is_refused(valid_project: Project) -> None:
+    """The DAG's S3KeySensor (wait_for_input) lists the first input as MWAA's execution role,
+    which the source's bucket policy does not name (dags/glueflow_runtime/dag_builder.py)."""
+    valid_project.write_env("dev", env(partner=external()))
+    valid_project.write_job("ingest", valid_job(
+        "ingest", inputs=[{"bucket": "partner", "prefix": "orders/"}],
+        trigger={"schedule": "0 6 * * *"},
+    ))  # fmt: skip
+
+    found = [line for line in problems(valid_project) if "inputs[0].bucket" in line]
+
+    assert found == [
+        "ingest.yaml: inputs[0].bucket: bucket 'partner' is external: a scheduled job waits for "
+        "its first input as MWAA's role, which the source does not grant; list an own bucket's "
+        "input first, or start the job by an S3 trigger on the external prefix"
+    ]
