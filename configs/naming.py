@@ -196,6 +196,12 @@ def source_forward_role_name(prefix: str, env: str, key: str) -> str:
     return _bounded(f"{prefix}-{env}-{key}-forward", 64)
 
 
+def bus_statement_id(prefix: str, env: str, key: str) -> str:
+    """The statement of this environment's default bus policy that accepts one source's
+    forwarded events (EventBridge: 1-64 of [a-zA-Z0-9-_])."""
+    return _bounded(f"{prefix}-{env}-{key}-objects", 64)
+
+
 def default_bus_arn(partition: str, region: str, account: str) -> str:
     """An account's default event bus in a region, where S3 sends its events."""
     return f"arn:{partition}:events:{region}:{account}:event-bus/default"

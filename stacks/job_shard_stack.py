@@ -117,7 +117,7 @@ class JobShardStack(Stack):
         # partitions ("Specifying AWS Glue resource ARNs": the catalog, the database and the
         # table).
         read_tables = set(input_tables) | {out.table for out in job.outputs}
-        catalog_reads = (
+        extra = (
             [
                 iam.PolicyStatement(
                     actions=["glue:GetTable", "glue:GetPartitions"],
@@ -131,6 +131,24 @@ class JobShardStack(Stack):
             if input_tables
             else []
         )
+        # An external bucket's key (docs/architecture.md, decision 19): decrypt only, and only
+        # as S3 reads its objects for the job ("kms:ViaService", AWS KMS Developer Guide).
+        external_keys = sorted({
+            key_arn
+            for loc in job.inputs
+            if loc.bucket in cfg.external_buckets
+            and (key_arn := cfg.external_buckets[loc.bucket].kms_key_arn)
+        })  # fmt: skip
+        if external_keys:
+            extra.append(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=external_keys,
+                    conditions={
+                        "StringEquals": {"kms:ViaService": f"s3.{cfg.region}.amazonaws.com"}
+                    },
+                )
+            )
         library = S3Prefix(artifacts, f"{GLUE_SCRIPTS_PREFIX}{ZIP_NAME}", partition)
         log_groups = naming.glue_log_group_names(prefix, env_name, name, shard)
         shared_logs = (
@@ -169,7 +187,7 @@ class JobShardStack(Stack):
             reports=reports,
             extra_files=[library],
             shared_log_group_names=shared_logs,
-            extra_statements=catalog_reads,
+            extra_statements=extra,
         )
         reasons = {
             **{loc.objects_arn: f"objects under declared input {loc.prefix!r}" for loc in reads},

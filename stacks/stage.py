@@ -64,8 +64,12 @@ class GlueflowStage(Stage):
             environment=cfg,
             glue_scripts_dir=repo_root / "glue_scripts",
             glue_library=glue_library,
+            # Its own buckets only: an external bucket's notifications are its owner's
+            # (stacks/source_stack.py).
             event_source_buckets=frozenset(
-                job.trigger.s3.bucket for job in platform.jobs.values() if job.trigger.s3
+                job.trigger.s3.bucket
+                for job in platform.jobs.values()
+                if job.trigger.s3 and job.trigger.s3.bucket in cfg.buckets
             ),
             **stack_args("storage", "KMS keys, buckets, Glue scripts"),
         )

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
@@ -140,6 +140,9 @@ class TriggerStack(Stack):
             CfnOutput(self, output, value=queue.queue_url)
         self.rules: dict[str, events.Rule] = {}
         by_bucket = source_prefixes(cfg, env_name, jobs)
+        # An external bucket's events come from its own account, forwarded by its rule
+        # (stacks/source_stack.py): the rule here matches that account too.
+        external = {source.name: source.account for source in cfg.external_buckets.values()}
         for bucket, prefixes in by_bucket.items():
             detail: dict[str, Any] = {"bucket": {"name": [bucket]}}
             keys = key_filter(prefixes)
@@ -151,7 +154,10 @@ class TriggerStack(Stack):
                 rule_id,  # named by bucket: adding a bucket never replaces another's rule
                 description=f"Objects created in {bucket} under the prefixes its jobs use",
                 event_pattern=events.EventPattern(
-                    source=["aws.s3"], detail_type=["Object Created"], detail=detail
+                    source=["aws.s3"],
+                    detail_type=["Object Created"],
+                    detail=detail,
+                    account=[external[bucket]] if bucket in external else None,
                 ),
             )
             # The event itself is the message; EventBridge retries a failed send (SQS away,
@@ -167,6 +173,7 @@ class TriggerStack(Stack):
             self.rules[bucket] = rule
             # What `make replay` filters on.
             CfnOutput(self, naming.object_created_rule_output(bucket), value=rule.rule_arn)
+        self.bus_policies = self._accept_forwarded(cfg, env_name, jobs)
         # Every source bucket's Object Created events, kept for `make replay`. S3 sends them to
         # the default bus, and a replay goes back to the archive's own bus ("Archiving and
         # replaying events", Amazon EventBridge User Guide).
@@ -186,3 +193,52 @@ class TriggerStack(Stack):
             )  # fmt: skip
             CfnOutput(self, "ArchiveArn", value=self.archive.archive_arn)
             CfnOutput(self, "EventBusArn", value=default_bus.event_bus_arn)
+
+    def _accept_forwarded(
+        self, cfg: EnvironmentConfig, env_name: str, jobs: Mapping[str, JobConfig]
+    ) -> dict[str, CfnResource]:
+        """One statement on the default bus per external bucket that starts jobs: its account
+        may put events here only as its forwarding role (aws:PrincipalArn), and only S3's
+        Object Created events ("Example policy: Send events to a custom bus in a different
+        account", and "Using IAM policy conditions in Amazon EventBridge", EventBridge User
+        Guide). The role is named, not the account: docs/architecture.md, decision 19."""
+        used = {job.trigger.s3.bucket for job in jobs.values() if job.trigger.s3}
+        policies = {}
+        for key, source in sorted(cfg.external_buckets.items()):
+            if key not in used:
+                continue
+            role = naming.role_arn(
+                self.partition,
+                source.account,
+                naming.source_forward_role_name(cfg.name_prefix, env_name, key),
+            )
+            sid = naming.bus_statement_id(cfg.name_prefix, env_name, key)
+            # The L1 resource as CloudFormation defines it: CfnEventBusPolicy's generated class
+            # reads its deprecated `principal` while rendering, which prints a deprecation
+            # warning on every synth though the property is unset.
+            policies[key] = CfnResource(
+                self,
+                f"AcceptForwarded{naming.object_created_rule_id(source.name)}",
+                type="AWS::Events::EventBusPolicy",
+                properties={
+                    "EventBusName": "default",
+                    "StatementId": sid,
+                    "Statement": {
+                        "Sid": sid,
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:{self.partition}:iam::{source.account}:root"},
+                        "Action": "events:PutEvents",
+                        "Resource": naming.default_bus_arn(
+                            self.partition, self.region, self.account
+                        ),
+                        "Condition": {
+                            "StringEquals": {
+                                "aws:PrincipalArn": role,
+                                "events:detail-type": "Object Created",
+                            },
+                            "ForAllValues:StringEquals": {"events:source": ["aws.s3"]},
+                        },
+                    },
+                },
+            )
+        return policies
