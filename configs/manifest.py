@@ -38,6 +38,12 @@ def compile_manifest(platform: Platform) -> dict[str, Any]:
             "buckets": {
                 key: naming.data_bucket_name(cfg, env.name, key) for key in sorted(cfg.buckets)
             },
+            # Another account's buckets, by key: what the local run and `make review` tell
+            # apart from the environment's own (docs/architecture.md, decision 19).
+            "external_buckets": {
+                key: {"bucket": source.name, "account": source.account}
+                for key, source in sorted(cfg.external_buckets.items())
+            },
             "glue_dpu_hour_usd": cfg.pricing.glue_dpu_hour_usd.model_dump(),
             "dpu_per_worker": dict(sorted(glue_limits.DPU_PER_WORKER.items())),
             "partition": naming.partition_for(cfg.region),

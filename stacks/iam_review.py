@@ -161,6 +161,9 @@ def allow_statements(templates: Mapping[str, Mapping[str, Any]]) -> Iterator[Sta
                 documents.append(props.get(POLICY_PROPERTIES[kind], {}))
             elif kind == "AWS::IAM::Role":
                 documents += [policy["PolicyDocument"] for policy in props.get("Policies", [])]
+            elif kind == "AWS::Events::EventBusPolicy" and props.get("Statement"):
+                # One statement per resource ("AWS::Events::EventBusPolicy", CloudFormation).
+                documents.append({"Statement": props["Statement"]})
             for document in documents:
                 for body in _as_list(document.get("Statement")):
                     if body.get("Effect") == "Allow":
@@ -194,3 +197,44 @@ def allowed_wildcard(st: Statement, resource: str) -> str | None:
         if entry.pattern.fullmatch(resource):
             return entry.name
     return None
+
+
+# Conditions that name who, within another account, a resource policy lets in: a role (its
+# ARN, "aws:PrincipalArn") or the resource acting for it ("aws:SourceArn"), "AWS global
+# condition context keys", IAM User Guide.
+NAMING_CONDITIONS = ("aws:PrincipalArn", "aws:SourceArn")
+_ACCOUNT_ROOT = re.compile(r"^(?:arn:aws[a-z-]*:iam::(\d{12}):root|(\d{12}))$")
+
+
+def principal_problems(
+    templates: Mapping[str, Mapping[str, Any]], own_accounts: set[str]
+) -> list[str]:
+    """A resource policy that lets in anyone (a wildcard principal), or a whole other account
+    where a role can be named: another account's root is accepted only with a condition that
+    names the role or resource (NAMING_CONDITIONS). Empty when clean."""
+    problems = []
+    for st in allow_statements(templates):
+        principal = st.body.get("Principal")
+        if principal is None:
+            continue
+        where = f"{st.stack}/{st.logical_id}"
+        values = (
+            [principal]
+            if isinstance(principal, str)
+            else [v for vs in principal.values() for v in _as_list(vs)]
+        )
+        conditions = {key for test in (st.body.get("Condition") or {}).values() for key in test}
+        for value in values:
+            if not isinstance(value, str):
+                continue  # a token (Fn::GetAtt of a role, a partition join): a named principal
+            if "*" in value:
+                problems.append(f"{where}: wildcard principal {value!r}")
+                continue
+            root = _ACCOUNT_ROOT.fullmatch(value)
+            account = root and (root.group(1) or root.group(2))
+            if account and account not in own_accounts and not conditions & set(NAMING_CONDITIONS):
+                problems.append(
+                    f"{where}: account {account} as a whole; name its role with "
+                    f"{' or '.join(NAMING_CONDITIONS)}"
+                )
+    return problems

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from stacks.iam_review import wildcard_problems
+from stacks.iam_review import principal_problems, wildcard_problems
 from tests.conftest import Project, valid_environment, valid_job
 from tests.synth import Synthesized, synthesize_project
 
@@ -144,3 +144,4 @@ def test_cdk_nag_and_the_wildcard_allowlist_pass(synthesized: Synthesized) -> No
     for plugin in report["pluginReports"]:
         assert plugin["violations"] == [], plugin["pluginName"]
     assert wildcard_problems(synthesized.templates) == []
+    assert principal_problems(synthesized.templates, {"123456789012"}) == []

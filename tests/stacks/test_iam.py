@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import fnmatch
 
-from stacks.iam_review import WILDCARD_ALLOWLIST, allow_statements, wildcard_problems
+from stacks.iam_review import (
+    WILDCARD_ALLOWLIST,
+    allow_statements,
+    principal_problems,
+    wildcard_problems,
+)
 from tests.synth import Synthesized
 
 
@@ -342,3 +347,48 @@ def test_each_glue_role_may_use_the_key_that_encrypts_its_logs(dev: Synthesized)
                 ]  # fmt: skip
                 assert granted, (job, pattern)
                 assert all(a in KMS_ACTIONS for a in granted)
+
+
+def test_no_wildcard_principal_and_no_other_account_as_a_whole(
+    dev: Synthesized, prod: Synthesized
+) -> None:
+    for synth, account in ((dev, "111111111111"), (prod, "222222222222")):
+        assert principal_problems(synth.templates, {account}) == []
+
+
+def test_a_wildcard_principal_or_a_bare_other_account_is_refused() -> None:
+    """ "AWS JSON policy elements: Principal" (IAM User Guide): `"*"` or `{"AWS": "*"}` is
+    everyone; `arn:aws:iam::<account>:root`, or the bare account id, is every principal the
+    account allows. A role is named with `aws:PrincipalArn` ("AWS global condition context
+    keys")."""
+
+    def policy(principal, condition=None):
+        body = {
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "events:PutEvents",
+            "Resource": "arn:aws:events:eu-west-1:111111111111:event-bus/default",
+        }
+        if condition:
+            body["Condition"] = condition
+        return {"Type": "AWS::Events::EventBusPolicy", "Properties": {"Statement": body}}
+
+    template = {"Resources": {
+        "Anyone": policy("*"),
+        "AnyAws": policy({"AWS": "*"}),
+        "Account": policy({"AWS": "arn:aws:iam::333333333333:root"}),
+        "BareAccount": policy({"AWS": "333333333333"}),
+        "Named": policy({"AWS": "arn:aws:iam::333333333333:root"}, {"StringEquals": {
+            "aws:PrincipalArn": "arn:aws:iam::333333333333:role/forward"}}),
+        "Own": policy({"AWS": "arn:aws:iam::111111111111:root"}),
+        "Service": policy({"Service": "events.amazonaws.com"}),
+    }}  # fmt: skip
+
+    assert principal_problems({"s": template}, {"111111111111"}) == [
+        "s/Account: account 333333333333 as a whole; name its role with aws:PrincipalArn or "
+        "aws:SourceArn",
+        "s/AnyAws: wildcard principal '*'",
+        "s/Anyone: wildcard principal '*'",
+        "s/BareAccount: account 333333333333 as a whole; name its role with aws:PrincipalArn "
+        "or aws:SourceArn",
+    ]
