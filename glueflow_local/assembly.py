@@ -62,6 +62,14 @@ class CloudAssembly:
     def templates(self) -> dict[str, dict[str, Any]]:
         return {name: self.template(name) for name in self.stack_artifacts}
 
+    @cached_property
+    def accounts(self) -> dict[str, str]:
+        """Stack name -> the account it deploys to (its `aws://<account>/<region>`)."""
+        return {
+            name: artifact["environment"].removeprefix("aws://").split("/", 1)[0]
+            for name, artifact in self.stack_artifacts.items()
+        }
+
     def metadata(self, entry_type: str) -> list[tuple[str, Any]]:
         """(construct path, data) of every construct metadata entry of a type, from each
         stack's metadata (its `additionalMetadataFile`, or the manifest's `metadata`)."""

@@ -26,7 +26,7 @@ from typing import Any
 
 from configs.manifest import manifest_path
 from glueflow_local.assembly import CloudAssembly
-from review import access
+from review import access, cross_account
 from stacks.summary import MAX_RESOURCES, MAX_TEMPLATE_BYTES, stacks_in, started_by, step_graph
 
 CFN_DIFF = Path(__file__).with_name("cfn_diff.js")
@@ -91,6 +91,15 @@ class Side:
     def templates(self) -> dict[str, dict[str, Any]]:
         found = self.assembly()
         return found.templates if found else {}
+
+    def cross_account(self) -> set[str]:
+        """Every cross-account grant this side deploys (review/cross_account.py)."""
+        found = self.assembly()
+        if found is None:
+            return set()
+        external = self.manifest()["environment"].get("external_buckets", {})
+        buckets = {source["bucket"]: source["account"] for source in external.values()}
+        return cross_account.grants(found.templates, found.accounts, buckets)
 
     def acknowledgements(self) -> set[tuple[str, str]]:
         """(rule, construct path) of every finding the synth acknowledged: cdk-nag's, written
@@ -650,6 +659,14 @@ def review_environment(
     moved = moved_outputs(base_manifest["jobs"], head_manifest["jobs"])
     review.tables = compare_tables(base_templates, head_templates, moved)
     compare_cfn(review, cfn_diff(base_templates, head_templates), base_templates, head_templates)
+    crossing = cross_account.compare(base.cross_account(), head.cross_account())
+    review.access += crossing
+    if any(line.startswith("cross-account grant added") for line in crossing):
+        review.broadened = True
+        if not review.access or not review.access[0].startswith("BROADENED"):
+            review.access.insert(
+                0, "BROADENED: the change grants permissions it did not grant before"
+            )
     compare_shape(review, base, head)
     compare_acknowledgements(review, base, head, moved)
     if head.exists():

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from review.cross_account import grants
 from stacks.iam_review import principal_problems, wildcard_problems
 from tests.conftest import Project, valid_environment, valid_job
 from tests.synth import Synthesized, synthesize_project
@@ -145,3 +146,25 @@ def test_cdk_nag_and_the_wildcard_allowlist_pass(synthesized: Synthesized) -> No
         assert plugin["violations"] == [], plugin["pluginName"]
     assert wildcard_problems(synthesized.templates) == []
     assert principal_problems(synthesized.templates, {"123456789012"}) == []
+
+
+def test_the_review_names_each_cross_account_grant_of_this_side(synthesized: Synthesized) -> None:
+    """What `make review` lists for this account (review/cross_account.py), from the same
+    templates: the bus statement, and the role's reads and key use in the source account."""
+    accounts = dict.fromkeys(synthesized.templates, "123456789012")
+
+    lines = grants(synthesized.templates, accounts, {"partner-exports": SOURCE})
+
+    role = "gf-dev-ingest"
+    assert {line.split(": ", 1)[1] for line in lines} == {
+        f"the default bus accepts events:PutEvents from account {SOURCE} when "
+        f"aws:PrincipalArn arn:aws:iam::{SOURCE}:role/gf-dev-partner-forward, "
+        "events:detail-type Object Created, events:source aws.s3",
+        f"{role} may s3:GetObject, s3:GetObjectVersion on "
+        f"arn:aws:s3:::partner-exports/orders/eu/* (account {SOURCE})",
+        f"{role} may s3:GetObject on arn:aws:s3:::partner-exports/orders/eu (account {SOURCE})",
+        f"{role} may s3:ListBucket on arn:aws:s3:::partner-exports (account {SOURCE}) when "
+        "s3:prefix orders/eu or orders/eu/*",
+        f"{role} may kms:Decrypt on {KEY_ARN} (account {SOURCE}) when kms:ViaService "
+        "s3.eu-west-1.amazonaws.com",
+    }
