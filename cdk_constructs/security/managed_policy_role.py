@@ -8,21 +8,12 @@ from typing import Any
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from cdk_constructs.security.policy_json import allow
+
+__all__ = ["ManagedPolicyRole", "Statement", "allow"]
+
 # A policy statement: a CDK PolicyStatement, or its JSON in IAM's policy grammar (`allow`).
 Statement = iam.PolicyStatement | Mapping[str, Any]
-
-
-def allow(
-    actions: Sequence[str], resources: Sequence[str], conditions: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """An Allow statement as IAM's policy JSON ("IAM JSON policy element reference", IAM User
-    Guide). Plain data: a role built from such statements only costs one call to the jsii
-    process for its whole policy, where each PolicyStatement is one call of its own."""
-    statement: dict[str, Any] = {"Effect": "Allow", "Action": list(actions),
-                                 "Resource": list(resources)}  # fmt: skip
-    if conditions:
-        statement["Condition"] = dict(conditions)
-    return statement
 
 
 def _statement(statement: Statement) -> iam.PolicyStatement:

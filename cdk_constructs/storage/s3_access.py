@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from cdk_constructs.security.managed_policy_role import allow
+from cdk_constructs.security.policy_json import allow
 
 # s3:GetObjectVersion: an S3-triggered run copies exactly the object version it is for
 # (CopyObject with a VersionId needs it on the source, "CopyObject", Amazon S3 API Reference).
