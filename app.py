@@ -3,9 +3,14 @@
 
     npx cdk synth -c env=prod                       # configs/environments/prod.yaml
     npx cdk synth -c env=dev -c jobs_dir=PATH       # jobs from another folder
+    npx cdk synth -c env=dev -c source=agency       # only that external bucket's own stack
+
+With `source`, the app holds one stack: what the owner of the environment's external bucket of
+that key deploys in its own account (stacks/source_stack.py, make deploy-source), and not the
+environment's Stage.
 
 Configs are validated before anything is built; a bad config prints one line per problem
-and exits 1, without a traceback.
+and exits 1, without a traceback; so does a `source` the environment does not declare.
 """
 
 from __future__ import annotations
@@ -22,16 +27,39 @@ from stacks.cdk_context import project_context
 from stacks.glue_library import build_glue_library
 from stacks.mwaa_files import MwaaFilesError
 from stacks.nag import register_checks
+from stacks.source_side import UnknownSource, source_side
+from stacks.source_stack import SourceStack
 from stacks.stage import GlueflowStage
 
-__all__ = ["add_environment", "build_app", "main", "project_context", "validation_failures"]
+__all__ = [
+    "add_environment",
+    "add_source",
+    "build_app",
+    "main",
+    "project_context",
+    "validation_failures",
+]
 
 
-def build_app(app: cdk.App) -> GlueflowStage:
-    """Validate the chosen environment, compile its manifest and add its Stage to `app`."""
+def build_app(app: cdk.App) -> GlueflowStage | SourceStack:
+    """Validate the chosen environment, compile its manifest and add its Stage to `app`; or,
+    with the `source` context, add only that external bucket's stack."""
     env_name = app.node.try_get_context("env") or "dev"
     jobs_dir = Path(app.node.try_get_context("jobs_dir") or JOBS_DIR)
-    return add_environment(app, load_platform(env_name, jobs_dir=jobs_dir))
+    platform = load_platform(env_name, jobs_dir=jobs_dir)
+    source = app.node.try_get_context("source")
+    if source:
+        return add_source(app, platform, str(source))
+    return add_environment(app, platform)
+
+
+def add_source(app: cdk.App, platform: Platform, key: str) -> SourceStack:
+    """The stack the owner of external bucket `key` deploys in its account, with cdk-nag.
+    Raises UnknownSource when the environment declares no such bucket."""
+    side = source_side(platform, key)
+    stack = SourceStack(app, side.stack_name, side=side)
+    register_checks(app)
+    return stack
 
 
 def add_environment(app: cdk.App, platform: Platform) -> GlueflowStage:
@@ -64,6 +92,9 @@ def main() -> None:
         sys.exit(1)
     except MwaaFilesError as exc:
         print(f"synth stopped: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except UnknownSource as exc:
+        print(exc, file=sys.stderr)
         sys.exit(1)
     try:
         app.synth()

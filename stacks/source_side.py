@@ -172,11 +172,32 @@ def bucket_statements(side: SourceSide) -> list[dict[str, Any]]:
     return statements
 
 
+def tls_only_statement(side: SourceSide) -> dict[str, Any]:
+    """Deny every request to the bucket that is not over TLS: a deny, the only statement with
+    a wildcard principal, which a bucket policy that is the bucket's whole policy carries
+    (cdk-nag AwsSolutions-S10, NIST.800.53.R5-S3BucketSSLRequestsOnly; "Security best practices
+    for Amazon S3", Amazon S3 User Guide)."""
+    bucket_arn = f"arn:{side.partition}:s3:::{side.bucket_name}"
+    return {
+        "Sid": side.sid("TlsOnly"),
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
 def bucket_policy(side: SourceSide) -> dict[str, Any] | None:
-    """The bucket policy document (None when no job reads the bucket): what a managed source
-    stack owns whole, and what a printed one's owner adds to the bucket's policy."""
+    """The bucket policy document, None when no job reads the bucket. Managed: the whole
+    policy the source stack sets, TLS only. Printed: the statements its owner adds to the
+    bucket's own policy."""
     statements = bucket_statements(side)
-    return {"Version": POLICY_VERSION, "Statement": statements} if statements else None
+    if not statements:
+        return None
+    if side.source.bucket.bucket_policy == "managed":
+        statements.append(tls_only_statement(side))
+    return {"Version": POLICY_VERSION, "Statement": statements}
 
 
 # --- the key policy ------------------------------------------------------------------------------
