@@ -44,16 +44,19 @@ LOCAL := $(BIN)/python -m glueflow_local --assembly $(TARGET_ASSEMBLY) --env $(E
 	--workdir $(LOCAL_DIR) --port $(PORT)
 
 .PHONY: help install airflow-version synth test test-fast lint actionlint format validate schema new-job try try-args synth-if-changed stop-local bench stacks diff deploy clean \
-	demo run-local run-local-args review redrive replay scenario scenario-args query query-args
+	demo run-local run-local-args review redrive replay scenario scenario-args query query-args \
+	source-args source-policy deploy-source
 
 help: ## List the targets (variables: ENV=dev, JOBS_DIR=path, ASSEMBLY=path, NAME=job)
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 	@echo ""
 	@echo "  ENV=name       environment, configs/environments/<name>.yaml (default dev)"
 	@echo "  JOBS_DIR=path  read jobs from another folder (default configs/jobs)"
 	@echo "  ASSEMBLY=path  diff/deploy an already synthesized cloud assembly"
 	@echo "  OUT=path       where make synth writes the cloud assembly (default cdk.out)"
 	@echo "  NAME=job       the job make new-job scaffolds"
+	@echo "  SOURCE=key     the external bucket make source-policy and make deploy-source act on"
+	@echo "  SYNTH_ONLY=1   make deploy-source synthesizes into SOURCE_OUT (cdk.out-source) only"
 	@echo "  JOB=, FILE=    the job and file make run-local runs; FILE= the scenario (or folder) make scenario runs"
 	@echo "  PORT=n         the local Airflow API's port (default 0: any free port)"
 	@echo "  BASE=ref       what make review compares with (default origin/main); FORMAT=markdown, FAIL_ON=destructive,access,network"
@@ -211,5 +214,29 @@ deploy: $(STAMP) $(if $(ASSEMBLY),,synth) ## cdk deploy every stack of ENV, in d
 	$(select_stacks)
 	$(CDK) deploy --app $(TARGET_ASSEMBLY) '$(STACKS)' $(DEPLOY_FLAGS)
 
+# An external bucket's side (docs/architecture.md, decision 19): what the owner of ENV's
+# external bucket SOURCE (its key under external_buckets) applies or deploys in its own account.
+# Its own assembly, SOURCE_OUT, which holds that one stack and none of ENV's.
+SOURCE ?=
+SOURCE_OUT ?= cdk.out-source
+SOURCE_SIDE := $(BIN)/python -m stacks.source_side --env $(ENV) --source "$(SOURCE)" \
+	$(if $(JOBS_DIR),--jobs-dir $(JOBS_DIR))
+
+source-args:
+	@test -n "$(SOURCE)" || { echo "usage: make source-policy|deploy-source ENV=name SOURCE=key (an external_buckets key of ENV)" >&2; exit 2; }
+	@# ENV and SOURCE checked before anything else: one line naming what is accepted, exit 2.
+	@$(SOURCE_SIDE) --check
+
+source-policy: $(STAMP) source-args ## Print, as JSON, what an external bucket's owner applies: make source-policy ENV=name SOURCE=key
+	@$(SOURCE_SIDE)
+
+deploy-source: $(STAMP) source-args ## Synthesize and deploy an external bucket's stack in its account: make deploy-source ENV=name SOURCE=key [SYNTH_ONLY=1]
+	@echo "cdk synth $(CDK_CONTEXT) -c source=$(SOURCE) --quiet --output $(SOURCE_OUT)"
+	@$(CDK) synth $(CDK_CONTEXT) -c source=$(SOURCE) --quiet --output $(SOURCE_OUT)
+	@# The assembly holds the source's stack alone, so --all selects exactly it. Deploying needs
+	@# credentials of the source's account, which the owner has and this environment does not.
+	$(if $(SYNTH_ONLY),,$(CDK) deploy --app $(SOURCE_OUT) --all $(DEPLOY_FLAGS))
+	@$(SOURCE_SIDE) --summary $(if $(SYNTH_ONLY),synthesized,deployed)
+
 clean: ## Remove build output (keeps .venv)
-	rm -rf cdk.out build .pytest_cache .ruff_cache
+	rm -rf cdk.out $(SOURCE_OUT) build .pytest_cache .ruff_cache

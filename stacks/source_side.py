@@ -306,19 +306,20 @@ def documents(side: SourceSide) -> dict[str, Any]:
         )
     elif bucket.bucket_policy == "managed":
         notes.append(
-            f"bucket_policy: managed: the source stack ({side.stack_name}) sets this as the "
-            "bucket's whole policy (CloudFormation replaces any policy the bucket has)"
+            f"bucket_policy: managed: stack {side.stack_name} sets the bucket's whole policy to "
+            "bucket_policy (CloudFormation replaces any policy the bucket had: only for a bucket "
+            "with none)"
         )
     else:
         notes.append(
-            "bucket_policy: printed: add these statements to the bucket's policy; the source "
-            "stack leaves the policy alone"
+            "bucket_policy: printed: add bucket_policy's statements to the bucket's own policy; "
+            f"stack {side.stack_name} leaves the policy alone"
         )
     key = key_statement(side)
     if key is not None:
         notes.append(
             f"add key_policy_statement to the key policy of {bucket.kms_key_arn}: CloudFormation "
-            "cannot change the policy of a key another stack or person created"
+            "cannot change the policy of a key it did not create"
         )
     pattern = forward_pattern(side)
     if pattern is None:
@@ -354,6 +355,28 @@ def documents(side: SourceSide) -> dict[str, Any]:
     }
 
 
+def summary(side: SourceSide, *, deployed: bool) -> str:
+    """What `make deploy-source` says after its synth or deploy: where the stack goes, what
+    its owner still does by hand, and the key policy statement to add."""
+    bucket = side.source.bucket
+    where = f"account {side.source_account}, {side.region}"
+    lines = [
+        f"{side.stack_name}: {'deployed' if deployed else 'synthesized, not deployed'} "
+        f"(the source's {where}; bucket {side.bucket_name})"
+    ]
+    lines += [f"note: {note}" for note in documents(side)["notes"]]
+    if bucket.bucket_policy == "printed" and side.source.readers:
+        lines.append(
+            f"bucket policy: make source-policy ENV={side.env_name} SOURCE={side.source.key} "
+            "prints the statements to add"
+        )
+    key = key_statement(side)
+    if key is not None:
+        lines.append(f"key policy statement to add to {bucket.kms_key_arn}:")
+        lines.append(json.dumps(key, indent=2))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the documents; a bad environment or source is one line on stderr, exit 2."""
     parser = argparse.ArgumentParser(
@@ -365,6 +388,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs-dir", type=Path, default=JOBS_DIR)
     parser.add_argument("--environments-dir", type=Path, default=ENVIRONMENTS_DIR)
     parser.add_argument("--root", type=Path, default=REPO_ROOT)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="only check ENV and SOURCE")
+    mode.add_argument(
+        "--summary",
+        choices=["synthesized", "deployed"],
+        help="what make deploy-source prints after its synth or deploy",
+    )
     args = parser.parse_args(argv)
     try:
         platform = load_platform(
@@ -377,7 +407,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, UnknownSource) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(documents(side), indent=2))
+    if args.summary:
+        print(summary(side, deployed=args.summary == "deployed"))
+    elif not args.check:
+        print(json.dumps(documents(side), indent=2))
     return 0
 
 
