@@ -46,8 +46,8 @@ from configs.loader import ENVIRONMENTS_DIR, JOBS_DIR, REPO_ROOT, Platform, load
 from configs.problems import ConfigError
 
 POLICY_VERSION = "2012-10-17"
-# What the forwarding rule matches, as S3 sends it to EventBridge ("Amazon S3 event
-# notifications with EventBridge", Amazon S3 User Guide).
+# What the forwarding rule matches, as S3 sends it to EventBridge ("Using EventBridge" and
+# "EventBridge event message structure", Amazon S3 User Guide).
 S3_SOURCE = "aws.s3"
 OBJECT_CREATED = "Object Created"
 # An event pattern has room for this many characters of key prefixes (as stacks/trigger_stack.py
