@@ -29,7 +29,7 @@ from aws_cdk import aws_s3 as s3
 
 import app as cdk_app
 from configs.loader import Platform, load_platform
-from stacks.iam_review import wildcard_problems
+from stacks.iam_review import principal_problems, wildcard_problems
 from stacks.nag import acknowledgements
 from stacks.source_side import UnknownSource, documents, main, source_side
 from stacks.source_stack import SourceStack
@@ -310,6 +310,8 @@ def test_cdk_nag_passes_with_specific_acknowledgements(partner) -> None:
 
     assert cdk_app.validation_failures(outdir) == []
     assert wildcard_problems({stack.stack_name: template}) == []
+    # This environment's account is let in only with its roles named (aws:PrincipalArn).
+    assert principal_problems({stack.stack_name: template}, {SOURCE}) == []
     found = acknowledgements(stack)
     assert found
     for ack in found:
