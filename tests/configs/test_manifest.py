@@ -23,6 +23,7 @@ def prod() -> dict:
 def test_examples_cover_every_trigger_kind(dev: dict) -> None:
     triggers = {name: job["trigger"]["type"] for name, job in dev["jobs"].items()}
     assert triggers == {
+        "agency_spend_ingest": "s3",
         "customer_ltv": "manual",
         "marketing_events_ingest": "s3",
         "sales_daily_aggregate": "schedule",

@@ -26,6 +26,7 @@ def test_imports_without_errors_and_builds_a_dag_per_job(dagbag: DagBag) -> None
     for dag in dagbag.dags.values():
         check_cycle(dag)  # raises on a cycle
     assert sorted(dagbag.dag_ids) == [
+        "agency_spend_ingest",
         "customer_ltv",
         "marketing_events_ingest",
         "sales_daily_aggregate",

@@ -68,11 +68,13 @@ def test_glue_never_retries_a_run_itself(dev: Synthesized, prod: Synthesized) ->
 
 def test_the_glue_task_retries_as_often_as_the_job_says(dev_manifest: dict) -> None:
     environment = dev_manifest["environment"]
-    # configs/jobs/sales_ingest.yaml: glue.max_retries 1; the others keep the default 0.
+    # configs/jobs/sales_ingest.yaml and agency_spend_ingest.yaml: glue.max_retries 1; the
+    # others keep the default 0.
     retries = {
         name: glue_task(job, environment).retries for name, job in dev_manifest["jobs"].items()
     }
     assert retries == {
+        "agency_spend_ingest": 1,
         "customer_ltv": 0,
         "marketing_events_ingest": 0,
         "sales_daily_aggregate": 0,

@@ -224,3 +224,34 @@ def test_customer_ltv(spark: SparkSession) -> None:
     assert (c3["orders"], c3["revenue"], c3["lifetime_value"]) == (0, Decimal("0.00"),
                                                                    Decimal("0.00"))  # fmt: skip
     assert c3["avg_order_value"] is None
+
+
+@pytest.mark.glue_job("agency_spend_ingest")
+def test_agency_spend_keeps_good_days_and_rejects_the_rest(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    """The agency's drop, read from its bucket as the job's config declares it (CSV with a
+    header): typed rows kept, each malformed row counted, none dropped."""
+    spend = load_script("agency_spend_ingest")
+    source = tmp_path / "2026-11-23.csv"
+    source.write_text(
+        "campaign_id,spend_date,channel,spend,currency\n"
+        "c-1,2026-11-23, Search ,120.50,eur\n"
+        "c-2,2026-11-23,social,80,EUR\n"
+        ",2026-11-23,search,1.00,EUR\n"
+        "c-4,yesterday,search,1.00,EUR\n"
+        "c-5,2026-11-23,,1.00,EUR\n"
+        "c-6,2026-11-23,search,-3,EUR\n"
+        "c-7,2026-11-23,search,3,euro\n"
+    )
+
+    raw = read_declared(spark, "agency_spend_ingest", [str(source)], spend.RAW_SCHEMA)
+    validated = spend.validate_spend(raw)
+
+    assert (validated.records_read, validated.records_invalid) == (7, 5)
+    rows = validated.valid.orderBy("campaign_id").collect()
+    assert [(r.campaign_id, r.channel, r.spend, r.currency) for r in rows] == [
+        ("c-1", "search", Decimal("120.50"), "EUR"),
+        ("c-2", "social", Decimal("80.00"), "EUR"),
+    ]
+    assert {r.spend_date for r in rows} == {dt.date(2026, 11, 23)}

@@ -156,6 +156,9 @@ def test_malformed_events_say_what_is_wrong(bad, reason: str) -> None:
 
 def test_table_from_manifest(dev_manifest_for_trigger: dict) -> None:
     table = RoutingTable.from_manifest(dev_manifest_for_trigger)
-    assert table.size == 2  # the two S3-triggered example jobs
+    assert table.size == 3  # the three S3-triggered example jobs
     routes = table.match("glueflow-dev-raw-111111111111", "sales/incoming/2026-11-24.csv")
     assert [r.dag_id for r in routes] == ["sales_ingest"]
+    # the agency's bucket, another account's (external_buckets.agency), routes as an own one
+    routes = table.match("adsmetrics-exports-333333333333", "glueflow/spend/2026-11-24.csv")
+    assert [r.dag_id for r in routes] == ["agency_spend_ingest"]

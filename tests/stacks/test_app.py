@@ -30,6 +30,7 @@ def glue_jobs(synth: Synthesized) -> dict[str, dict]:
 
 def test_one_glue_job_per_config_with_deterministic_names(dev: Synthesized) -> None:
     assert sorted(glue_jobs(dev)) == [
+        "glueflow-dev-agency_spend_ingest",
         "glueflow-dev-customer_ltv",
         "glueflow-dev-marketing_events_ingest",
         "glueflow-dev-sales_daily_aggregate",

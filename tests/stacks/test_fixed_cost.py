@@ -93,7 +93,7 @@ def test_counts_come_from_the_templates(dev: Synthesized) -> None:
         nat_gateways=1,  # dev opts in to egress for customer_ltv's dbt Cloud and Tableau steps
         dashboards=1,
         alarms=11,  # monitoring 3, notifier 3, triggers 4, storage 1
-        glue_jobs=4,
+        glue_jobs=5,
     )
 
 

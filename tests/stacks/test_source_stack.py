@@ -415,16 +415,23 @@ def test_a_bad_env_or_source_is_one_line_and_exit_2(
     assert len(err.strip().splitlines()) == 1
 
 
-def test_the_shipped_examples_have_no_reader_yet() -> None:
-    """dev's agency is managed and prod's printed; no job uses either yet, so neither has a
-    statement to add (the slow test below synthesizes dev's as a user would)."""
+def test_the_shipped_examples_grant_agency_spend_ingest_its_prefix() -> None:
+    """dev's agency is managed and prod's printed; in both, agency_spend_ingest reads and is
+    started by glueflow/spend/, and nothing else is granted or forwarded."""
     for env, mode in (("dev", "managed"), ("prod", "printed")):
         side = source_side(load_platform(env), "agency")
         assert side.source.bucket.bucket_policy == mode
         printed = documents(side)
-        assert printed["bucket_policy"] is None
-        assert printed["key_policy_statement"] is None
-        assert printed["forwarding_rule"] is None
+        role = f"arn:aws:iam::{ {'dev': '111111111111', 'prod': '222222222222'}[env]}:role/" \
+            f"glueflow-{env}-agency_spend_ingest"  # fmt: skip
+        allows = [s for s in printed["bucket_policy"]["Statement"] if s["Effect"] == "Allow"]
+        assert allows
+        for statement in allows:
+            assert statement["Condition"]["StringEquals"]["aws:PrincipalArn"] == [role]
+        assert printed["key_policy_statement"]["Action"] == "kms:Decrypt"
+        assert printed["forwarding_rule"]["event_pattern"]["detail"]["object"] == {
+            "key": [{"prefix": "glueflow/spend/"}]
+        }
 
 
 def make(*args: str) -> subprocess.CompletedProcess[str]:

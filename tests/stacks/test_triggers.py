@@ -32,7 +32,24 @@ def test_eventbridge_is_on_for_source_buckets_only(dev: Synthesized) -> None:
 
 
 def test_one_rule_per_source_bucket_narrowed_to_its_prefixes(dev: Synthesized) -> None:
-    (rule,) = resources(dev, "AWS::Events::Rule")
+    """The agency's bucket is another account's: its events reach this bus forwarded by its
+    own account's rule, keeping that account in the event ("Sending and receiving events
+    between AWS accounts in Amazon EventBridge", EventBridge User Guide); its rule matches it."""
+    rules = {
+        r["Properties"]["EventPattern"]["detail"]["bucket"]["name"][0]: r
+        for r in resources(dev, "AWS::Events::Rule")
+    }
+    assert sorted(rules) == ["adsmetrics-exports-333333333333", "glueflow-dev-raw-111111111111"]
+    assert rules["adsmetrics-exports-333333333333"]["Properties"]["EventPattern"] == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "account": ["333333333333"],
+        "detail": {
+            "bucket": {"name": ["adsmetrics-exports-333333333333"]},
+            "object": {"key": [{"prefix": "glueflow/spend/"}]},
+        },
+    }
+    rule = rules["glueflow-dev-raw-111111111111"]
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
@@ -199,7 +216,9 @@ def test_an_archive_keeps_the_source_buckets_object_created_events(dev: Synthesi
     assert props["EventPattern"] == {
         "source": ["aws.s3"],
         "detail-type": ["Object Created"],
-        "detail": {"bucket": {"name": ["glueflow-dev-raw-111111111111"]}},
+        "detail": {
+            "bucket": {"name": ["adsmetrics-exports-333333333333", "glueflow-dev-raw-111111111111"]}
+        },
     }
     outputs = dev.template(dev.stage.triggers).to_json()["Outputs"]
     assert {"ArchiveArn", "EventBusArn", "ObjectCreatedGlueflowDevRaw111111111111Arn"} <= set(
