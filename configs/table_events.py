@@ -6,11 +6,11 @@ from this one account of it. docs/architecture.md, decision 20.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from configs import naming
-from configs.loader import Platform
-from configs.models import ExternalTable
+from configs.models import EnvironmentConfig, ExternalTable, JobConfig
 
 
 @dataclass(frozen=True)
@@ -45,11 +45,10 @@ class Forward:
     bus_arn: str  # the consumer account's default bus
 
 
-def subscriptions(platform: Platform) -> dict[str, Subscription]:
+def subscriptions(cfg: EnvironmentConfig, jobs: Mapping[str, JobConfig]) -> dict[str, Subscription]:
     """The external tables that some job's `trigger.table` names, by key."""
-    cfg = platform.environment.config
     found: dict[str, list[str]] = {}
-    for name, job in sorted(platform.jobs.items()):
+    for name, job in sorted(jobs.items()):
         if job.trigger.table is not None and job.trigger.table in cfg.external_tables:
             found.setdefault(job.trigger.table, []).append(name)
     return {
@@ -58,13 +57,13 @@ def subscriptions(platform: Platform) -> dict[str, Subscription]:
     }
 
 
-def producers(platform: Platform) -> dict[tuple[str, str, str], Producer]:
+def producers(
+    cfg: EnvironmentConfig, env_name: str, jobs: Mapping[str, JobConfig]
+) -> dict[tuple[str, str, str], Producer]:
     """The deployments whose tables start jobs here, by (account, name_prefix, environment)."""
-    env = platform.environment
-    cfg = env.config
     partition = naming.partition_for(cfg.region)
     found = {}
-    for sub in subscriptions(platform).values():
+    for sub in subscriptions(cfg, jobs).values():
         table = sub.table
         ident = (table.account, table.name_prefix, table.environment)
         role = naming.table_forward_role_name(table.name_prefix, table.environment, cfg.account)
@@ -74,24 +73,22 @@ def producers(platform: Platform) -> dict[tuple[str, str, str], Producer]:
             environment=table.environment,
             forward_role_arn=naming.role_arn(partition, table.account, role),
             statement_id=naming.table_bus_statement_id(
-                cfg.name_prefix, env.name, table.account, table.name_prefix, table.environment
+                cfg.name_prefix, env_name, table.account, table.name_prefix, table.environment
             ),
             same_account=table.account == cfg.account,
         ))  # fmt: skip
     return dict(sorted(found.items()))
 
 
-def forwards(platform: Platform) -> list[Forward]:
+def forwards(cfg: EnvironmentConfig, env_name: str) -> list[Forward]:
     """Each consumer account's forwarding, as `table_consumers` lists it."""
-    env = platform.environment
-    cfg = env.config
     partition = naming.partition_for(cfg.region)
     return [
         Forward(
             account=consumer.account,
             tables=tuple(sorted(consumer.tables)),
-            rule_name=naming.table_forward_rule_name(cfg.name_prefix, env.name, consumer.account),
-            role_name=naming.table_forward_role_name(cfg.name_prefix, env.name, consumer.account),
+            rule_name=naming.table_forward_rule_name(cfg.name_prefix, env_name, consumer.account),
+            role_name=naming.table_forward_role_name(cfg.name_prefix, env_name, consumer.account),
             bus_arn=naming.default_bus_arn(partition, cfg.region, consumer.account),
         )
         for consumer in sorted(cfg.table_consumers, key=lambda c: c.account)
