@@ -1,6 +1,6 @@
 """Tables other deployments depend on (docs/architecture.md, decision 20), read from the
 synthesized templates of a project that both depends on other deployments' tables and gives
-one of its own to another account,.
+one of its own to another account, and from the prod example.
 
 What AWS documents, and each check follows:
 - the bus policy statement: "Example policy: Send events to a custom bus in a different account
@@ -223,6 +223,24 @@ def test_the_events_endpoint_lets_mwaa_reach_eventbridge_from_its_isolated_subne
     ]
 
     assert sum(s.endswith('.events"') for s in services) == 1, services
+
+
+def test_the_prod_example_gives_treasury_sales_daily_and_takes_its_fx_rates(
+    prod: Synthesized,
+) -> None:
+    """prod's table_consumers and external_tables.treasury_fx (configs/environments)."""
+    rules = glueflow_rules(prod)
+    (forward,) = [r for r in rules.values() if "Name" in r]
+    assert forward["Name"] == "glueflow-prod-tables-555555555555"
+    assert forward["EventPattern"]["detail"]["table"] == ["sales_daily"]
+    assert forward["Targets"][0]["Arn"] == (
+        "arn:aws:events:eu-west-1:555555555555:event-bus/default"
+    )
+    (policy,) = resources(prod, "AWS::Events::EventBusPolicy").values()
+    condition = policy["Properties"]["Statement"]["Condition"]["StringEquals"]
+    assert condition["aws:PrincipalArn"] == (
+        "arn:aws:iam::555555555555:role/glueflow-prod-tables-222222222222"
+    )
 
 
 def test_cdk_nag_and_the_wildcard_allowlist_pass(synthesized: Synthesized) -> None:
