@@ -279,6 +279,16 @@ def dag_file_text(job: dict[str, Any], environment: dict[str, Any]) -> str:
             "glue_task_id": builder.GLUE_TASK,
             "aws_conn_id": builder.AWS_CONN_ID,
             "region_name": region,
+            # Who its Table Published events say published (decision 20).
+            "announce_as": {
+                "environment": environment["name"],
+                "name_prefix": environment["name_prefix"],
+                "account": environment["account"],
+                "region": environment["region"],
+                "partition": environment["partition"],
+                "database": environment["catalog_database"],
+                "dag_id": job["dag_id"],
+            },
         }
         tasks[builder.PUBLISH_TASK] = (
             "PythonOperator",

@@ -190,6 +190,7 @@ def load_environments(
             continue
         found[path.stem] = EnvironmentSource(path.stem, config, file)
         problems += external_bucket_problems(config, file)
+        problems += table_event_problems(config, file, path.stem)
     return found, problems
 
 
@@ -226,6 +227,57 @@ def external_bucket_problems(config: EnvironmentConfig, file: str) -> list[Confi
                     f"{arn['region']}; the bucket's key is in its own account and region "
                     f"({source.account}, {source.region})"
                 )))  # fmt: skip
+    return problems
+
+
+def table_event_problems(
+    config: EnvironmentConfig, file: str, env_name: str
+) -> list[ConfigProblem]:
+    """What an environment's external tables and table consumers cannot be
+    (docs/architecture.md, decision 20): a table in another region (a rule forwards events only
+    to a bus of its own region here), this environment's own table (a job of the same
+    environment follows it with depends_on), the same table under two keys; a consumer that is
+    this account (its environments read the events on this bus already) or listed twice."""
+    problems = []
+    seen: dict[tuple[str, str, str, str], str] = {}
+    for key, table in sorted(config.external_tables.items()):
+        where = f"external_tables.{key}"
+        if table.region != config.region:
+            problems.append(ConfigProblem(file, f"{where}.region", (
+                f"{table.region!r} is not the environment's region {config.region!r}; an "
+                "external table must be published in the same region (its Table Published "
+                "events are forwarded bus to bus within one region)"
+            )))  # fmt: skip
+        ident = (table.account, table.name_prefix, table.environment, table.table)
+        if ident == (config.account, config.name_prefix, env_name, table.table):
+            problems.append(ConfigProblem(file, f"{where}.environment", (
+                f"{table.environment!r} in account {table.account} with name_prefix "
+                f"{table.name_prefix!r} is this environment: table {table.table!r} is its own; "
+                "a job that follows one of its own jobs names it in depends_on"
+            )))  # fmt: skip
+        elif ident in seen:
+            problems.append(ConfigProblem(file, where, (
+                f"table {table.table!r} of {table.name_prefix}-{table.environment} in account "
+                f"{table.account} is also declared as external_tables.{seen[ident]}; declare "
+                "it once and start every job from that key"
+            )))  # fmt: skip
+        seen.setdefault(ident, key)
+    accounts: dict[str, int] = {}
+    for i, consumer in enumerate(config.table_consumers):
+        where = f"table_consumers[{i}].account"
+        if consumer.account == config.account:
+            problems.append(ConfigProblem(file, where, (
+                f"{consumer.account!r} is this environment's own account; its other "
+                "environments get this environment's Table Published events on the default bus "
+                "already: declare the table under their external_tables, not here"
+            )))  # fmt: skip
+        elif consumer.account in accounts:
+            problems.append(ConfigProblem(file, where, (
+                f"{consumer.account!r} is listed already "
+                f"(table_consumers[{accounts[consumer.account]}]); list each account once, "
+                "with all its tables"
+            )))  # fmt: skip
+        accounts.setdefault(consumer.account, i)
     return problems
 
 
@@ -677,7 +729,38 @@ def apply_environment(
         problems += _check_buckets(name, job, env, where)
         problems += _check_steps(name, job, env, where)
     problems += _check_connections(resolved, where)
+    problems += _check_table_events(resolved, env, where, strict=overrides_must_match)
     return resolved, problems
+
+
+def _check_table_events(
+    jobs: Mapping[str, JobConfig], env: EnvironmentSource, where: Where, *, strict: bool
+) -> list[ConfigProblem]:
+    """A job's `trigger.table` names one of the environment's external tables, and each table
+    a consumer is given is written by one of its jobs (docs/architecture.md, decision 20).
+    With another jobs folder (scale tests, benchmarks), tables its jobs do not write are not
+    reported, as overrides of unknown jobs are not."""
+    declared = env.config.external_tables
+    accepted = ", ".join(sorted(declared)) or f"none are declared ({env.file}: external_tables)"
+    problems = []
+    for name, job in sorted(jobs.items()):
+        key = job.trigger.table
+        if key is not None and key not in declared:
+            problems.append(ConfigProblem(*where(name, ("trigger", "table")), (
+                f"unknown external table {key!r} of environment {env.name!r} ({env.file}); "
+                f"accepted: {accepted}"
+            )))  # fmt: skip
+    if not strict:
+        return problems
+    written = {out.table for job in jobs.values() for out in job.outputs}
+    known = ", ".join(sorted(written)) or "none"
+    for i, consumer in enumerate(env.config.table_consumers):
+        for j, table in enumerate(consumer.tables):
+            if table not in written:
+                problems.append(ConfigProblem(env.file, f"table_consumers[{i}].tables[{j}]", (
+                    f"{table!r} is not a table this environment's jobs write; accepted: {known}"
+                )))  # fmt: skip
+    return problems
 
 
 def _check_steps(

@@ -103,7 +103,25 @@ def _trigger(platform: Platform, job: JobConfig) -> dict[str, Any]:
         }
     if trigger.schedule is not None:
         return {"type": "schedule", "cron": trigger.schedule}
+    if trigger.table is not None:
+        return _table_trigger(platform, trigger.table)
     return {"type": "manual"}
+
+
+def _table_trigger(platform: Platform, key: str) -> dict[str, Any]:
+    """A job started by another deployment's table (docs/architecture.md, decision 20): the
+    trigger Lambda routes a Table Published event by its account, name_prefix, environment
+    and table."""
+    table = platform.environment.config.external_tables[key]
+    return {
+        "type": "table",
+        "key": key,
+        "account": table.account,
+        "region": table.region,
+        "name_prefix": table.name_prefix,
+        "environment": table.environment,
+        "table": table.table,
+    }
 
 
 def _job_entry(

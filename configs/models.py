@@ -282,11 +282,37 @@ class S3EventTrigger(_Model):
         return self
 
 
+# --- tables of other deployments (docs/architecture.md, decision 20) ---------------------------
+# An environment's key for a table another Glueflow deployment publishes (`external_tables`),
+# which a job's `trigger.table` names.
+TABLE_KEY_RE = re.compile(r"[a-z][a-z0-9_]{1,39}")
+TableKey = Annotated[
+    str,
+    matching(
+        TABLE_KEY_RE,
+        "external table key",
+        "2-40 lowercase letters, digits and '_', starting with a letter",
+    ),
+]
+TableName = Annotated[
+    str,
+    matching(
+        TABLE_NAME_RE, "table name", "lowercase letters, digits and '_', starting with a letter"
+    ),
+]
+
+
 class Trigger(_Model):
-    """How a run starts: an S3 event, a cron schedule, or (neither set) manually."""
+    """How a run starts: an S3 event, a cron schedule, another deployment's table being
+    published, or (none set) manually."""
 
     s3: S3EventTrigger | None = Field(default=None, description="Event trigger.")
     schedule: Cron | None = Field(default=None, description="Cron expression (UTC).")
+    table: TableKey | None = Field(
+        default=None,
+        description="Key of one of the environment's external_tables: each time that table is "
+        "published (a Table Published event), a run starts.",
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Trigger:
@@ -294,6 +320,12 @@ class Trigger(_Model):
             raise ValueError(
                 "a job has either an S3 event trigger or a schedule, not both; "
                 "keep 's3' for event-driven runs or 'schedule' for timed runs"
+            )
+        if self.table is not None and (self.s3 is not None or self.schedule is not None):
+            other = "s3" if self.s3 is not None else "schedule"
+            raise ValueError(
+                f"a job has one trigger: 'table' or {other!r}, not both; keep 'table' for runs "
+                f"started by another deployment's table, or {other!r}"
             )
         return self
 
@@ -819,6 +851,71 @@ class ExternalBucket(_Model):
         return value
 
 
+class ExternalTable(_Model):
+    """A table another Glueflow deployment publishes (its own environment file lists this
+    account under `table_consumers`). Each time it is published, its Table Published event
+    reaches this environment's default bus, and jobs whose `trigger.table` is this key run.
+    docs/architecture.md, decision 20."""
+
+    description: str = ""
+    account: str = Field(
+        pattern=r"^\d{12}$",
+        description="The producer's 12-digit AWS account id, quoted (this account for another "
+        "environment deployed here).",
+    )
+    region: str = Field(
+        pattern=AWS_REGION_RE,
+        description="The producer's region; it must be the environment's (its events are "
+        "forwarded bus to bus within one region).",
+    )
+    environment: str = Field(
+        description="The producer's environment name (its environment file's name, e.g. prod)."
+    )
+    name_prefix: str = Field(
+        default="glueflow", description="The producer's name_prefix (default glueflow)."
+    )
+    table: TableName = Field(description="The table's name in the producer's catalog database.")
+
+    @field_validator("environment")
+    @classmethod
+    def _environment(cls, value: str) -> str:
+        problem = check_environment_name(value)
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("name_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if not PREFIX_RE.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a valid name_prefix: use 2-16 lowercase letters and digits, "
+                "starting with a letter"
+            )
+        return value
+
+
+class TableConsumer(_Model):
+    """Another AWS account whose Glueflow deployments depend on tables this environment
+    publishes: their Table Published events are forwarded to its default bus."""
+
+    account: str = Field(
+        pattern=r"^\d{12}$", description="The consumer's 12-digit AWS account id, quoted."
+    )
+    tables: list[TableName] = Field(
+        min_length=1,
+        description="Tables this environment's jobs write whose Table Published events the "
+        "consumer gets.",
+    )
+
+    @field_validator("tables")
+    @classmethod
+    def _unique_tables(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"{value!r} lists a table more than once")
+        return value
+
+
 class GluePricing(_Model):
     """USD per DPU-hour in this environment's region, by execution class."""
 
@@ -927,6 +1024,16 @@ class EnvironmentConfig(_Model):
         default_factory=dict,
         description="Buckets in other AWS accounts that jobs read and are triggered by, by key "
         "(keys shared with `buckets` are refused).",
+    )
+    external_tables: dict[TableKey, ExternalTable] = Field(
+        default_factory=dict,
+        description="Tables other Glueflow deployments publish, by key; a job's trigger.table "
+        "names one to run each time it is published.",
+    )
+    table_consumers: list[TableConsumer] = Field(
+        default_factory=list,
+        description="Other AWS accounts that depend on tables this environment publishes: each "
+        "gets their Table Published events on its default bus.",
     )
     alerts: list[AlertChannel] = Field(default_factory=list)
     monitoring: Monitoring = Field(

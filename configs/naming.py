@@ -210,3 +210,43 @@ def default_bus_arn(partition: str, region: str, account: str) -> str:
 def role_arn(partition: str, account: str, name: str) -> str:
     """A role by name (IAM roles here have no path)."""
     return f"arn:{partition}:iam::{account}:role/{name}"
+
+
+# --- tables other deployments depend on (docs/architecture.md, decision 20) ---------------------
+# A producer environment forwards its Table Published events to each consumer account's default
+# bus with a rule and a role named here, so that the consumer's bus policy can name the role
+# from the producer's name_prefix, environment and its own account alone.
+
+TABLE_EVENT_SOURCE = "glueflow"
+TABLE_PUBLISHED = "Table Published"
+
+
+def table_forward_rule_name(prefix: str, env: str, consumer_account: str) -> str:
+    """The producer's rule, on its default bus, that forwards to one consumer account."""
+    return _bounded(f"{prefix}-{env}-tables-{consumer_account}", 64)
+
+
+def table_forward_role_name(prefix: str, env: str, consumer_account: str) -> str:
+    """The role that rule sends as (IAM: 64 characters at most)."""
+    return _bounded(f"{prefix}-{env}-tables-{consumer_account}", 64)
+
+
+def table_bus_statement_id(
+    prefix: str, env: str, producer_account: str, producer_prefix: str, producer_env: str
+) -> str:
+    """The statement of this environment's default bus policy that accepts one producer
+    deployment's Table Published events (EventBridge: 1-64 of [a-zA-Z0-9-_])."""
+    return _bounded(
+        f"{prefix}-{env}-tables-{producer_account}-{producer_prefix}-{producer_env}", 64
+    )
+
+
+def table_rule_id(key: str) -> str:
+    """The construct id of the rule that takes an external table's Table Published events to
+    the intake queue, named by the environment's key for the table."""
+    return "TablePublished" + "".join(p.title() for p in key.split("_"))
+
+
+def table_forward_id(consumer_account: str) -> str:
+    """The construct id of the forwarding rule (and role) to one consumer account."""
+    return f"ForwardTables{consumer_account}"

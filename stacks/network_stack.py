@@ -21,6 +21,7 @@ RUNTIME_ENDPOINTS: dict[str, str] = {
     "airflow.ops": "MWAA: environment operations and health",
     "ecr.api": "MWAA: pulls its Airflow images",
     "ecr.dkr": "MWAA: pulls its Airflow images",
+    "events": "the publish task: PutEvents of its Table Published events (decision 20)",
     "glue": "DAG tasks: StartJobRun, GetJobRun, BatchStopJobRun",
     "kms": "MWAA, SNS and SQS encryption with the platform key",
     "logs": "MWAA and Lambda logs; the failure callback reads Glue log tails",

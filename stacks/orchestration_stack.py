@@ -364,6 +364,23 @@ class OrchestrationStack(Stack):
             },
         )
 
+        self.mwaa.allow(self._announce_tables())
+
+    def _announce_tables(self) -> iam.PolicyStatement:
+        """The publish task's Table Published events (docs/architecture.md, decision 20):
+        PutEvents on this account's default bus only, and only events whose source is
+        Glueflow's. `events:source` is the request's sources, one per entry, hence the set
+        operator ("Using IAM policy conditions in Amazon EventBridge", EventBridge User Guide;
+        "Actions, resources, and condition keys for Amazon EventBridge", Service Authorization
+        Reference)."""
+        return iam.PolicyStatement(
+            actions=["events:PutEvents"],
+            resources=[naming.default_bus_arn(self.partition, self.region, self.account)],
+            conditions={
+                "ForAllValues:StringEquals": {"events:source": [naming.TABLE_EVENT_SOURCE]}
+            },
+        )
+
     def _step_grants(self, jobs: Mapping[str, JobConfig]) -> list[Grant]:
         """What the environment's downstream steps call, as each step type grants it
         (glueflow_steps/), on the resources its steps name."""

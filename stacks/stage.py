@@ -183,6 +183,12 @@ class GlueflowStage(Stage):
                 "trigger Lambda": self.triggers.trigger.dead_letter_queue,
                 "trigger rules": self.triggers.rule_dead_letters,
                 "Glue run alerts": self.storage.glue_failures_dead_letters,
+                # Table Published events a consumer's bus refused (decision 20).
+                **(
+                    {"table forwarding": self.triggers.table_forward_dead_letters}
+                    if self.triggers.table_forwards
+                    else {}
+                ),
             },
             glue_failures_rule=self.storage.glue_failures,
             other_alarms=[*self.storage.alarms, *self.triggers.alarms],

@@ -95,6 +95,11 @@ def _trigger_text(job: dict[str, Any], started_by_steps: list[str] = ()) -> str:
         parts.append(f"s3://{trigger['bucket']}/{trigger['prefix']}*{trigger['suffix']}")
     elif trigger["type"] == "schedule":
         parts.append(f"cron {trigger['cron']}")
+    elif trigger["type"] == "table":
+        parts.append(
+            f"table {trigger['table']} of {trigger['name_prefix']}-{trigger['environment']} "
+            f"({trigger['account']})"
+        )
     if job["depends_on"]:
         parts.append(f"after {', '.join(job['depends_on'])}")
     parts += [f"step {step}" for step in started_by_steps]

@@ -14,15 +14,18 @@ from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk_constructs.messaging.dead_letters import encrypted_queue, queue_depth_alarm
 from cdk_constructs.nag import acknowledge
 from cdk_constructs.orchestration.dag_trigger import DagTriggerFunction
-from configs import naming
+from cdk_constructs.security.managed_policy_role import ManagedPolicyRole, allow
+from configs import naming, table_events
 from configs.loader import REPO_ROOT
 from configs.models import EnvironmentConfig, JobConfig
 
@@ -174,6 +177,10 @@ class TriggerStack(Stack):
             # What `make replay` filters on.
             CfnOutput(self, naming.object_created_rule_output(bucket), value=rule.rule_arn)
         self.bus_policies = self._accept_forwarded(cfg, env_name, jobs)
+        # Tables of other deployments that start jobs here, and this environment's tables that
+        # other accounts depend on (docs/architecture.md, decision 20).
+        self.table_rules, self.table_bus_policies = self._accept_tables(cfg, env_name, jobs)
+        self.table_forwards = self._forward_tables(cfg, env_name, alert_topic)
         # Every source bucket's Object Created events, kept for `make replay`. S3 sends them to
         # the default bus, and a replay goes back to the archive's own bus ("Archiving and
         # replaying events", Amazon EventBridge User Guide).
@@ -242,3 +249,150 @@ class TriggerStack(Stack):
                 },
             )
         return policies
+
+    # --- Table Published events (docs/architecture.md, decision 20) -----------------------------
+
+    def _table_pattern(self, account: str, prefix: str, env: str, tables: list[str]) -> Any:
+        """Glueflow's Table Published events of one deployment's tables. A cross-account event
+        keeps its sender's `account` ("Sending and receiving events between AWS accounts in
+        Amazon EventBridge", EventBridge User Guide), which the pattern matches."""
+        return events.EventPattern(
+            source=[naming.TABLE_EVENT_SOURCE],
+            detail_type=[naming.TABLE_PUBLISHED],
+            account=[account],
+            detail={"environment": [env], "name_prefix": [prefix], "table": tables},
+        )
+
+    def _accept_tables(
+        self, cfg: EnvironmentConfig, env_name: str, jobs: Mapping[str, JobConfig]
+    ) -> tuple[dict[str, events.Rule], dict[tuple[str, str, str], CfnResource]]:
+        """Per external table that starts jobs, a rule taking its Table Published events to the
+        intake queue, as the S3 rules do (same retries, same dead-letter queue); per producer
+        deployment in another account, a statement on the default bus: its account may put
+        events here only as its forwarding role (aws:PrincipalArn), and only Glueflow's Table
+        Published events ("Example policy: Send events to a custom bus in a different account",
+        and "Using IAM policy conditions in Amazon EventBridge", EventBridge User Guide). A
+        producer in this account puts its events on this bus itself: no statement."""
+        rules = {}
+        for key, sub in table_events.subscriptions(cfg, jobs).items():
+            table = sub.table
+            rule = events.Rule(
+                self,
+                naming.table_rule_id(key),  # named by key: adding a table never replaces another
+                description=f"{table.name_prefix}-{table.environment} ({table.account}) published "
+                f"{table.table}: starts {', '.join(sub.jobs)}"[:512],
+                event_pattern=self._table_pattern(
+                    table.account, table.name_prefix, table.environment, [table.table]
+                ),
+            )
+            rule.add_target(
+                targets.SqsQueue(
+                    self.trigger.intake,
+                    dead_letter_queue=self.rule_dead_letters,
+                    retry_attempts=185,
+                    max_event_age=Duration.hours(24),
+                )
+            )
+            rules[key] = rule
+        policies = {}
+        bus_arn = naming.default_bus_arn(self.partition, self.region, self.account)
+        for ident, producer in table_events.producers(cfg, env_name, jobs).items():
+            if producer.same_account:
+                continue
+            sid = producer.statement_id
+            # CfnResource, as in _accept_forwarded: CfnEventBusPolicy warns on every synth.
+            policies[ident] = CfnResource(
+                self,
+                f"AcceptTables{producer.account}{naming.table_rule_id(producer.environment)}"
+                f"{naming.table_rule_id(producer.name_prefix)}",
+                type="AWS::Events::EventBusPolicy",
+                properties={
+                    "EventBusName": "default",
+                    "StatementId": sid,
+                    "Statement": {
+                        "Sid": sid,
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:{self.partition}:iam::{producer.account}:root"},
+                        "Action": "events:PutEvents",
+                        "Resource": bus_arn,
+                        "Condition": {
+                            "StringEquals": {
+                                "aws:PrincipalArn": producer.forward_role_arn,
+                                "events:detail-type": naming.TABLE_PUBLISHED,
+                            },
+                            "ForAllValues:StringEquals": {
+                                "events:source": [naming.TABLE_EVENT_SOURCE]
+                            },
+                        },
+                    },
+                },
+            )
+        return rules, policies
+
+    def _forward_tables(
+        self, cfg: EnvironmentConfig, env_name: str, alert_topic: sns.ITopic
+    ) -> dict[str, events.Rule]:
+        """Per consumer account, a rule forwarding this environment's Table Published events of
+        the tables it lists to that account's default bus, as a role allowed only
+        events:PutEvents on that bus ("Sending and receiving events between AWS accounts in
+        Amazon EventBridge", EventBridge User Guide: the target is the other account's bus, and
+        the rule needs a role to send there). Both are named (configs/naming.py), because the
+        consumer's bus policy names the role. What the consumer's bus refuses for 24 h goes to
+        a dead-letter queue here (SSE-SQS, as the rules' own), watched by an alarm."""
+        forwards = table_events.forwards(cfg, env_name)
+        if not forwards:
+            return {}
+        self.table_forward_dead_letters: sqs.Queue = encrypted_queue(
+            self, "TableForwardDeadLetters", None
+        )
+        why = (
+            "this queue is itself a dead-letter queue (of the Table Published forwarding "
+            "rules); an alarm watches its depth"
+        )
+        acknowledge(
+            self.table_forward_dead_letters,
+            {"AwsSolutions-SQS3": why, "Serverless-SQSRedrivePolicy": why},
+        )
+        alarm = queue_depth_alarm(
+            self,
+            "TableForwardDeadLettersDepth",
+            self.table_forward_dead_letters,
+            description="A Table Published event could not be forwarded to a consumer account",
+        )
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(alert_topic))
+        self.alarms.append(alarm)
+        CfnOutput(
+            self,
+            "TableForwardDeadLetterQueueUrl",
+            value=self.table_forward_dead_letters.queue_url,
+        )
+        rules = {}
+        for forward in forwards:
+            construct_id = naming.table_forward_id(forward.account)
+            role = ManagedPolicyRole(
+                self,
+                f"{construct_id}Role",
+                assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+                role_name=forward.role_name,
+                description=f"Forwards {env_name}'s Table Published events to {forward.account}",
+                statements=[allow(["events:PutEvents"], [forward.bus_arn])],
+            )
+            rule = events.Rule(
+                self,
+                construct_id,
+                rule_name=forward.rule_name,
+                description=f"{env_name}'s Table Published events of "
+                f"{', '.join(forward.tables)} to account {forward.account}"[:512],
+                event_pattern=self._table_pattern(
+                    self.account, cfg.name_prefix, env_name, list(forward.tables)
+                ),
+            )
+            rule.add_target(
+                targets.EventBus(
+                    events.EventBus.from_event_bus_arn(self, f"{construct_id}Bus", forward.bus_arn),
+                    role=role.role_for_grants,
+                    dead_letter_queue=self.table_forward_dead_letters,
+                )
+            )
+            rules[forward.account] = rule
+        return rules

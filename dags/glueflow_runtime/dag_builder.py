@@ -282,7 +282,9 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
             # before the steps and the asset event (decision 15).
             chain.append(
                 PythonOperator(
-                    task_id=PUBLISH_TASK, python_callable=publish.run_publish, op_kwargs=report
+                    task_id=PUBLISH_TASK,
+                    python_callable=publish.run_publish,
+                    op_kwargs={**report, "announce_as": _announce_as(job, environment)},
                 )
             )
         for upstream, downstream in itertools.pairwise(chain):
@@ -290,6 +292,19 @@ def build_dag(job: dict[str, Any], environment: dict[str, Any]) -> DAG:
         last = _steps(job, region, after=chain[-1])
         last.outlets = [job_asset(env, job["dag_id"])]
     return dag
+
+
+def _announce_as(job: dict[str, Any], environment: dict[str, Any]) -> dict[str, str]:
+    """Who the publish task's Table Published events say published (decision 20)."""
+    return {
+        "environment": environment["name"],
+        "name_prefix": environment["name_prefix"],
+        "account": environment["account"],
+        "region": environment["region"],
+        "partition": environment["partition"],
+        "database": environment["catalog_database"],
+        "dag_id": job["dag_id"],
+    }
 
 
 def _steps(job: dict[str, Any], region: str, after: Any) -> Any:

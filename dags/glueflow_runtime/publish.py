@@ -22,16 +22,24 @@ reader that lists the table between two batches can see some partitions of the n
 and some of the old. Rows of two source objects never share a partition, so two runs, of one
 job or two, never lose each other's rows.
 
+Once its tables are published, the publish task says so: one `Table Published` event per
+table on the environment's default bus (`announce`, docs/architecture.md, decision 20), which
+other deployments' jobs start from. It fails, and Airflow retries it, when an event is not
+accepted: the publish itself is repeated harmlessly (the same partitions point at the same run's
+folders again), and a lost event would leave a consumer waiting for a run that never starts.
+
 Standard library and boto3 only: MWAA runs it in the DAG's publish and gate tasks.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from glueflow_runtime.validation_report import SOURCE_PARTITION, TableWritten
+from glueflow_runtime.validation_report import RUNS_FOLDER, SOURCE_PARTITION, TableWritten
 
 log = logging.getLogger(__name__)
 
@@ -210,15 +218,150 @@ def run_publish(
     aws_conn_id: str | None,
     region_name: str,
     ti: Any,
+    announce_as: dict[str, Any] | None = None,
+    run_id: str | None = None,
     **_: Any,
 ) -> dict[str, Any]:
-    """The publish task: the run's tables (not its quarantine, which the gate publishes).
+    """The publish task: the run's tables (not its quarantine, which the gate publishes), then
+    a Table Published event for each (`announce_as`: the environment and DAG, from the
+    manifest; `run_id`: the DAG run's, from Airflow's context).
 
     Its XCom, for the run's record: per table, the rows this run made visible."""
     from glueflow_runtime.gate import read_report
 
-    run_id = ti.xcom_pull(task_ids=glue_task_id)
-    report = read_report(report_prefix, run_id, aws_conn_id, region_name)
+    glue_run_id = ti.xcom_pull(task_ids=glue_task_id)
+    report = read_report(report_prefix, glue_run_id, aws_conn_id, region_name)
     tables = [t for t in report.tables if not t.quarantine]
-    done = publish_all(glue_client(aws_conn_id, region_name), database, tables, run_id)
+    done = publish_all(glue_client(aws_conn_id, region_name), database, tables, glue_run_id)
+    if announce_as is not None and tables:
+        entries = [
+            table_published_entry(announce_as, written, published, run_id or "", glue_run_id)
+            for written, published in zip(tables, done, strict=True)
+        ]
+        announce(events_client(aws_conn_id, region_name), entries)
     return {p.table: {"rows": p.rows, "unchanged": p.unchanged} for p in done}
+
+
+# --- Table Published events (docs/architecture.md, decision 20) ---------------------------------
+
+EVENT_SOURCE = "glueflow"  # configs/naming.py: TABLE_EVENT_SOURCE
+EVENT_DETAIL_TYPE = "Table Published"  # configs/naming.py: TABLE_PUBLISHED
+# PutEvents takes at most 10 entries a request ("Amazon EventBridge quotas"), of at most 256 KB
+# together ("Calculating Amazon EventBridge PutEvents event entry size"): a detail lists at most
+# this many partitions, so that ten entries always fit, and says how many there were.
+MAX_EVENT_PARTITIONS = 100
+PUT_EVENTS_BATCH = 10
+# Entries EventBridge did not accept are sent again this many times, after these pauses, before
+# the task fails (Airflow's retry then runs it again).
+PUT_EVENTS_ATTEMPTS = 3
+PUT_EVENTS_PAUSE_S = 1.0
+
+
+class EventNotSent(RuntimeError):
+    """EventBridge did not accept a Table Published event: the task fails, and its retry
+    publishes again (no change) and sends the event again."""
+
+
+def table_location(written: TableWritten) -> str:
+    """The table's own location: the run's folder is `<location>runs/<Glue run id>/`."""
+    cut = written.location.rfind(RUNS_FOLDER)
+    return written.location[:cut] if cut >= 0 else written.location
+
+
+def table_published_entry(
+    announce_as: dict[str, Any],
+    written: TableWritten,
+    published: Published,
+    run_id: str,
+    glue_run_id: str | None,
+) -> dict[str, Any]:
+    """One PutEvents entry: which table of which environment, which run, and where its rows are.
+
+    `announce_as` is the manifest's: environment, name_prefix, account, region, partition,
+    database, dag_id. A consumer's trigger starts its run with an id derived from the account,
+    name_prefix, environment, table, DAG, run id and Glue run id, so the same publish announced
+    twice (a retried task) starts one run there."""
+    env = announce_as
+    partitions = [list(p.values) for p in written.partitions]
+    detail = {
+        "environment": env["environment"],
+        "name_prefix": env["name_prefix"],
+        "account": env["account"],
+        "region": env["region"],
+        "database": env["database"],
+        "table": written.table,
+        "dag_id": env["dag_id"],
+        "run_id": run_id,
+        "glue_run_id": glue_run_id,
+        "location": table_location(written),
+        "run_location": written.location,
+        "replace": written.replace,
+        "partition_columns": list(written.partition_columns),
+        "partitions": partitions[:MAX_EVENT_PARTITIONS],
+        "partition_count": len(partitions),
+        "partitions_truncated": len(partitions) > MAX_EVENT_PARTITIONS,
+        "dropped": [list(v) for v in written.dropped][:MAX_EVENT_PARTITIONS],
+        "rows": written.rows,
+        # The same source version was published already: the table did not change.
+        "unchanged": published.unchanged,
+    }
+    table_arn = (
+        f"arn:{env['partition']}:glue:{env['region']}:{env['account']}:table/"
+        f"{env['database']}/{written.table}"
+    )
+    return {
+        "Source": EVENT_SOURCE,
+        "DetailType": EVENT_DETAIL_TYPE,
+        "Detail": json.dumps(detail, sort_keys=True),
+        "Resources": [table_arn],
+    }
+
+
+def announce(events: Any, entries: list[dict[str, Any]], sleep: Any = None) -> None:
+    """PutEvents on the caller's default bus (no EventBusName: this environment's, as MWAA's
+    role is this account's). A request answers 200 with per-entry failures: `FailedEntryCount`,
+    and `ErrorCode`/`ErrorMessage` on each failed entry, in the request's order ("PutEvents",
+    Amazon EventBridge API Reference; "Sending events with PutEvents", EventBridge User Guide:
+    "You must detect unsuccessful entries and include them in a subsequent call"). Those are
+    sent again; what is still refused fails the task."""
+    for start in range(0, len(entries), PUT_EVENTS_BATCH):
+        pending = entries[start : start + PUT_EVENTS_BATCH]
+        for attempt in range(1, PUT_EVENTS_ATTEMPTS + 1):
+            answer = events.put_events(Entries=pending)
+            results = answer.get("Entries", [])
+            failed = [
+                (entry, result)
+                for entry, result in zip(pending, results, strict=False)
+                if result.get("ErrorCode") or not result.get("EventId")
+            ]
+            if not answer.get("FailedEntryCount") and not failed:
+                for entry, result in zip(pending, results, strict=False):
+                    log.info("announced %s (event %s)", _table_of(entry), result.get("EventId"))
+                break
+            if attempt == PUT_EVENTS_ATTEMPTS:
+                reasons = "; ".join(
+                    f"{_table_of(entry)}: {result.get('ErrorCode')} {result.get('ErrorMessage')}"
+                    for entry, result in failed
+                )
+                raise EventNotSent(
+                    f"EventBridge did not accept {len(failed) or answer.get('FailedEntryCount')} "
+                    f"Table Published event(s) after {attempt} attempts "
+                    f"({reasons or 'FailedEntryCount ' + str(answer.get('FailedEntryCount'))}); "
+                    "the tables are published, and a retry of this task announces them again"
+                )
+            log.warning("EventBridge refused %d of %d events; sending them again",
+                        len(failed), len(pending))  # fmt: skip
+            pending = [entry for entry, _ in failed] or pending
+            (sleep or time.sleep)(PUT_EVENTS_PAUSE_S * attempt)
+
+
+def _table_of(entry: dict[str, Any]) -> str:
+    return json.loads(entry["Detail"]).get("table", "?")
+
+
+def events_client(aws_conn_id: str | None, region_name: str) -> Any:
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    return AwsBaseHook(
+        aws_conn_id=aws_conn_id, client_type="events", region_name=region_name
+    ).get_conn()

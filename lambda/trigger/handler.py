@@ -1,4 +1,5 @@
-"""Trigger Lambda: an S3 object created -> a DAG run of every job it routes to.
+"""Trigger Lambda: an S3 object created, or another deployment's table published (a Table
+Published event, docs/architecture.md, decision 20) -> a DAG run of every job it routes to.
 
 EventBridge delivers at least once, and sources send the same file again, so the run id is
 derived from the object (bucket, key, ETag): a redelivered event or an unchanged file asks for
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from routing import RoutingTable
+from routing import RoutingTable, TableRoutes
 from transport import ApiResponse, HttpTransport, MwaaTransport, Transport
 
 log = logging.getLogger("glueflow.trigger")
@@ -85,6 +86,10 @@ class CreatedObject:
             "event_time": self.event_time,
         }
 
+    def log_fields(self) -> dict[str, Any]:
+        """What a decision's log line says of the object."""
+        return {"key": self.key}
+
     def run_id(self, salt: str | None = None) -> str:
         """One run per object version. In a versioned bucket the version id names the write;
         without versioning, the event's sequencer does ("Event message structure", Amazon S3
@@ -117,6 +122,98 @@ def parse_event(event: Any) -> list[CreatedObject]:
             for r in event["Records"]
         ]  # fmt: skip
     raise MalformedEvent("the event has neither 'detail' nor 'Records'")
+
+
+# --- Table Published events (docs/architecture.md, decision 20) ---------------------------------
+# Another deployment's publish task (dags/glueflow_runtime/publish.py: table_published_entry)
+# puts one on its default bus per table it published; its rule forwards it to this account's
+# default bus, whose rule sends it to the intake queue, as S3's events are.
+TABLE_EVENT_SOURCE = "glueflow"
+TABLE_PUBLISHED = "Table Published"
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """A table another deployment published: who, which table, which of its runs."""
+
+    account: str
+    name_prefix: str
+    environment: str
+    table: str
+    dag_id: str
+    producer_run_id: str
+    glue_run_id: str | None
+    detail: dict[str, Any]
+    event_time: str | None
+
+    def conf(self) -> dict[str, Any]:
+        """The DAG run's conf: the producer's detail, as the event carried it, with the
+        account that sent it (`table_published`, apart from an S3 run's bucket and key)."""
+        return {
+            "table_published": {
+                **self.detail,
+                "account": self.account,
+                "event_time": self.event_time,
+            }
+        }
+
+    def run_id(self, salt: str | None = None) -> str:
+        """One run per publish of the table: the producer's account, name_prefix, environment,
+        table, DAG, Airflow run and Glue run. A redelivered event, or the same publish announced
+        again by a retried task, asks for the run that exists; a new publish, even of the same
+        DAG run (its Glue task cleared and run again), gets a run of its own."""
+        parts = [self.account, self.name_prefix, self.environment, self.table, self.dag_id,
+                 self.producer_run_id, self.glue_run_id or ""]  # fmt: skip
+        digest = hashlib.sha256("\n".join(parts).encode())
+        return f"table__{digest.hexdigest()[:40]}"
+
+    def log_fields(self) -> dict[str, Any]:
+        """What a decision's log line says of the table."""
+        return {
+            "table": f"{self.name_prefix}-{self.environment}.{self.table}",
+            "producer_account": self.account,
+            "producer_run_id": self.producer_run_id,
+        }
+
+
+def is_table_event(event: Any) -> bool:
+    """An event of Glueflow's own source (another deployment's), not S3's."""
+    return isinstance(event, dict) and event.get("source") == TABLE_EVENT_SOURCE
+
+
+def parse_table_event(event: dict[str, Any]) -> PublishedTable:
+    """The table of a Table Published event; MalformedEvent names what is missing."""
+    if event.get("detail-type") != TABLE_PUBLISHED:
+        raise MalformedEvent(
+            f"not a Table Published event: source={event.get('source')!r}, "
+            f"detail-type={event.get('detail-type')!r}"
+        )
+    detail = event.get("detail")
+    if not isinstance(detail, dict):
+        raise MalformedEvent("the Table Published event has no detail object")
+    account = event.get("account")
+    if not isinstance(account, str) or not ACCOUNT_RE.match(account):
+        raise MalformedEvent(f"the Table Published event names no account: {account!r}")
+    required = ("name_prefix", "environment", "table", "dag_id", "run_id")
+    missing = [f for f in required if not isinstance(detail.get(f), str) or not detail[f]]
+    if missing:
+        raise MalformedEvent(
+            f"the Table Published event's detail lacks {', '.join(missing)}, so it cannot be "
+            "routed or given its run id"
+        )
+    glue_run_id = detail.get("glue_run_id")
+    return PublishedTable(
+        account=account,
+        name_prefix=detail["name_prefix"],
+        environment=detail["environment"],
+        table=detail["table"],
+        dag_id=detail["dag_id"],
+        producer_run_id=detail["run_id"],
+        glue_run_id=glue_run_id if isinstance(glue_run_id, str) and glue_run_id else None,
+        detail=detail,
+        event_time=event.get("time") if isinstance(event.get("time"), str) else None,
+    )
 
 
 def decode_key(key: str) -> str:
@@ -182,17 +279,21 @@ class Trigger:
         transport: Transport,
         sleep: Any = time.sleep,
         jitter: Any = random.random,
+        tables: TableRoutes | None = None,
     ) -> None:
         self.table = table
         self.transport = transport
         self.sleep = sleep
         self.jitter = jitter
+        self.tables = tables if tables is not None else TableRoutes({})
 
     def handle(
         self, event: Any, remaining_s: Any, max_attempts: int | None = None
     ) -> dict[str, Any]:
         """Route and trigger; `remaining_s()` says how long the invocation may still run, and
         `max_attempts` bounds the tries of one run (None: as many as the time allows)."""
+        if is_table_event(event):
+            return self.handle_table(event, remaining_s, max_attempts)
         try:
             objects = parse_event(event)
         except MalformedEvent as exc:
@@ -218,6 +319,28 @@ class Trigger:
                 result[outcome].append(route.dag_id)
         return result
 
+    def handle_table(
+        self, event: dict[str, Any], remaining_s: Any, max_attempts: int | None = None
+    ) -> dict[str, Any]:
+        """A Table Published event: a run of each job the table starts (decision 20). Malformed,
+        it is dead-lettered as a malformed S3 event is; routed nowhere, it is logged."""
+        try:
+            published = parse_table_event(event)
+        except MalformedEvent as exc:
+            _say("malformed_event", logging.WARNING, reason=str(exc), event=event)
+            _count("MalformedEvents")
+            dead_letter(event, str(exc))
+            return {"malformed": 1, "triggered": [], "already_triggered": []}
+        result: dict[str, Any] = {"malformed": 0, "triggered": [], "already_triggered": []}
+        dag_ids = self.tables.match(
+            published.account, published.name_prefix, published.environment, published.table
+        )
+        if not dag_ids:
+            _say("no_route", **published.log_fields())
+        for dag_id in dag_ids:
+            result[self.start_run(dag_id, published, remaining_s, max_attempts)].append(dag_id)
+        return result
+
     def run_state(self, dag_id: str, run_id: str, remaining_s: Any) -> str | None:
         """The state of an existing run, or None when Airflow does not say. The run is found
         with `run_id_pattern` (GET /dags/{dag_id}/dagRuns, Airflow REST API v2): the run id
@@ -232,7 +355,7 @@ class Trigger:
     def start_run(
         self,
         dag_id: str,
-        obj: CreatedObject,
+        obj: CreatedObject | PublishedTable,
         remaining_s: Any,
         max_attempts: int | None = None,
         salt: str | None = None,
@@ -252,7 +375,7 @@ class Trigger:
             answer = self.transport.post(
                 path, body, timeout=max(min(REQUEST_TIMEOUT_S, budget), 0.5)
             )
-            fields = {"dag_id": dag_id, "run_id": run_id, "key": obj.key, "attempt": attempt}
+            fields = {"dag_id": dag_id, "run_id": run_id, **obj.log_fields(), "attempt": attempt}
             if answer.status in (200, 201):
                 _say("triggered", **fields)
                 return "triggered"
@@ -528,14 +651,15 @@ _intake: Intake | None = None
 
 def _from_environment() -> Trigger:
     manifest_path = Path(os.environ.get("MANIFEST_PATH", Path(__file__).with_name("manifest.json")))
-    table = RoutingTable.from_manifest(json.loads(manifest_path.read_text()))
+    manifest = json.loads(manifest_path.read_text())
+    table = RoutingTable.from_manifest(manifest)
     if os.environ.get("AIRFLOW_API_URL"):
         transport: Transport = HttpTransport(
             os.environ["AIRFLOW_API_URL"], os.environ.get("AIRFLOW_API_TOKEN")
         )
     else:
         transport = MwaaTransport(os.environ["MWAA_ENVIRONMENT_NAME"])
-    return Trigger(table, transport)
+    return Trigger(table, transport, tables=TableRoutes.from_manifest(manifest))
 
 
 def handler(event: Any, context: Any) -> dict[str, Any]:

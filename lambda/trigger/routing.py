@@ -76,3 +76,31 @@ class RoutingTable:
                 if route.matches_rest(key):
                     found.append(route)
         return sorted(found, key=lambda r: r.dag_id)
+
+
+# --- tables of other deployments (docs/architecture.md, decision 20) ----------------------------
+
+
+class TableRoutes:
+    """Which jobs a Table Published event starts: by the producer's account, name_prefix,
+    environment and table, as the manifest's `table` triggers name them."""
+
+    def __init__(self, routes: Mapping[tuple[str, str, str, str], Iterable[str]]) -> None:
+        self._routes = {key: sorted(set(dags)) for key, dags in routes.items()}
+        self.size = sum(len(d) for d in self._routes.values())
+
+    @classmethod
+    def from_manifest(cls, manifest: Mapping[str, Any]) -> TableRoutes:
+        """A route per job of the compiled manifest started by another deployment's table."""
+        routes: dict[tuple[str, str, str, str], list[str]] = {}
+        for job in manifest["jobs"].values():
+            trigger = job["trigger"]
+            if trigger["type"] == "table":
+                key = (trigger["account"], trigger["name_prefix"], trigger["environment"],
+                       trigger["table"])  # fmt: skip
+                routes.setdefault(key, []).append(job["dag_id"])
+        return cls(routes)
+
+    def match(self, account: str, name_prefix: str, environment: str, table: str) -> list[str]:
+        """The DAG ids the table's publishing starts, in order; [] when none."""
+        return list(self._routes.get((account, name_prefix, environment, table), ()))

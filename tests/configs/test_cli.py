@@ -35,7 +35,7 @@ def project_args(project: Project) -> list[str]:
 def test_validate_examples_exits_0() -> None:
     result = run_cli("validate")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("configs ok: 5 jobs, environments: dev, prod")
+    assert result.stdout.startswith("configs ok: 6 jobs, environments: dev, prod")
 
 
 def test_validate_exits_1_with_one_line_per_problem_and_no_traceback(

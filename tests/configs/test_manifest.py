@@ -27,6 +27,7 @@ def test_examples_cover_every_trigger_kind(dev: dict) -> None:
         "customer_ltv": "manual",
         "marketing_events_ingest": "s3",
         "sales_daily_aggregate": "schedule",
+        "sales_daily_eur": "table",
         "sales_ingest": "s3",
     }
     assert dev["jobs"]["customer_ltv"]["depends_on"] == ["sales_daily_aggregate"]

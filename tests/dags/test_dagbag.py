@@ -30,6 +30,7 @@ def test_imports_without_errors_and_builds_a_dag_per_job(dagbag: DagBag) -> None
         "customer_ltv",
         "marketing_events_ingest",
         "sales_daily_aggregate",
+        "sales_daily_eur",
         "sales_ingest",
     ]
 

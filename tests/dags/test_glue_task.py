@@ -78,5 +78,6 @@ def test_the_glue_task_retries_as_often_as_the_job_says(dev_manifest: dict) -> N
         "customer_ltv": 0,
         "marketing_events_ingest": 0,
         "sales_daily_aggregate": 0,
+        "sales_daily_eur": 0,
         "sales_ingest": 1,
     }

@@ -179,3 +179,195 @@ def test_a_publish_larger_than_one_batch(glue) -> None:
     done = publish_table(glue, DATABASE, orders_run("jr_2", "v2", days[:40]), "jr_2")
     assert (done.updated, done.dropped) == (40, 210)
     assert len(visible(glue, "sales_orders")) == 40
+
+
+# --- Table Published events (docs/architecture.md, decision 20) ---------------------------------
+
+
+@pytest.fixture
+def bus(moto_glue: tuple[str, Any], glue: Any) -> tuple[Any, Any]:
+    """moto's default bus with a rule that keeps every glueflow event in a queue, as a
+    consumer's rule would take it: (events client, a function that reads what arrived)."""
+    import json
+
+    url, _ = moto_glue
+    clients = {
+        name: boto3.client(name, region_name="eu-west-1", endpoint_url=url,
+                           aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
+        for name in ("events", "sqs")
+    }  # fmt: skip
+    sqs = clients["sqs"]
+    queue = sqs.create_queue(QueueName="published")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+    events = clients["events"]
+    events.put_rule(Name="published", EventPattern=json.dumps({"source": ["glueflow"]}))
+    events.put_targets(Rule="published", Targets=[{"Id": "q", "Arn": arn["QueueArn"]}])
+
+    def arrived() -> list[dict[str, Any]]:
+        found = []
+        while messages := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get(
+            "Messages"
+        ):
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+    return events, arrived
+
+
+class TaskInstance:
+    """What the publish task reads of its task instance: the Glue task's run id (XCom)."""
+
+    def __init__(self, glue_run_id: str) -> None:
+        self.glue_run_id = glue_run_id
+
+    def xcom_pull(self, task_ids: str) -> str:
+        return self.glue_run_id
+
+
+def publish_task_kwargs(dev_manifest: dict) -> dict[str, Any]:
+    """The publish task of sales_daily_aggregate as the shipped manifest builds it."""
+    from glueflow_runtime.dag_builder import build_dag
+    from glueflow_runtime.ids import PUBLISH_TASK
+
+    job = dev_manifest["jobs"]["sales_daily_aggregate"]
+    task = build_dag(job, dev_manifest["environment"]).get_task(PUBLISH_TASK)
+    return dict(task.op_kwargs)
+
+
+def run_publish_task(
+    monkeypatch: pytest.MonkeyPatch, kwargs: dict, glue: Any, events: Any, written: TableWritten
+) -> dict:
+    """The task's callable with its op_kwargs, Airflow's context (ti, run_id) and its AWS
+    clients: moto's, in place of the Airflow hooks that would make them."""
+    from glueflow_runtime import gate, publish
+    from glueflow_runtime.validation_report import ValidationReport
+
+    run = written.location.split("/")[-2]
+    report = ValidationReport("sales_daily_aggregate", run, 3, 0, tables=[written])
+    monkeypatch.setattr(gate, "read_report", lambda *a, **k: report)
+    monkeypatch.setattr(publish, "glue_client", lambda *a, **k: glue)
+    monkeypatch.setattr(publish, "events_client", lambda *a, **k: events)
+    return publish.run_publish(
+        **kwargs, ti=TaskInstance(run), run_id="scheduled__2026-11-24T06:00:00+00:00"
+    )
+
+
+def test_the_publish_task_announces_each_table_it_published(
+    glue, bus, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One event per table, on the environment's default bus, after the partitions point at
+    the run: source glueflow, detail-type Table Published, the table as a resource."""
+    import json
+
+    events, arrived = bus
+    kwargs = publish_task_kwargs(dev_manifest)
+
+    run_publish_task(monkeypatch, kwargs, glue, events, daily_run("jr_1", ["2026-11-24"]))
+
+    assert visible(glue, "sales_daily") == {
+        ("2026-11-24",): f"{DAILY}runs/jr_1/sale_date=2026-11-24/"
+    }
+    (event,) = arrived()
+    assert (event["source"], event["detail-type"]) == ("glueflow", "Table Published")
+    table_arn = "arn:aws:glue:eu-west-1:111111111111:table/glueflow_dev/sales_daily"
+    assert event["resources"] == [table_arn]
+    assert event["detail"] == {
+        "environment": "dev", "name_prefix": "glueflow", "account": "111111111111",
+        "region": "eu-west-1", "database": "glueflow_dev", "table": "sales_daily",
+        "dag_id": "sales_daily_aggregate", "run_id": "scheduled__2026-11-24T06:00:00+00:00",
+        "glue_run_id": "jr_1", "location": DAILY, "run_location": f"{DAILY}runs/jr_1/",
+        "replace": "partitions", "partition_columns": ["sale_date"],
+        "partitions": [["2026-11-24"]], "partition_count": 1, "partitions_truncated": False,
+        "dropped": [], "rows": 3, "unchanged": False,
+    }  # fmt: skip
+    assert json.loads(json.dumps(event["detail"])) == event["detail"]
+
+
+def test_a_retried_publish_task_changes_nothing_and_announces_the_same_run_again(
+    glue, bus, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retry after a refused event: the partitions already point at the run, so the
+    publish repeats harmlessly; the event names the same run, whose id a consumer's trigger
+    derives its own run id from (one run there)."""
+    events, arrived = bus
+    kwargs = publish_task_kwargs(dev_manifest)
+    written = daily_run("jr_1", ["2026-11-23", "2026-11-24"])
+
+    run_publish_task(monkeypatch, kwargs, glue, events, written)
+    before = visible(glue, "sales_daily")
+    run_publish_task(monkeypatch, kwargs, glue, events, written)
+
+    assert visible(glue, "sales_daily") == before
+    first, second = arrived()
+    assert first["detail"] == second["detail"]
+    assert first["id"] != second["id"]  # two events, one publish
+
+
+class RefusingEvents:
+    """PutEvents answering 200 with every entry refused, as the API reference documents a
+    partial failure: `FailedEntryCount`, and `ErrorCode` and `ErrorMessage` on each entry in
+    the request's order ("PutEvents", Amazon EventBridge API Reference)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[dict[str, Any]]] = []
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+        self.calls.append(Entries)
+        return {
+            "FailedEntryCount": len(Entries),
+            "Entries": [
+                {"ErrorCode": "InternalFailure", "ErrorMessage": "try again"} for _ in Entries
+            ],
+        }
+
+
+def test_an_event_eventbridge_does_not_accept_fails_the_task_after_its_tries(
+    glue, dev_manifest: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 200 is not a delivery: FailedEntryCount says which entries were refused. They are
+    sent again, then the task fails, so Airflow's retry publishes (no change) and announces
+    again; the table stays published."""
+    from glueflow_runtime import publish
+
+    refusing = RefusingEvents()
+    monkeypatch.setattr(publish.time, "sleep", lambda s: None)
+    kwargs = publish_task_kwargs(dev_manifest)
+
+    with pytest.raises(publish.EventNotSent, match=r"sales_daily: InternalFailure try again"):
+        run_publish_task(monkeypatch, kwargs, glue, refusing, daily_run("jr_1", ["2026-11-24"]))
+
+    assert len(refusing.calls) == publish.PUT_EVENTS_ATTEMPTS
+    assert visible(glue, "sales_daily")  # published before the announcement
+
+
+def test_only_refused_entries_are_sent_again_in_batches_of_ten() -> None:
+    """PutEvents takes at most 10 entries a request ("Amazon EventBridge quotas"); a partly
+    refused request is answered entry by entry, in order."""
+    from glueflow_runtime import publish
+
+    class OneRefusedOnce:
+        def __init__(self) -> None:
+            self.calls: list[list[str]] = []
+
+        def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
+            self.calls.append([publish._table_of(e) for e in Entries])
+            refuse = len(self.calls) == 1
+            results = [{"EventId": f"e{i}"} for i in range(len(Entries))]
+            if refuse:
+                results[3] = {"ErrorCode": "ThrottlingException", "ErrorMessage": "slow down"}
+            return {"FailedEntryCount": int(refuse), "Entries": results}
+
+    entries = [
+        {"Source": "glueflow", "DetailType": "Table Published",
+         "Detail": f'{{"table": "t{i:02d}"}}', "Resources": []}
+        for i in range(12)
+    ]  # fmt: skip
+    events = OneRefusedOnce()
+
+    publish.announce(events, entries, sleep=lambda s: None)
+
+    assert events.calls == [
+        [f"t{i:02d}" for i in range(10)], ["t03"], ["t10", "t11"]
+    ]  # fmt: skip

@@ -160,6 +160,36 @@ def test_daily_aggregate(spark: SparkSession) -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.glue_job("sales_daily_eur")
+def test_daily_sales_in_euros(spark: SparkSession) -> None:
+    eur = load_script("sales_daily_eur")
+    daily = spark.createDataFrame(
+        [
+            ("s-1", Decimal("19.75"), 2, 5, dt.date(2026, 11, 23)),
+            ("s-2", Decimal("100.00"), 1, 2, dt.date(2026, 11, 24)),
+        ],
+        "store_id string, revenue decimal(22,2), orders bigint, units bigint, sale_date date",
+    )
+    started_by = {"table_published": {"table": "fx_rates", "run_id": "scheduled__2026-11-24"}}
+
+    rows = [
+        r.asDict()
+        for r in eur.in_euros(daily, eur.rate_of("0.92"), eur.fx_run_of(started_by)).collect()
+    ]
+
+    assert rows == [
+        {"store_id": "s-1", "revenue_eur": Decimal("18.17"), "orders": 2, "units": 5,
+         "eur_per_usd": Decimal("0.920000"), "fx_run": "scheduled__2026-11-24",
+         "sale_date": dt.date(2026, 11, 23)},
+        {"store_id": "s-2", "revenue_eur": Decimal("92.00"), "orders": 1, "units": 2,
+         "eur_per_usd": Decimal("0.920000"), "fx_run": "scheduled__2026-11-24",
+         "sale_date": dt.date(2026, 11, 24)},
+    ]  # fmt: skip
+    assert eur.fx_run_of({}) == "manual"  # a run started by hand
+    with pytest.raises(ValueError, match="must be a positive number"):
+        eur.rate_of("-1")
+
+
 @pytest.mark.glue_job("marketing_events_ingest")
 def test_events_validation_rejects_missing_ids_bad_times_and_bad_json(
     spark: SparkSession, tmp_path: Path

@@ -34,6 +34,7 @@ def test_one_glue_job_per_config_with_deterministic_names(dev: Synthesized) -> N
         "glueflow-dev-customer_ltv",
         "glueflow-dev-marketing_events_ingest",
         "glueflow-dev-sales_daily_aggregate",
+        "glueflow-dev-sales_daily_eur",
         "glueflow-dev-sales_ingest",
     ]
 

@@ -29,7 +29,8 @@ def test_each_output_is_a_parquet_table_with_its_declared_columns(dev: Synthesiz
     tables = {t["TableInput"]["Name"]: t for t in resources(dev, "AWS::Glue::Table")}
     assert sorted(tables) == [
         "campaign_spend", "campaign_spend_quarantine", "customer_ltv", "marketing_events",
-        "marketing_events_quarantine", "sales_daily", "sales_orders", "sales_orders_quarantine",
+        "marketing_events_quarantine", "sales_daily", "sales_daily_eur", "sales_orders",
+        "sales_orders_quarantine",
     ]  # fmt: skip
     orders = tables["sales_orders"]
     assert orders["DatabaseName"] == "glueflow_dev"
