@@ -38,6 +38,7 @@ class CloudAssembly:
 
     def __init__(self, outdir: Path, env: str) -> None:
         self.outdir = Path(outdir)
+        self.env = env
         top = _read_json(self.outdir / "manifest.json")
         nested = top["artifacts"].get(f"assembly-{env}")
         if nested is None:

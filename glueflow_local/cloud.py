@@ -49,6 +49,13 @@ CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+# moto decides the account of a request by, first, MOTO_ACCOUNT_ID, then an
+# `x-moto-account-id` header, then the IAM access key it was signed with
+# (moto/core/responses.py, `get_current_account`). Each account here gets its own IAM user
+# and key, created with the header: the environment's processes sign with the environment's,
+# a source's owner with its own, and moto keeps their buckets apart as AWS does.
+ACCOUNT_HEADER = "x-moto-account-id"
+LOCAL_USER = "glueflow-local"
 
 
 @dataclass
@@ -156,6 +163,9 @@ class LocalCloud:
         # What stand-ins need in the environment of Airflow's processes (a CA bundle that
         # trusts a loopback HTTPS server): the local run passes it on.
         self.process_env: dict[str, str] = {}
+        # Per account, the access key its requests are signed with (`start`, `credentials`).
+        self._credentials: dict[str, dict[str, str]] = {}
+        self.sources: Any = None  # glueflow_local.sources.Sources, after provision()
 
     # --- moto ---------------------------------------------------------------------------
 
@@ -163,7 +173,8 @@ class LocalCloud:
         """Start moto's server on a free loopback port; this process's AWS clients use it."""
         os.environ.update(CREDENTIALS)
         os.environ["AWS_DEFAULT_REGION"] = self.region
-        os.environ["MOTO_ACCOUNT_ID"] = self.account  # the account the templates name
+        # Not MOTO_ACCOUNT_ID: it would put every account's requests in one (ACCOUNT_HEADER).
+        os.environ.pop("MOTO_ACCOUNT_ID", None)
         from moto.server import ThreadedMotoServer
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -177,17 +188,42 @@ class LocalCloud:
         urllib.request.urlopen(reset, timeout=30).close()  # noqa: S310 - loopback http
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's access log
+        self._credentials = {}
+        os.environ.pop("AWS_SESSION_TOKEN", None)
+        os.environ.update(self.credentials(self.account))  # the templates' account
         return self.endpoint
 
-    def client(self, service: str) -> Any:
+    def credentials(self, account: str) -> dict[str, str]:
+        """The access key of `account`'s local user: requests it signs are that account's."""
+        if account not in self._credentials:
+            import boto3
+
+            iam = boto3.client("iam", region_name=self.region, endpoint_url=self.endpoint,
+                               **_keys(CREDENTIALS))  # fmt: skip
+            iam.meta.events.register(
+                "before-sign.iam.*",
+                lambda request, **_: request.headers.__setitem__(ACCOUNT_HEADER, account),
+            )
+            iam.create_user(UserName=LOCAL_USER)
+            key = iam.create_access_key(UserName=LOCAL_USER)["AccessKey"]
+            self._credentials[account] = {
+                "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+                "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+            }
+        return self._credentials[account]
+
+    def client(self, service: str, account: str | None = None) -> Any:
+        """A client of this machine's AWS, as the environment's account or as `account`."""
         import boto3
 
-        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint)
+        keys = _keys(self.credentials(account or self.account))
+        return boto3.client(service, region_name=self.region, endpoint_url=self.endpoint,
+                            **keys)  # fmt: skip
 
     def aws_env(self) -> dict[str, str]:
-        """What another process needs to reach this AWS."""
+        """What another process needs to reach this AWS, as the environment's account."""
         return {
-            **CREDENTIALS,
+            **self.credentials(self.account),
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             "AWS_ENDPOINT_URL": self.endpoint,
@@ -271,6 +307,17 @@ class LocalCloud:
         for stack, _, resource in resources:
             if event_sources and resource["Type"] == "AWS::Lambda::EventSourceMapping":
                 self._event_source(stack, resource["Properties"])
+        self._provision_sources()
+
+    def _provision_sources(self) -> None:
+        """The accounts of the external buckets the environment's jobs use
+        (glueflow_local/sources.py)."""
+        from configs.manifest import manifest_path
+        from glueflow_local.sources import Sources
+
+        manifest = json.loads(manifest_path(self.assembly.outdir, self.assembly.env).read_text())
+        self.sources = Sources(self, self.assembly.env, manifest, self.workdir)
+        self.sources.provision()
 
     def _name(self, stack: str, logical_id: str, resource: dict[str, Any]) -> Physical:
         """The resource's Ref and attributes, as CloudFormation would make them."""
@@ -689,6 +736,15 @@ class LocalCloud:
                 if self.resolve(stack, output.get("Export", {}).get("Name")) == name:
                     return self.resolve(stack, output["Value"])
         raise LocalRunError(f"no stack exports {name}")
+
+
+def _keys(credentials: dict[str, str]) -> dict[str, str]:
+    """Environment-variable credentials as boto3's client arguments."""
+    return {
+        "aws_access_key_id": credentials["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": credentials["AWS_SECRET_ACCESS_KEY"],
+        "aws_session_token": credentials.get("AWS_SESSION_TOKEN"),
+    }
 
 
 def _compile(pattern: dict[str, Any]) -> Any:

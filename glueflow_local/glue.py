@@ -384,7 +384,7 @@ class GlueStandIn:
             for key, value in arguments.items() if key not in skip
             for uri in str(value).split(",") if uri.strip().startswith("s3://")
         }  # fmt: skip
-        return argv, extra, self._stage(uris, folder / "s3")
+        return argv, extra, self._stage(uris, folder / "s3", run.job.get("Role", ""))
 
     def _download(self, uri: str, folder: Path) -> Path:
         bucket, _, key = uri.removeprefix("s3://").partition("/")
@@ -393,13 +393,27 @@ class GlueStandIn:
         self.cloud.client("s3").download_file(bucket, key, str(target))
         return target
 
-    def _stage(self, uris: set[str], root: Path) -> dict[tuple[str, str], tuple[int, str]]:
-        """Copy the objects under each URI to `<root>/<bucket>/<key>`; what was copied."""
+    def _stage(
+        self, uris: set[str], root: Path, role: str = ""
+    ) -> dict[tuple[str, str], tuple[int, str]]:
+        """Copy the objects under each URI to `<root>/<bucket>/<key>`; what was copied. In
+        another account's bucket, only what its policy lets the job's role read (AccessDenied
+        otherwise, as S3 answers: glueflow_local/sources.py)."""
         s3 = self.cloud.client("s3")
         staged: dict[tuple[str, str], tuple[int, str]] = {}
+        sources = self.cloud.sources
         for uri in sorted(uris):
             bucket, _, prefix = uri.removeprefix("s3://").partition("/")
             (root / bucket).mkdir(parents=True, exist_ok=True)
+            if sources is not None and sources.owns(bucket):
+                listed = [
+                    obj["Key"]
+                    for page in s3.get_paginator("list_objects_v2").paginate(
+                        Bucket=bucket, Prefix=prefix
+                    )
+                    for obj in page.get("Contents", [])
+                ]
+                sources.check_read(role, bucket, prefix, listed)
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
                 for obj in page.get("Contents", []):
                     if obj["Key"].endswith("/") or (bucket, obj["Key"]) in staged:

@@ -575,23 +575,29 @@ class LocalRun:
         again (EventBridge delivers at least once)."""
         self._check_started()
         put_at = time.time()
+        # Another account's bucket (external_buckets): its owner's account writes the object
+        # and S3 sends the event there; it reaches this account only as forwarded.
+        source = self.cloud.sources.owns(bucket) if self.cloud.sources else None
+        owner = source.account if source else self.cloud.account
         if event is None:
-            s3 = self.cloud.client("s3")
+            s3 = self.cloud.client("s3", account=owner)
             put = s3.put_object(Bucket=bucket, Key=key, Body=body)
-            event = object_created(self.cloud.account, self.cloud.region, bucket, key,
+            event = object_created(owner, self.cloud.region, bucket, key,
                                    len(body), put["ETag"], put.get("VersionId"))  # fmt: skip
-            self.timeline.say("file", f"landed s3://{bucket}/{key} ({len(body)} bytes, "
+            where = f" in account {owner}" if source else ""
+            self.timeline.say("file", f"landed s3://{bucket}/{key}{where} ({len(body)} bytes, "
                                       f"ETag {put['ETag'].strip(chr(34))[:12]}…)")  # fmt: skip
         else:
             self.timeline.say("file", f"EventBridge delivers the event for s3://{bucket}/{key} "
                                       "again")  # fmt: skip
         functions = list(self.cloud.functions.values())
         before = {id(f): len(f.results) for f in functions}
-        matched = self.cloud.matching(event)
+        forwarded = source is None or self.cloud.sources.forward(event)
+        matched = self.cloud.matching(event) if forwarded else []
         names = [rule.logical_id for rule in matched]
         if names:
             self.timeline.say("event", f"Object Created matched rule {', '.join(names)}")
-        else:
+        elif forwarded:
             self.timeline.say("event", "Object Created matched no rule: nothing starts")
         self.cloud.put_event(event, matched)
         landing = Landing(bucket, key, put_at, event, names)

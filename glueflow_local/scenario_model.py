@@ -73,6 +73,11 @@ class Land(_Content):
         default=None,
         description="The key below the trigger's prefix (default: <scenario>/<file name>).",
     )
+    prefix: str | None = Field(
+        default=None,
+        description="Land under this prefix of the trigger's bucket instead of the trigger's "
+        "own: a file no trigger is for, which must start nothing.",
+    )
     copies: int = Field(
         default=1,
         ge=1,

@@ -143,7 +143,8 @@ class ScenarioRun:
         suffix = trigger.get("suffix") or ""
         if suffix and not name.endswith(suffix):
             name += suffix
-        key = trigger["prefix"] + (step.key or f"{self.name}/{name}")
+        prefix = trigger["prefix"] if step.prefix is None else step.prefix
+        key = prefix + (step.key or f"{self.name}/{name}")
         keys = [key] if step.copies == 1 else [_copy_key(key, n) for n in range(step.copies)]
         started = time.monotonic()
         landed = [self.run.land(trigger["bucket"], k, body) for k in keys]
