@@ -17,7 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from review.compare import Review, Side, review_environment
+from configs.manifest import manifest_path
+from review.compare import SOURCES, Review, Side, review_environment
 
 GIT = shutil.which("git") or "git"
 MAKE = shutil.which("make") or "make"
@@ -64,6 +65,13 @@ def synth(root: Path, env: str, target: Path) -> str:
     total = re.search(r"total \(Glue runs.*?([\d.]+)\s*$", out, re.M)
     workers = re.search(r"MWAA workers range from .*$", out, re.M)
     cost = f"{total.group(1) if total else '?'} USD"
+    # Each external bucket's own stack, as its owner synthesizes it: the other side of the
+    # environment's cross-account grants (review/cross_account.py).
+    manifest = json.loads(manifest_path(target, env).read_text())
+    for key in sorted(manifest["environment"].get("external_buckets", {})):
+        _run([MAKE, "--no-print-directory", "-o", ".venv/.installed", "deploy-source",
+              f"ENV={env}", f"SOURCE={key}", "SYNTH_ONLY=1",
+              f"SOURCE_OUT={target / SOURCES / key}"], root)  # fmt: skip
     (target / "fixed-cost.json").write_text(
         json.dumps({"total": cost, "workers": workers.group(0) if workers else ""})
     )

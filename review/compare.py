@@ -62,6 +62,9 @@ NETWORK_TYPES = (
 CODE_PREFIXES = ("dags/", "glue_scripts/")
 # aws_cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY
 ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
+# Under a side's assembly: each external bucket's own stack, synthesized by
+# `make deploy-source SYNTH_ONLY=1` (review/__main__.py).
+SOURCES = "sources"
 # Broadening findings (`broadening`) that the per-principal lines (review/access.py) do not
 # carry.
 UNSAID_BY_LINES = {"Deny removed", "NotAction or NotResource added", "condition changed"}
@@ -99,7 +102,15 @@ class Side:
             return set()
         external = self.manifest()["environment"].get("external_buckets", {})
         buckets = {source["bucket"]: source["account"] for source in external.values()}
-        return cross_account.grants(found.templates, found.accounts, buckets)
+        templates, accounts = dict(found.templates), dict(found.accounts)
+        for manifest in sorted(self.assembly_dir.glob(f"{SOURCES}/*/manifest.json")):
+            for name, artifact in json.loads(manifest.read_text())["artifacts"].items():
+                if artifact["type"] != "aws:cloudformation:stack":
+                    continue
+                template = manifest.parent / artifact["properties"]["templateFile"]
+                templates[name] = json.loads(template.read_text())
+                accounts[name] = artifact["environment"].removeprefix("aws://").split("/")[0]
+        return cross_account.grants(templates, accounts, buckets)
 
     def acknowledgements(self) -> set[tuple[str, str]]:
         """(rule, construct path) of every finding the synth acknowledged: cdk-nag's, written

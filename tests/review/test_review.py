@@ -250,3 +250,41 @@ def test_an_internet_step_with_egress_is_flagged_and_lists_its_new_secret(tree: 
     lines = [line.strip() for line in out.splitlines()]
     first = lines.index("step: tell_crm (http POST crm_api/v1/orders/refresh)")
     assert lines[first + 1] == "step: refresh_orders_mart (redshift_sql analytics)"
+
+
+def test_cross_account_grants_are_listed_on_both_sides(tree: Path) -> None:
+    """agency_spend_ingest narrowed to a sub-prefix of what the agency offers: each grant that
+    crosses accounts moves, on this side (the job role's reads) and on the agency's (its bucket
+    policy and its forwarding rule, from its own stack as `make deploy-source` synthesizes
+    it); the new ones are a broadening, as any added grant is."""
+    _edit(tree / "configs/jobs/agency_spend_ingest.yaml", "prefix: glueflow/spend/\n    format",
+          "prefix: glueflow/spend/eu/\n    format")  # fmt: skip
+    _edit(tree / "configs/jobs/agency_spend_ingest.yaml", "prefix: glueflow/spend/\n    suffix",
+          "prefix: glueflow/spend/eu/\n    suffix")  # fmt: skip
+    out = passing_review(tree)
+
+    lines = [line.strip() for line in out.splitlines() if "cross-account grant" in line]
+    bucket = "arn:aws:s3:::adsmetrics-exports-333333333333"
+    role = "glueflow-dev-agency_spend_ingest"
+    for sign, prefix in (("added", "glueflow/spend/eu/"), ("removed", "glueflow/spend/")):
+        # this account: the job's role on the agency's objects
+        assert (
+            f"cross-account grant {sign}: glueflow-dev-jobs-022: {role} may s3:GetObject, "
+            f"s3:GetObjectVersion on {bucket}/{prefix}* (account 333333333333)"
+        ) in lines
+        # the agency's account: its bucket policy letting this account's role in
+        assert any(
+            line.startswith(f"cross-account grant {sign}: glueflow-dev-source-agency: "
+                            "AWS::S3::BucketPolicy lets account 111111111111 s3:GetObject, "
+                            f"s3:GetObjectVersion on {bucket}/{prefix}* when aws:PrincipalArn "
+                            f"arn:aws:iam::111111111111:role/{role}")
+            for line in lines
+        ), lines  # fmt: skip
+        # and its rule, forwarding only that prefix's events to this account's bus
+        assert any(
+            f"cross-account grant {sign}: glueflow-dev-source-agency: rule " in line
+            and f'{{"prefix": "{prefix}"}}' in line
+            and line.endswith("to arn:aws:events:eu-west-1:111111111111:event-bus/default")
+            for line in lines
+        ), lines
+    assert "BROADENED" in out
