@@ -56,7 +56,6 @@ def test_make_synth_in_a_clone_with_nothing_beside_it(tmp_path: Path) -> None:
     assert "glueflow-dev-orchestration" in result.stdout  # the summary
     assert "Supply a stack id" not in result.stdout + result.stderr  # the CLI's stray line
     assembly = CloudAssembly(clone / "cdk.out", "dev")
-    assert (
-        len(assembly.stack_artifacts) == 13
-    )  # 5 platform stacks; 4 job shards, each with its tables
+    # 5 platform stacks; 6 job shards (one per example job), each with its tables
+    assert len(assembly.stack_artifacts) == 17
     assert "missing" not in assembly.manifest  # no context lookup left for deploy to make
