@@ -148,7 +148,8 @@ def test_a_script_that_raises_fails_the_run_and_the_alert_shows_its_traceback(
     ("args", "said"),
     [
         (["run", "--job", "no_such_job", "--file", "README.md"],
-         "error: JOB no_such_job: no such job in this environment; jobs: customer_ltv,"),
+         "error: JOB no_such_job: no such job in this environment; jobs: agency_spend_ingest, "
+         "customer_ltv,"),
         (["run", "--job", "sales_ingest", "--file", "missing.csv"],
          "error: FILE missing.csv: no such file"),
         (["run", "--job", "sales_ingest", "--file", "README.md"],
