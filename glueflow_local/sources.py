@@ -198,20 +198,30 @@ class Sources:
             say("event", f"account {source.account}: Object Created matched no rule there: "
                          "not forwarded, nothing starts")  # fmt: skip
             return False
-        statements = self.bus_statements()
         for rule in (r for r in matched if r.target == self.bus_arn):
-            allowed, why = decide(statements, Request(
-                rule.role_arn, "events:PutEvents", self.bus_arn,
-                {"aws:PrincipalArn": rule.role_arn, "events:source": [event["source"]],
-                 "events:detail-type": event["detail-type"]},
-            ))  # fmt: skip
-            if allowed:
-                say("event", f"account {source.account}: rule {rule.name} forwards it to "
-                             f"{self.cloud.account}'s bus as {rule.role_arn} ({why})")  # fmt: skip
+            if self.admits(source.account, rule.name, rule.role_arn, event):
                 return True
-            say("event", f"account {self.cloud.account}'s bus refuses rule {rule.name}'s event "
-                         f"from {rule.role_arn}: {why}")  # fmt: skip
         return False
+
+    def admits(self, account: str, rule: str, role_arn: str, event: dict[str, Any]) -> bool:
+        """Whether this environment's default bus takes `event` from another account's rule
+        `rule`, sent as `role_arn`: EventBridge refuses another account's PutEvents unless a
+        statement of the bus's policy allows it ("Permissions for event buses in Amazon
+        EventBridge"). Said on the timeline either way. S3's forwarded events and another
+        deployment's Table Published events (glueflow_local/tables.py) cross here alike."""
+        allowed, why = decide(self.bus_statements(), Request(
+            role_arn, "events:PutEvents", self.bus_arn,
+            {"aws:PrincipalArn": role_arn, "events:source": [event["source"]],
+             "events:detail-type": event["detail-type"]},
+        ))  # fmt: skip
+        say = self.cloud.timeline.say
+        if allowed:
+            say("event", f"account {account}: rule {rule} forwards it to "
+                         f"{self.cloud.account}'s bus as {role_arn} ({why})")  # fmt: skip
+        else:
+            say("event", f"account {self.cloud.account}'s bus refuses rule {rule}'s event "
+                         f"from {role_arn}: {why}")  # fmt: skip
+        return allowed
 
     def bus_statements(self) -> list[dict[str, Any]]:
         """This environment's default bus policy: its templates' statements."""
