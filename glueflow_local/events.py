@@ -7,6 +7,10 @@
 - Glue -> EventBridge `Glue Job State Change`: "Automating AWS Glue with EventBridge", AWS
   Glue Developer Guide (docs.aws.amazon.com/glue/latest/dg/automating-awsglue-with-cloudwatch-
   events.html): detail `jobName`, `severity`, `state`, `jobRunId`, `message`.
+- A PutEvents entry -> the event a rule sees: "Amazon EventBridge events" and "PutEvents"
+  (Amazon EventBridge API Reference): the entry's `Source`, `DetailType`, `Resources` and
+  `Detail` (JSON text) become `source`, `detail-type`, `resources` and `detail`, in the
+  envelope, with the sender's `account`, kept when another account's rule forwards it.
 - SNS -> Lambda: "Invoking Lambda functions with Amazon SNS notifications", AWS Lambda
   Developer Guide (docs.aws.amazon.com/lambda/latest/dg/with-sns.html), example event: one
   record, `EventSource` "aws:sns", the notification under `Sns`.
@@ -19,6 +23,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import urllib.parse
 import uuid
 from datetime import UTC, datetime
@@ -79,6 +84,14 @@ def glue_job_state_change(
     detail = {"jobName": job_name, "severity": severity, "state": state, "jobRunId": run_id,
               "message": message}  # fmt: skip
     return _envelope("Glue Job State Change", "aws.glue", account, region, [], detail)
+
+
+def put_events_entry(entry: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+    """The event EventBridge makes of one PutEvents entry put by `account` in `region`."""
+    return _envelope(
+        entry["DetailType"], entry["Source"], account, region, list(entry.get("Resources", [])),
+        json.loads(entry["Detail"]),
+    )  # fmt: skip
 
 
 def _envelope(

@@ -30,7 +30,7 @@ from typing import Any, TypeVar
 
 from configs.steps import registry, step_type
 from glueflow_local import airflow as local_airflow
-from glueflow_local import warehouse
+from glueflow_local import tables, warehouse
 from glueflow_local.assembly import CloudAssembly
 from glueflow_local.cloud import BUCKET_DEPLOYMENT, LocalCloud
 from glueflow_local.errors import LocalRunError
@@ -605,6 +605,33 @@ class LocalRun:
             landing.trigger_results += function.results[before.get(id(function), 0) :]
         self.landings.append(landing)
         return landing
+
+    def table_published(
+        self, producer: tables.Producer, event: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Another deployment publishes the table this environment knows as `producer.key`
+        (glueflow_local/tables.py): its Table Published event crosses to this account's bus
+        and its rules; or, with `event`, EventBridge delivers that event again. The event."""
+        self._check_started()
+        say = self.timeline.say
+        if event is None:
+            event = tables.published_event(producer)
+            detail = event["detail"]
+            say("table", f"account {producer.account}: {producer.deployment} published "
+                         f"{detail['database']}.{detail['table']} ({detail['rows']} rows, run "
+                         f"{detail['run_id']}, Glue run {detail['glue_run_id'][:15]}…): "
+                         "Table Published on its default bus")  # fmt: skip
+        else:
+            say("table", f"EventBridge delivers {producer.deployment}'s Table Published event "
+                         f"for {producer.table} again")  # fmt: skip
+        if not tables.reaches(self.cloud, producer, event):
+            return event
+        names = [rule.logical_id for rule in self.cloud.put_event(event)]
+        if names:
+            say("event", f"Table Published matched rule {', '.join(names)}")
+        else:
+            say("event", "Table Published matched no rule: nothing starts")
+        return event
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
         """A manual run, as `airflow dags trigger` or the UI's button starts one."""
