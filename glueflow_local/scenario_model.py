@@ -2,10 +2,10 @@
 
 A scenario is a YAML file (scenarios/scenario.schema.json, generated from these models by
 `make schema`): a description, a clock, and steps run in order. Each step is a mapping with
-one key, its kind: land, new_version, redeliver, mwaa, fail_glue, fail_trigger, wait, expect.
-Durations are scenario time ("6h", "90m", "30s", "1h30m" or seconds); the clock's compression
-says how many seconds of scenario time pass per real second. Counts are of what happened
-since the scenario started.
+one key, its kind: land, new_version, redeliver, table_published, mwaa, fail_glue,
+fail_trigger, wait, expect. Durations are scenario time ("6h", "90m", "30s", "1h30m" or
+seconds); the clock's compression says how many seconds of scenario time pass per real
+second. Counts are of what happened since the scenario started.
 """
 
 from __future__ import annotations
@@ -100,10 +100,24 @@ class NewVersion(_Content):
     )
 
 
-class Redeliver(_Strict):
-    """Deliver the S3 event of an earlier landing again, as EventBridge may."""
+class TablePublished(_Strict):
+    """Another deployment publishes a table this environment depends on: its Table Published
+    event, made by the shipped publish code, crosses to this bus as that deployment's
+    forwarding role, and this environment's rules take it to the trigger."""
 
-    of: str = Field(description="The name of an earlier landing (its `as`).")
+    table: str = Field(
+        description="The environment's key for the table (external_tables), which a job's "
+        "`trigger: {table: <key>}` names."
+    )
+    as_: str | None = Field(
+        default=None, alias="as", description="A name for this publish, for redeliver."
+    )
+
+
+class Redeliver(_Strict):
+    """Deliver the event of an earlier landing or table_published again, as EventBridge may."""
+
+    of: str = Field(description="The name of an earlier landing or table_published (its `as`).")
     times: int = Field(default=1, ge=1, le=100, description="How many times.")
 
 
@@ -207,6 +221,10 @@ class NewVersionStep(_Strict):
     new_version: NewVersion
 
 
+class TablePublishedStep(_Strict):
+    table_published: TablePublished
+
+
 class RedeliverStep(_Strict):
     redeliver: Redeliver
 
@@ -235,6 +253,7 @@ STEPS: dict[str, type[_Strict]] = {
     "land": LandStep,
     "new_version": NewVersionStep,
     "redeliver": RedeliverStep,
+    "table_published": TablePublishedStep,
     "mwaa": MwaaStep,
     "fail_glue": FailGlueStep,
     "fail_trigger": FailTriggerStep,
@@ -245,6 +264,7 @@ Step = (
     LandStep
     | NewVersionStep
     | RedeliverStep
+    | TablePublishedStep
     | MwaaStep
     | FailGlueStep
     | FailTriggerStep

@@ -4,6 +4,8 @@ Each step acts on the running local environment:
 - land / new_version / redeliver: `LocalRun.land`, which puts the object in moto's S3 and
   sends S3's Object Created event through the synthesized rules to the intake queue, or
   delivers an earlier event again;
+- table_published / redeliver: `LocalRun.table_published`, another deployment's Table
+  Published event (glueflow_local/tables.py) across to this bus and its rules, or again;
 - mwaa: the pass-through in front of Airflow's API (glueflow_local/faults.py) answers 503 or
   429 to the trigger, for a duration of scenario time;
 - fail_glue: the Glue stand-in fails a job's next runs before its script runs, or after the
@@ -37,8 +39,10 @@ from glueflow_local.scenario_model import (
     NewVersion,
     Redeliver,
     Scenario,
+    TablePublished,
     Wait,
 )
+from glueflow_local.tables import Producer, producer
 
 SAMPLES = Path(__file__).with_name("samples")
 ANSWER_S = 180  # bound on Airflow's API answering again (a stalled SQLite waits up to 60 s)
@@ -80,6 +84,8 @@ class ScenarioRun:
     folder: Path
     say: Any = print
     landings: dict[str, list[Landing]] = field(default_factory=dict)
+    # Named table_published steps: the producer and the event its publish put on its bus.
+    announced: dict[str, tuple[Producer, dict[str, Any]]] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
 
     # --- Running ------------------------------------------------------------------------
@@ -156,7 +162,7 @@ class ScenarioRun:
 
     def _named(self, name: str) -> list[Landing]:
         if name not in self.landings:
-            known = ", ".join(self.landings) or "none"
+            known = ", ".join([*self.landings, *self.announced]) or "none"
             raise LocalRunError(f"{self.name}: no landing named {name!r} earlier; named: {known}")
         return self.landings[name]
 
@@ -172,7 +178,21 @@ class ScenarioRun:
         extra = {"VersionId": version} if version else {}
         return s3.get_object(Bucket=landing.bucket, Key=landing.key, **extra)["Body"].read()
 
+    def _table_published(self, step: TablePublished) -> None:
+        try:
+            made = producer(self.run.manifest, step.table)
+        except LocalRunError as exc:
+            raise LocalRunError(f"{self.name}: {exc}") from None
+        event = self.run.table_published(made)
+        if step.as_:
+            self.announced[step.as_] = (made, event)
+
     def _redeliver(self, step: Redeliver) -> None:
+        if step.of in self.announced:
+            made, event = self.announced[step.of]
+            for _ in range(step.times):
+                self.run.table_published(made, event=event)
+            return
         for earlier in self._named(step.of):
             for _ in range(step.times):
                 self.run.land(earlier.bucket, earlier.key, b"", event=earlier.event)
