@@ -30,6 +30,10 @@ FAULTS = {
     "dead_letter": "mwaa",
     "gate_rejects": "land",
     "new_version_replaces": "new_version",
+    # Other accounts: a file from an external bucket's (decision 19), and another deployment
+    # publishing a table this environment depends on (decision 20).
+    "cross_account": "land",
+    "table_published": "table_published",
 }
 # What each data guarantee of write, audit, publish is proven by: the scenario expects the
 # published (and, where a gate rejects rows, quarantined) row counts.
