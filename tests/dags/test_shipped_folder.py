@@ -97,7 +97,7 @@ def test_the_shipped_folder_parses_with_no_import_error_and_a_dag_per_job(
 
     assert parsed["errors"] == {}
     assert parsed["dags"] == sorted(manifest["jobs"])
-    assert len(parsed["dags"]) == 5
+    assert len(parsed["dags"]) == 6
     # .airflowignore keeps the runtime package out of the parse: only the factory is a DAG file.
     assert [Path(f).name for f in parsed["files"]] == ["glueflow_factory.py"]
 
