@@ -369,10 +369,22 @@ class TriggerStack(Stack):
         rules = {}
         for forward in forwards:
             construct_id = naming.table_forward_id(forward.account)
+            # EventBridge may assume it for this rule only ("Cross-service confused deputy
+            # prevention in Amazon EventBridge": for a rule's target, aws:SourceArn is the
+            # rule's ARN), as the source side's forwarding role (stacks/source_side.py).
+            rule_arn = (
+                f"arn:{self.partition}:events:{self.region}:{self.account}:rule/{forward.rule_name}"
+            )
             role = ManagedPolicyRole(
                 self,
                 f"{construct_id}Role",
-                assumed_by=iam.ServicePrincipal("events.amazonaws.com"),
+                assumed_by=iam.ServicePrincipal(
+                    "events.amazonaws.com",
+                    conditions={
+                        "StringEquals": {"aws:SourceAccount": self.account},
+                        "ArnEquals": {"aws:SourceArn": rule_arn},
+                    },
+                ),
                 role_name=forward.role_name,
                 description=f"Forwards {env_name}'s Table Published events to {forward.account}",
                 statements=[allow(["events:PutEvents"], [forward.bus_arn])],

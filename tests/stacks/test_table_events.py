@@ -157,6 +157,11 @@ def test_a_consumer_gets_only_its_tables_through_a_named_rule_and_role(
     assert target["RoleArn"]["Fn::GetAtt"][0] == role_id.split("/")[1]
     trust = roles[role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "events.amazonaws.com"}]
+    # for this rule only: "Cross-service confused deputy prevention in Amazon EventBridge"
+    rule_arn = f"arn:aws:events:eu-west-1:{ACCOUNT}:rule/{forward['Name']}"
+    assert [s["Condition"] for s in trust] == [{
+        "StringEquals": {"aws:SourceAccount": ACCOUNT}, "ArnEquals": {"aws:SourceArn": rule_arn},
+    }]  # fmt: skip
     # The role's only permission: PutEvents on the consumer's default bus.
     statements = [
         s
