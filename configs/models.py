@@ -57,6 +57,16 @@ def _s3_prefix(value: str) -> str:
 S3Prefix = Annotated[str, AfterValidator(_s3_prefix)]
 
 
+def _s3_bucket(value: str | None) -> str | None:
+    """A bucket name S3 accepts ("General purpose bucket naming rules", Amazon S3 User Guide)."""
+    if value is not None and not S3_BUCKET_RE.fullmatch(value):
+        raise ValueError(
+            f"{value!r} is not a valid S3 bucket name: 3-63 lowercase letters, digits, "
+            "'.' and '-', starting and ending with a letter or digit"
+        )
+    return value
+
+
 def _cron(value: str) -> str:
     fields = value.split()
     if value.startswith("@"):
@@ -769,15 +779,7 @@ class DataBucket(_Model):
         default=None, description="Physical bucket name; derived from prefix, env and key if unset."
     )
 
-    @field_validator("name")
-    @classmethod
-    def _bucket_name(cls, value: str | None) -> str | None:
-        if value is not None and not S3_BUCKET_RE.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not a valid S3 bucket name: 3-63 lowercase letters, digits, "
-                "'.' and '-', starting and ending with a letter or digit"
-            )
-        return value
+    _bucket_name = field_validator("name")(classmethod(lambda cls, value: _s3_bucket(value)))
 
 
 KMS_KEY_ARN_RE = re.compile(
@@ -818,15 +820,7 @@ class ExternalBucket(_Model):
         "policy (only for a bucket that has none: CloudFormation replaces it).",
     )
 
-    @field_validator("name")
-    @classmethod
-    def _bucket_name(cls, value: str) -> str:
-        if not S3_BUCKET_RE.fullmatch(value):
-            raise ValueError(
-                f"{value!r} is not a valid S3 bucket name: 3-63 lowercase letters, digits, "
-                "'.' and '-', starting and ending with a letter or digit"
-            )
-        return value
+    _bucket_name = field_validator("name")(classmethod(lambda cls, value: _s3_bucket(value)))
 
     @field_validator("kms_key_arn")
     @classmethod

@@ -219,36 +219,47 @@ class TriggerStack(Stack):
                 source.account,
                 naming.source_forward_role_name(cfg.name_prefix, env_name, key),
             )
-            sid = naming.bus_statement_id(cfg.name_prefix, env_name, key)
-            # The L1 resource as CloudFormation defines it: CfnEventBusPolicy's generated class
-            # reads its deprecated `principal` while rendering, which prints a deprecation
-            # warning on every synth though the property is unset.
-            policies[key] = CfnResource(
-                self,
+            policies[key] = self._accept_from(
                 f"AcceptForwarded{naming.object_created_rule_id(source.name)}",
-                type="AWS::Events::EventBusPolicy",
-                properties={
-                    "EventBusName": "default",
-                    "StatementId": sid,
-                    "Statement": {
-                        "Sid": sid,
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:{self.partition}:iam::{source.account}:root"},
-                        "Action": "events:PutEvents",
-                        "Resource": naming.default_bus_arn(
-                            self.partition, self.region, self.account
-                        ),
-                        "Condition": {
-                            "StringEquals": {
-                                "aws:PrincipalArn": role,
-                                "events:detail-type": "Object Created",
-                            },
-                            "ForAllValues:StringEquals": {"events:source": ["aws.s3"]},
-                        },
-                    },
-                },
+                naming.bus_statement_id(cfg.name_prefix, env_name, key),
+                source.account,
+                role,
+                "aws.s3",
+                "Object Created",
             )
         return policies
+
+    def _accept_from(
+        self, construct_id: str, sid: str, account: str, role_arn: str, source: str,
+        detail_type: str,
+    ) -> CfnResource:  # fmt: skip
+        """One statement of the default bus's policy: `account` may put `source`'s
+        `detail_type` events here, and only as `role_arn`. The L1 resource as CloudFormation
+        defines it: CfnEventBusPolicy's generated class reads its deprecated `principal` while
+        rendering, which prints a deprecation warning on every synth though it is unset."""
+        return CfnResource(
+            self,
+            construct_id,
+            type="AWS::Events::EventBusPolicy",
+            properties={
+                "EventBusName": "default",
+                "StatementId": sid,
+                "Statement": {
+                    "Sid": sid,
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:{self.partition}:iam::{account}:root"},
+                    "Action": "events:PutEvents",
+                    "Resource": naming.default_bus_arn(self.partition, self.region, self.account),
+                    "Condition": {
+                        "StringEquals": {
+                            "aws:PrincipalArn": role_arn,
+                            "events:detail-type": detail_type,
+                        },
+                        "ForAllValues:StringEquals": {"events:source": [source]},
+                    },
+                },
+            },
+        )
 
     # --- Table Published events (docs/architecture.md, decision 20) -----------------------------
 
@@ -295,37 +306,17 @@ class TriggerStack(Stack):
             )
             rules[key] = rule
         policies = {}
-        bus_arn = naming.default_bus_arn(self.partition, self.region, self.account)
         for ident, producer in table_events.producers(cfg, env_name, jobs).items():
             if producer.same_account:
                 continue
-            sid = producer.statement_id
-            # CfnResource, as in _accept_forwarded: CfnEventBusPolicy warns on every synth.
-            policies[ident] = CfnResource(
-                self,
+            policies[ident] = self._accept_from(
                 f"AcceptTables{producer.account}{naming.table_rule_id(producer.environment)}"
                 f"{naming.table_rule_id(producer.name_prefix)}",
-                type="AWS::Events::EventBusPolicy",
-                properties={
-                    "EventBusName": "default",
-                    "StatementId": sid,
-                    "Statement": {
-                        "Sid": sid,
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:{self.partition}:iam::{producer.account}:root"},
-                        "Action": "events:PutEvents",
-                        "Resource": bus_arn,
-                        "Condition": {
-                            "StringEquals": {
-                                "aws:PrincipalArn": producer.forward_role_arn,
-                                "events:detail-type": naming.TABLE_PUBLISHED,
-                            },
-                            "ForAllValues:StringEquals": {
-                                "events:source": [naming.TABLE_EVENT_SOURCE]
-                            },
-                        },
-                    },
-                },
+                producer.statement_id,
+                producer.account,
+                producer.forward_role_arn,
+                naming.TABLE_EVENT_SOURCE,
+                naming.TABLE_PUBLISHED,
             )
         return rules, policies
 
