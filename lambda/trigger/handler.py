@@ -297,10 +297,7 @@ class Trigger:
         try:
             objects = parse_event(event)
         except MalformedEvent as exc:
-            _say("malformed_event", logging.WARNING, reason=str(exc), event=event)
-            _count("MalformedEvents")
-            dead_letter(event, str(exc))
-            return {"malformed": 1, "triggered": [], "already_triggered": []}
+            return _malformed(event, exc)
         result: dict[str, Any] = {"malformed": 0, "triggered": [], "already_triggered": []}
         replay = REPLAY_NAME.match(str(event.get("replay-name") or ""))
         name = event["replay-name"] if replay else None
@@ -327,10 +324,7 @@ class Trigger:
         try:
             published = parse_table_event(event)
         except MalformedEvent as exc:
-            _say("malformed_event", logging.WARNING, reason=str(exc), event=event)
-            _count("MalformedEvents")
-            dead_letter(event, str(exc))
-            return {"malformed": 1, "triggered": [], "already_triggered": []}
+            return _malformed(event, exc)
         result: dict[str, Any] = {"malformed": 0, "triggered": [], "already_triggered": []}
         dag_ids = self.tables.match(
             published.account, published.name_prefix, published.environment, published.table
@@ -434,6 +428,14 @@ def _describe(answer: ApiResponse) -> str:
 # message quotas", Amazon SQS Developer Guide). Some room is left for the attribute names.
 MAX_DEAD_LETTER_BYTES = 262_144 - 1_024
 MAX_REASON_CHARS = 1_000
+
+
+def _malformed(event: Any, exc: MalformedEvent) -> dict[str, Any]:
+    """An event that cannot be read: logged, counted and dead-lettered with its reason."""
+    _say("malformed_event", logging.WARNING, reason=str(exc), event=event)
+    _count("MalformedEvents")
+    dead_letter(event, str(exc))
+    return {"malformed": 1, "triggered": [], "already_triggered": []}
 
 
 def dead_letter(event: Any, reason: str) -> None:
