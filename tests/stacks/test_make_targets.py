@@ -68,7 +68,7 @@ def test_stacks_lists_every_stack_of_the_environment_in_dependency_order(
     assert result.returncode == 0, result.stderr
     names = listed(result.stdout)
     assert sorted(names) == sorted(dev.assembly.stack_artifacts)
-    assert len(names) == 13  # 5 platform stacks, and 4 job shards, each with its tables
+    assert len(names) == 17  # 5 platform stacks, and 6 job shards, each with its tables
     assert dependency_order_holds(names, dev)
 
 
