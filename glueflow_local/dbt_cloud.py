@@ -100,7 +100,8 @@ class DbtCloudStandIn:
         self.server = _TlsServer(("127.0.0.1", 0), _handler(self), context)
         self.server.daemon_threads = True
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # Polled every 50 ms, not 0.5 s, as glueflow_local/serving.py: stop() waits for a poll.
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -32,7 +32,8 @@ class JsonHandler(http.server.BaseHTTPRequestHandler):
 def serving(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[str]:
     """`handler` served on 127.0.0.1 in a thread; its base URL."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # Polled every 50 ms, not 0.5 s: shutdown() waits for the next poll, at every test's end.
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:

@@ -28,12 +28,10 @@ class MotoLocal:
 def moto_local() -> Iterator[MotoLocal]:
     """moto's server on a free loopback port, emptied when the test ends: its backends are
     this process's (POST /moto-api/reset, moto's reset API)."""
-    from moto.server import ThreadedMotoServer
+    from tests.moto_server import MotoServer
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    local = MotoLocal(f"http://{host}:{port}")
+    server = MotoServer()
+    local = MotoLocal(server.start())
     try:
         yield local
     finally:

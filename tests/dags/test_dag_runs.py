@@ -25,7 +25,6 @@ import pytest
 from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 from airflow.models.dagrun import DagRun
 from moto.backends import get_backend
-from moto.server import ThreadedMotoServer
 
 from glueflow_local.cloud import CATALOG_TYPES, create_catalog
 from glueflow_runtime.validation_report import (
@@ -35,6 +34,7 @@ from glueflow_runtime.validation_report import (
     report_location,
 )
 from tests.dags.conftest import dag_folder
+from tests.moto_server import MotoServer
 
 # Slow, not in `make test-fast`: runs DAGs with Airflow's dag.test() against a moto server.
 pytestmark = pytest.mark.slow
@@ -47,10 +47,8 @@ REGION = "eu-west-1"
 def moto_endpoint() -> Iterator[str]:
     # Port 0: the server binds whatever port is free and reports it (its server_address), so
     # no other process can take the port between choosing and binding it.
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+    server = MotoServer()
+    endpoint = server.start()
     previous = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     # The account the example environment names, so the manifest's ARNs exist in moto.

@@ -265,17 +265,15 @@ def test_a_task_try_alerts_once_however_often_its_callback_runs() -> None:
     import logging
     from types import SimpleNamespace
 
-    from moto.server import ThreadedMotoServer
-
     from glueflow_runtime.callbacks import first_alert
+    from tests.moto_server import MotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
+    server = MotoServer()
+    endpoint = server.start()
     try:
-        host, port = server.get_host_and_port()
         s3 = boto3.client(
-            "s3", region_name="eu-west-1", endpoint_url=f"http://{host}:{port}",
+            "s3", region_name="eu-west-1", endpoint_url=endpoint,
             aws_access_key_id="testing", aws_secret_access_key="testing",  # noqa: S106 - moto's
         )  # fmt: skip
         bucket = "alerts-test-artifacts"

@@ -17,11 +17,11 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from glueflow_local.cloud import CATALOG_TYPES, create_catalog
 from glueflow_runtime.publish import publish_all, publish_table
 from glueflow_runtime.validation_report import PartitionWritten, TableWritten
+from tests.moto_server import MotoServer
 from tests.synth import Synthesized
 
 DATABASE = "glueflow_dev"
@@ -31,10 +31,8 @@ DAILY = "s3://glueflow-dev-curated-111111111111/sales/daily/"
 
 @pytest.fixture(scope="module")
 def moto_glue() -> Iterator[Any]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
+    server = MotoServer()
+    url = server.start()
     client = boto3.client(
         "glue",
         region_name="eu-west-1",

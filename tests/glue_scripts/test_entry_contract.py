@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.server import ThreadedMotoServer
 from pyspark.sql import SparkSession
 
 from configs.loader import load_platform
@@ -42,6 +41,7 @@ from tests.glue_scripts.conftest import (
     read_report,
     run_as_glue,
 )
+from tests.moto_server import MotoServer
 from tests.synth import synthesize
 
 SALES_CSV = """order_id,store_id,sold_at,amount,quantity,customer_id
@@ -179,11 +179,9 @@ def aws() -> Iterator[None]:
     """S3 for boto3 (the validation report), for the whole module: a moto server, so that a
     run in a child process (a Glue 6.x job, on Spark 4) writes to the same S3."""
     # Port 0: the server binds a free port and reports it.
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    server = MotoServer()
     previous = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
+    os.environ["AWS_ENDPOINT_URL"] = server.start()
     yield
     server.stop()
     if previous is None:

@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from tests.lambda_trigger.conftest import trigger_module
 from tests.lambda_trigger.test_routing import event
+from tests.moto_server import MotoServer
 
 handler = trigger_module("handler")
 
@@ -64,10 +64,8 @@ def test_anything_at_all_becomes_valid_json() -> None:
 
 @pytest.fixture
 def queue(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[object, str]]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", f"http://{host}:{port}")
+    server = MotoServer()
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SQS", server.start())
     sqs = boto3.client("sqs", region_name="eu-west-1")
     url = sqs.create_queue(QueueName="trigger-dlq")["QueueUrl"]
     monkeypatch.setenv("DEAD_LETTER_QUEUE_URL", url)

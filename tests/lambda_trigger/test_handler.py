@@ -202,7 +202,8 @@ class SlowThenOk(http.server.BaseHTTPRequestHandler):
 def test_a_timeout_is_retried() -> None:
     endpoint = SlowThenOk.counting()
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # Polled every 50 ms, not 0.5 s: shutdown() waits for the next poll.
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     client = boto3.client(
         "mwaa",
         region_name="eu-west-1",

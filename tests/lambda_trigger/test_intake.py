@@ -23,12 +23,12 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from glueflow_local.events import sqs_lambda_event
 from tests.json_http import JsonHandler, serving
 from tests.lambda_trigger.conftest import trigger_module
 from tests.lambda_trigger.test_routing import event
+from tests.moto_server import MotoServer
 
 handler = trigger_module("handler")
 routing = trigger_module("routing")
@@ -69,11 +69,9 @@ class FakeAirflow(JsonHandler):
 
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
+    server = MotoServer()
     try:
-        yield f"http://{host}:{port}"
+        yield server.start()
     finally:
         server.stop()
 

@@ -25,10 +25,10 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from glueflow_local.events import sqs_lambda_event
 from tests.lambda_trigger.test_routing import event
+from tests.moto_server import MotoServer
 from tests.synth import Synthesized
 
 RAW = "glueflow-dev-raw-111111111111"
@@ -77,17 +77,16 @@ def mwaa_api() -> Iterator[tuple[str, list[dict[str, Any]]]]:
     calls: list[dict[str, Any]] = []
     handler_class = type("RecordingMwaaApi", (MwaaApi,), {"calls": calls})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler_class)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    # Polled every 50 ms, not 0.5 s: shutdown() waits for the next poll.
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", calls
     server.shutdown()
 
 
 @pytest.fixture(scope="module")
 def sqs_server() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    server = MotoServer()
+    yield server.start()
     server.stop()
 
 
