@@ -64,6 +64,15 @@ def synthesize(platform: Platform, outdir: Path) -> Synthesized:
     return Synthesized(stage, outdir)
 
 
+def synthesize_app(context: dict[str, object], outdir: Path) -> Synthesized:
+    """Synthesize app.py's app as the cdk CLI gives it `context` (`-c env=...`), in-process."""
+    application = cdk.App(context=context, outdir=str(outdir))
+    stage = cdk_app.build_app(application)
+    assert isinstance(stage, GlueflowStage), stage
+    application.synth()
+    return Synthesized(stage, outdir)
+
+
 def synthesize_project(project: Project, env: str, outdir: Path) -> Synthesized:
     """Synthesize an environment of a throwaway project (its own environment file and jobs)."""
     platform = load_platform(env, root=project.root, **project.paths())
@@ -90,4 +99,8 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
 
 @pytest.fixture(scope="session")
 def prod(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
-    return synthesize(load_platform("prod"), tmp_path_factory.mktemp("prod") / "cdk.out")
+    """prod as `make synth ENV=prod` builds it: app.py's build_app picks the environment from
+    the `env` context. tests/stacks/test_app.py checks that choice on this synth rather than
+    synthesizing prod a second time."""
+    outdir = tmp_path_factory.mktemp("prod") / "cdk.out"
+    return synthesize_app(cdk_app.project_context(env="prod"), outdir)

@@ -56,11 +56,9 @@ def test_glue_job_properties_come_from_config_and_overrides(dev: Synthesized) ->
     assert job["Tags"]["glueflow:owner"] == "marketing-analytics@example.com"
 
 
-def test_environment_is_chosen_by_context_and_summary_lists_it(tmp_path: Path) -> None:
-    outdir = tmp_path / "cdk.out"
-    application = cdk.App(context=cdk_app.project_context(env="prod"), outdir=str(outdir))
-    stage = cdk_app.build_app(application)
-    application.synth()
+def test_environment_is_chosen_by_context_and_summary_lists_it(prod: Synthesized) -> None:
+    """`prod` is app.py's app given `-c env=prod`, synthesized in-process (tests/synth.py)."""
+    outdir, stage = prod.outdir, prod.stage
 
     assert stage.stage_name == "prod"
     assert stage.storage.account == "222222222222"
