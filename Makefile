@@ -112,8 +112,9 @@ test: $(STAMP) lint ## Lint, validate the example configs, run every test
 	$(BIN)/pytest
 
 # The edit loop: what `make test` runs less the tests marked slow (pyproject.toml's markers:
-# the big synths, the cdk CLI and make, Airflow's processes and DAG runs, Spark, clones, the
-# end-to-end run). `make test` and CI still run everything.
+# the big synths and the apps a test synthesizes for itself, the cdk CLI and make, Airflow's
+# processes and DAG runs, Spark, clones, the end-to-end run). `make test` and CI still run
+# everything.
 test-fast: $(STAMP) lint ## Lint, validate the configs, run the tests not marked slow (under a minute)
 	$(BIN)/python -m configs validate
 	$(BIN)/pytest -m "not slow"

@@ -30,6 +30,20 @@ SLOW_TESTS = (
     "tests/stacks/test_sharding.py::test_stacks_stay_within_cloudformation_limits[2000-",
     "tests/stacks/test_app.py::test_cdk_cli_synthesizes_offline_without_credentials",
     "tests/dags/test_shipped_folder.py::test_several_synths_into_one_assembly_ship_the_same_folder",
+    "tests/dags/test_dagbag.py::test_the_factory_reads_only_the_local_manifest",
+    # The shipped trigger handler in fresh interpreters, beyond one run started per event kind.
+    "tests/lambda_trigger/test_shipped_bundle.py::test_a_redelivery_asks_for_the_same_run_",
+    "tests/lambda_trigger/test_shipped_bundle.py::test_a_malformed_event_is_dead_lettered_",
+    "tests/lambda_trigger/test_shipped_bundle.py::test_a_batch_from_the_intake_queue_",
+    "tests/lambda_trigger/test_table_published.py::test_a_redelivered_or_reannounced_publish_",
+    "tests/lambda_trigger/test_table_published.py::test_a_malformed_table_event_is_dead_",
+    "tests/lambda_trigger/test_table_published.py::test_a_table_event_from_the_intake_queue_",
+    # Whole apps synthesized for one test, beside the session's dev and prod (tests/synth.py).
+    "tests/stacks/test_nag.py::test_an_unacknowledged_finding_fails_synth",
+    "tests/stacks/test_app.py::test_jobs_dir_context_reads_another_folder",
+    "tests/stacks/test_network.py::test_egress_is_an_explicit_opt_in",
+    "tests/stacks/test_network.py::test_existing_vpc_is_used_by_ids_without_lookups",
+    "tests/stacks/test_partitions.py::test_no_template_names_an_arn_in_another_partition",
 )
 
 

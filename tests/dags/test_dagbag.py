@@ -174,6 +174,7 @@ def test_a_worker_builds_only_the_dag_it_runs(
     assert built == ["sales_ingest"]
 
 
+@pytest.mark.slow  # not in `make test-fast`: a fresh interpreter that imports Airflow (3 s)
 def test_the_factory_reads_only_the_local_manifest(dev_dag_folder: Path) -> None:
     """Importing the DAG file works with no network and with configs/ unimportable."""
     code = (

@@ -90,6 +90,9 @@ def sqs_server() -> Iterator[str]:
     server.stop()
 
 
+# Each invocation is a fresh interpreter (a quarter of a second or more): `make test-fast` runs
+# one that starts a run per event kind (here and in test_table_published.py) and the ones that
+# start none; the others are marked slow and run in `make test`.
 @pytest.fixture
 def invoke(dev: Synthesized, mwaa_api, sqs_server: str):
     """Run the shipped handler on one event; returns (result, InvokeRestApi calls, DLQ url)."""
@@ -186,6 +189,7 @@ def test_a_sales_csv_starts_sales_ingest_with_the_airflow_v2_body(invoke) -> Non
     assert body["dag_run_id"] == "s3__06273c6fb6074fc0866d5117fd4e7d75cb711760"
 
 
+@pytest.mark.slow  # not in `make test-fast`: three fresh interpreters (0.8 s)
 def test_a_redelivery_asks_for_the_same_run_and_a_new_version_for_its_own(invoke) -> None:
     """The same event delivered again: the same run id, which Airflow refuses the second
     time. The same bytes written to the key again (a new version, the same ETag): a run of
@@ -206,6 +210,7 @@ def test_a_key_no_job_reads_starts_nothing(invoke) -> None:
     assert calls == []
 
 
+@pytest.mark.slow  # not in `make test-fast`: a fresh interpreter, beyond the one per event kind
 def test_a_malformed_event_is_dead_lettered_by_the_shipped_handler(invoke, sqs_server) -> None:
     result, calls, queue_url = invoke({"detail-type": "Object Created", "source": "aws.s3"})
 
@@ -216,6 +221,7 @@ def test_a_malformed_event_is_dead_lettered_by_the_shipped_handler(invoke, sqs_s
     assert json.loads(message["Body"])["source"] == "aws.s3"
 
 
+@pytest.mark.slow  # not in `make test-fast`: a fresh interpreter, beyond the one per event kind
 def test_a_batch_from_the_intake_queue_starts_its_runs_and_reports_no_failure(
     invoke, sqs_server: str
 ) -> None:

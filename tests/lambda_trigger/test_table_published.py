@@ -21,6 +21,7 @@ import uuid
 from typing import Any
 
 import boto3
+import pytest
 
 from glueflow_local.events import sqs_lambda_event
 from glueflow_runtime.publish import Published, table_published_entry
@@ -94,6 +95,7 @@ def test_treasurys_publish_starts_sales_daily_eur_with_its_detail_as_conf(invoke
     ).hexdigest()[:40]  # fmt: skip
 
 
+@pytest.mark.slow  # not in `make test-fast`: three fresh interpreters (0.8 s)
 def test_a_redelivered_or_reannounced_publish_asks_for_the_same_run(invoke) -> None:
     """EventBridge's at-least-once delivery (a new envelope id, the same detail) and the
     producer's retried publish task (a second event of the same publish) ask for one run; a
@@ -116,6 +118,7 @@ def test_a_table_no_job_is_started_by_starts_nothing(invoke) -> None:
     assert calls == []
 
 
+@pytest.mark.slow  # not in `make test-fast`: a fresh interpreter, beyond the one per event kind
 def test_a_malformed_table_event_is_dead_lettered_with_its_reason(invoke, sqs_server) -> None:
     event = fx_published()
     del event["detail"]["run_id"]
@@ -134,6 +137,7 @@ def test_a_malformed_table_event_is_dead_lettered_with_its_reason(invoke, sqs_se
     )
 
 
+@pytest.mark.slow  # not in `make test-fast`: a fresh interpreter, beyond the one per event kind
 def test_a_table_event_from_the_intake_queue_starts_its_run(invoke, sqs_server: str) -> None:
     """The rule's target is the intake queue, as for S3's events; the event source mapping
     hands the handler its batch ("Using Lambda with Amazon SQS", AWS Lambda Developer Guide)."""

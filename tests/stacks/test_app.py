@@ -96,6 +96,7 @@ def test_environment_is_chosen_by_context_and_summary_lists_it(prod: Synthesized
     assert f"MWAA workers range from {mwaa.min_workers} to {mwaa.max_workers}:" in text
 
 
+@pytest.mark.slow  # not in `make test-fast`: a whole app of 7 jobs synthesized with cdk-nag
 def test_jobs_dir_context_reads_another_folder(tmp_path: Path) -> None:
     jobs_dir = tmp_path / "jobs"
     jobs_dir.mkdir()

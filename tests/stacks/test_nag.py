@@ -46,6 +46,7 @@ def test_synth_reports_no_violation(dev: Synthesized, prod: Synthesized) -> None
             assert plugin["violations"] == [], name
 
 
+@pytest.mark.slow  # a whole app synthesized with cdk-nag
 def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
     application = cdk.App(context=cdk_app.project_context(), outdir=str(tmp_path / "cdk.out"))
     stage = cdk_app.add_environment(application, load_platform("dev"))

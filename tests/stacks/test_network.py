@@ -128,6 +128,7 @@ def project_env(tmp_path_factory: pytest.TempPathFactory):
     return build
 
 
+@pytest.mark.slow  # not in `make test-fast`: a whole environment synthesized with cdk-nag
 def test_egress_is_an_explicit_opt_in(project_env) -> None:
     synth = project_env({"new_vpc": {"cidr": "10.9.0.0/16"}, "egress": True}, "egress")
     template = synth.template(synth.stage.network)
@@ -135,6 +136,7 @@ def test_egress_is_an_explicit_opt_in(project_env) -> None:
     template.resource_count_is("AWS::EC2::InternetGateway", 1)
 
 
+@pytest.mark.slow  # not in `make test-fast`: a whole environment synthesized with cdk-nag
 def test_existing_vpc_is_used_by_ids_without_lookups(project_env) -> None:
     synth = project_env(
         {

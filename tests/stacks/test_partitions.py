@@ -49,6 +49,7 @@ def test_the_manifest_names_arns_and_consoles_in_the_region_s_partition(
 
 # MWAA is not in every region of the other partitions: cfn-lint's resource specification, which
 # synth runs, refuses AWS::MWAA::Environment in us-gov-west-1.
+@pytest.mark.slow  # not in `make test-fast`: a whole environment synthesized with cdk-nag
 @pytest.mark.parametrize(("region", "partition"), [("cn-north-1", "aws-cn")])
 def test_no_template_names_an_arn_in_another_partition(
     project: Project, tmp_path: Path, region: str, partition: str
